@@ -1,0 +1,52 @@
+"""The one place that owns Numba's decorator and its options.
+
+Every compiled function in fastem is made with :func:`kernel`. The options:
+
+- ``fastmath``: reassociation and contraction only, so that reductions over a
+  block vectorize; never the no-NaN / no-Inf flags, because log-sum-exp relies
+  on ``-inf``.
+- ``error_model="numpy"``: division by zero gives inf/NaN instead of raising,
+  so the loops carry no Python exception checks.
+- ``nogil``: a server may call fastem from several Python threads at once.
+- ``cache``: compiled code is stored on disk. When no writable cache location
+  exists (read-only package directory and no user cache directory), the
+  function is compiled per process instead: caching never fails an import.
+"""
+
+import warnings
+
+import numba
+
+FASTMATH = frozenset({"reassoc", "contract", "nsz", "arcp"})
+
+
+def kernel(parallel=False):
+    """Return the decorator for a fastem kernel.
+
+    Parameters
+    ----------
+    parallel : bool, default=False
+        Compile ``prange`` loops as parallel loops.
+
+    Returns
+    -------
+    decorator : callable
+        Turns a plain Python function into a Numba dispatcher.
+    """
+
+    def decorate(function):
+        options = dict(
+            fastmath=set(FASTMATH),
+            error_model="numpy",
+            nogil=True,
+            parallel=parallel,
+        )
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", numba.NumbaWarning)
+                return numba.njit(cache=True, **options)(function)
+        except RuntimeError:
+            # numba raises RuntimeError when it finds no cache locator.
+            return numba.njit(cache=False, **options)(function)
+
+    return decorate

@@ -1,0 +1,153 @@
+"""In-memory data source: runs the compiled pass over an array and reduces.
+
+The block grid and the number of groups depend only on the data's shape,
+so results are bitwise identical for any thread count.
+"""
+
+import numpy as np
+
+from fastem._kernels import FULL, em_pass
+from fastem._threads import pass_guard, thread_limit
+from fastem.gaussian import Stats
+
+#: Upper bound on the number of groups (parallel work items) of one pass.
+MAX_GROUPS = 64
+#: Memory allowed for the per-group statistics of one pass.
+GROUP_STATS_BYTES = 32 * 2**20
+#: Rows per call when responsibilities are supplied (initialization).
+RESP_CHUNK_ROWS = 1 << 15
+
+_EMPTY_WEIGHTS = np.empty(0)
+
+
+def block_size(n_features):
+    """Rows per block: a block's working set stays within L2 cache."""
+    if n_features <= 32:
+        return 256
+    if n_features <= 128:
+        return 128
+    return 64
+
+
+def grid(n_samples, n_features, n_components, family):
+    """``(block_size, n_groups)`` of a pass; a function of the shapes only."""
+    size = block_size(n_features)
+    n_blocks = -(-n_samples // size)
+    rows = n_features if family == FULL else 1
+    slot_bytes = 8 * n_components * (1 + n_features + rows * n_features)
+    n_groups = min(n_blocks, MAX_GROUPS, max(8, GROUP_STATS_BYTES // slot_bytes))
+    return size, max(n_groups, 1)
+
+
+def readonly(X):
+    """A read-only view: the kernel sees one array type and cannot write X."""
+    view = X.view()
+    view.flags.writeable = False
+    return view
+
+
+def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, outputs=None, n_threads=None):
+    """One pass over ``X``; returns reduced statistics (or None) and fills ``outputs``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), C-contiguous float32/float64
+    sample_weight : ndarray of shape (n_samples,) float64, or None
+    kparams : tuple
+        ``(family, means, chol, log_const)`` from :func:`fastem.gaussian.kernel_params`.
+    resp_in : ndarray of shape (n_samples, n_components), optional
+        Responsibilities to use instead of the E-step.
+    stats : bool
+        Accumulate statistics about ``means``.
+    outputs : tuple of three arrays, optional
+        ``(log_norm, resp, label)`` as :func:`fastem._kernels.em_pass` takes them.
+    n_threads : int or None
+
+    Returns
+    -------
+    stats : Stats or None
+    """
+    family, means, chol, _ = kparams
+    n_samples, n_features = X.shape
+    n_components = means.shape[0]
+    size, n_groups = grid(n_samples, n_features, n_components, family)
+    groups = n_groups if stats else 0
+    rows = chol.shape[1]
+    stat_arrays = (
+        np.zeros((groups, n_components)),
+        np.zeros((groups, n_components, n_features)),
+        np.zeros((groups, n_components, rows, n_features)),
+        np.zeros(groups),
+    )
+    if outputs is None:
+        outputs = (np.empty(0), np.empty((0, n_components)), np.empty(0, dtype=np.int64))
+    if resp_in is None:
+        resp_in = np.empty((0, n_components))
+    weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight
+    with thread_limit(n_threads), pass_guard():
+        em_pass(readonly(X), weights, kparams, resp_in, (size, n_groups), stat_arrays, outputs)
+    if not stats:
+        return None
+    n, s1, s2, log_likelihood = (a.sum(axis=0) for a in stat_arrays)
+    return Stats(n, s1, s2, means, float(log_likelihood))
+
+
+def add_stats(a, b):
+    """Sum of two Stats taken about the same reference."""
+    return Stats(a.n + b.n, a.s1 + b.s1, a.s2 + b.s2, a.reference, a.log_likelihood + b.log_likelihood)
+
+
+class ArraySource:
+    """Data held in memory: one array, optional sample weights.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64
+    sample_weight : ndarray of shape (n_samples,) or None
+    n_threads : int or None
+    """
+
+    def __init__(self, X, sample_weight=None, n_threads=None):
+        self.X = np.ascontiguousarray(X)
+        self.sample_weight = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=np.float64)
+        self.n_threads = n_threads
+        if self.sample_weight is None:
+            self.total_weight = float(self.X.shape[0])
+        else:
+            self.total_weight = float(self.sample_weight.sum())
+
+    @property
+    def dtype(self):
+        return self.X.dtype
+
+    def statistics(self, kparams):
+        """E-step statistics about the current means, with the log-likelihood."""
+        return run_pass(self.X, self.sample_weight, kparams, n_threads=self.n_threads)
+
+    def statistics_given_resp(self, kparams, resp_chunk):
+        """Statistics about ``kparams``'s means for given responsibilities.
+
+        ``resp_chunk(start, stop)`` returns the float64 responsibilities of
+        rows ``start:stop``; it is called once per chunk, in row order.
+        """
+        total = None
+        n_samples = self.X.shape[0]
+        for start in range(0, n_samples, RESP_CHUNK_ROWS):
+            stop = min(start + RESP_CHUNK_ROWS, n_samples)
+            weights = None if self.sample_weight is None else self.sample_weight[start:stop]
+            resp = np.ascontiguousarray(resp_chunk(start, stop), dtype=np.float64)
+            part = run_pass(self.X[start:stop], weights, kparams, resp_in=resp, n_threads=self.n_threads)
+            total = part if total is None else add_stats(total, part)
+        return total
+
+    def evaluate(self, kparams, *, log_norm=False, resp=False, label=False):
+        """Per-row outputs of the E-step: log p(x), responsibilities, labels."""
+        n_samples = self.X.shape[0]
+        n_components = kparams[1].shape[0]
+        outputs = (
+            np.empty(n_samples if log_norm else 0),
+            np.empty((n_samples if resp else 0, n_components)),
+            np.empty(n_samples if label else 0, dtype=np.int64),
+        )
+        run_pass(self.X, None, kparams, stats=False, outputs=outputs, n_threads=self.n_threads)
+        return outputs

@@ -1,0 +1,54 @@
+"""Thread count for the compiled passes.
+
+``numba.set_num_threads`` acts on the calling thread only, so a server that
+calls fastem from several Python threads with different ``n_threads`` gets
+what each asked for. The previous value is always restored.
+
+Numba's ``workqueue`` threading layer (the fallback when neither OpenMP nor
+TBB is available) aborts the process when two threads launch parallel work at
+once; under it, fastem serializes its passes with a lock. Under ``omp`` or
+``tbb`` the passes run concurrently.
+"""
+
+import threading
+from contextlib import contextmanager
+
+import numba
+
+_workqueue_lock = threading.Lock()
+
+
+def resolve_n_threads(n_threads):
+    """The number of threads to use: ``None`` means every thread Numba has."""
+    available = numba.config.NUMBA_NUM_THREADS
+    if n_threads is None:
+        return available
+    return max(1, min(int(n_threads), available))
+
+
+@contextmanager
+def thread_limit(n_threads):
+    """Run the enclosed passes on ``n_threads`` threads (None: all)."""
+    previous = numba.get_num_threads()
+    numba.set_num_threads(resolve_n_threads(n_threads))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+def _layer():
+    try:
+        return numba.threading_layer()
+    except ValueError:  # no parallel function has run yet
+        return None
+
+
+@contextmanager
+def pass_guard():
+    """Serialize passes under the workqueue layer (and until a layer is chosen)."""
+    if _layer() in (None, "workqueue"):
+        with _workqueue_lock:
+            yield
+    else:
+        yield

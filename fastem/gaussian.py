@@ -1,0 +1,235 @@
+"""The Gaussian component family: parameters, kernel inputs and updates.
+
+Everything here is small (O(k d^3)) NumPy work done once per iteration; the
+pass over the data lives in :mod:`fastem._kernels`. Parameters are held in
+float64 whatever the data's dtype.
+
+Covariance types and their parameter shapes (k components, d features):
+
+=========== ======================= =================================
+type        covariances             precisions_cholesky
+=========== ======================= =================================
+'full'      (k, d, d)               (k, d, d), upper triangular
+'tied'      (d, d)                  (d, d), upper triangular
+'diag'      (k, d)                  (k, d), 1 / sqrt(variance)
+'spherical' (k,)                    (k,), 1 / sqrt(variance)
+=========== ======================= =================================
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from fastem._kernels import DIAG, FULL
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+LOG_2PI = np.log(2.0 * np.pi)
+
+
+class GaussianParams(NamedTuple):
+    """Parameters of a Gaussian mixture, all float64."""
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    precisions_cholesky: np.ndarray
+
+
+class Stats(NamedTuple):
+    """Expected sufficient statistics of one pass, summed over the data.
+
+    ``s1`` and ``s2`` are taken about ``reference`` (one point per
+    component): s1[j] = sum_i w_i r_ij (x_i - ref_j); s2[j] the full
+    symmetric scatter sum_i w_i r_ij (x_i - ref_j)(x_i - ref_j)^T for the
+    full layout, or its diagonal with shape (1, d) for the diagonal layout.
+    """
+
+    n: np.ndarray
+    s1: np.ndarray
+    s2: np.ndarray
+    reference: np.ndarray
+    log_likelihood: float
+
+
+class IllDefinedCovariance(ValueError):
+    """A covariance matrix is not positive definite."""
+
+
+def _ill_defined_message(float32):
+    message = (
+        "Fitting the mixture model failed because some components have "
+        "ill-defined empirical covariance (for instance caused by singleton "
+        "or collapsed samples). Try to decrease the number of components, "
+        "increase reg_covar, or scale the input data."
+    )
+    if float32:
+        message += (
+            " The numerical accuracy can also be improved by passing float64"
+            " data instead of float32."
+        )
+    return message
+
+
+def layout(covariance_type):
+    """Kernel layout (FULL or DIAG) of a covariance type."""
+    return FULL if covariance_type in ("full", "tied") else DIAG
+
+
+def stat_rows(covariance_type, n_features):
+    """Rows per component of the second-order statistic: d (full) or 1 (diag)."""
+    return n_features if layout(covariance_type) == FULL else 1
+
+
+def kernel_params(params, covariance_type):
+    """Turn parameters into the pass's inputs ``(family, means, chol, log_const)``.
+
+    ``log_const[j] = log weight_j + log det U_j - d/2 log(2 pi)``; a component
+    of weight zero gets -inf and so never receives responsibility.
+    """
+    means = np.ascontiguousarray(params.means, dtype=np.float64)
+    n_components, n_features = means.shape
+    chol = params.precisions_cholesky
+    if covariance_type == "full":
+        chol3 = np.ascontiguousarray(chol, dtype=np.float64)
+    elif covariance_type == "tied":
+        chol3 = np.ascontiguousarray(np.broadcast_to(chol, (n_components, n_features, n_features)), dtype=np.float64)
+    elif covariance_type == "diag":
+        chol3 = np.ascontiguousarray(chol[:, None, :], dtype=np.float64)
+    else:
+        chol3 = np.ascontiguousarray(np.broadcast_to(chol[:, None, None], (n_components, 1, n_features)), dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(params.weights)
+    log_const = log_weights + log_det_cholesky(chol, covariance_type, n_features) - 0.5 * n_features * LOG_2PI
+    return layout(covariance_type), means, chol3, np.ascontiguousarray(log_const, dtype=np.float64)
+
+
+def log_det_cholesky(precisions_cholesky, covariance_type, n_features):
+    """Log-determinant of each precision Cholesky factor, shape (k,) or scalar for 'tied'."""
+    chol = precisions_cholesky
+    if covariance_type == "full":
+        return np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+    if covariance_type == "tied":
+        return np.log(np.diagonal(chol)).sum()
+    if covariance_type == "diag":
+        return np.log(chol).sum(axis=1)
+    return n_features * np.log(chol)
+
+
+def symmetric_scatter(stats, covariance_type):
+    """The second-order statistic as full symmetric (k, d, d), or (k, d) for diag layout."""
+    if layout(covariance_type) == FULL:
+        upper = np.triu(stats.s2)
+        return upper + np.swapaxes(np.triu(stats.s2, 1), 1, 2)
+    return stats.s2[:, 0, :]
+
+
+def ml_update(stats, covariance_type, reg_covar, dtype, total_weight=None):
+    """Maximum-likelihood parameters from the statistics of one pass.
+
+    Follows scikit-learn's M-step exactly in exact arithmetic: N_j gets
+    ``10 * eps`` added, the means are the responsibility-weighted averages,
+    the covariances the weighted scatter about the new means divided by N_j,
+    plus ``reg_covar`` on the diagonal. The scatter is shifted from the
+    statistics' reference point to the new means, which stays accurate
+    because the reference is close to the data of each component.
+
+    Parameters
+    ----------
+    stats : Stats
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    reg_covar : float
+    dtype : numpy dtype
+        The data's dtype; its machine epsilon pads the counts as in
+        scikit-learn, and float32 adds a hint to the error message.
+    total_weight : float, optional
+        Divide the counts by this to get the weights (initialization, as
+        scikit-learn does); by default the counts are renormalized.
+
+    Returns
+    -------
+    params : GaussianParams
+
+    Raises
+    ------
+    IllDefinedCovariance
+        When a covariance is not positive definite.
+    """
+    n = stats.n
+    nk = n + 10.0 * np.finfo(dtype).eps
+    means = (stats.s1 + n[:, None] * stats.reference) / nk[:, None]
+    shift = means - stats.reference
+    scatter = symmetric_scatter(stats, covariance_type)
+    if layout(covariance_type) == FULL:
+        cross = stats.s1[:, :, None] * shift[:, None, :]
+        scatter = scatter - cross - np.swapaxes(cross, 1, 2) + n[:, None, None] * shift[:, :, None] * shift[:, None, :]
+        if covariance_type == "tied":
+            covariances = scatter.sum(axis=0) / nk.sum()
+            covariances.flat[:: covariances.shape[0] + 1] += reg_covar
+        else:
+            covariances = scatter / nk[:, None, None]
+            idx = np.arange(covariances.shape[1])
+            covariances[:, idx, idx] += reg_covar
+    else:
+        scatter = np.maximum(scatter - 2.0 * shift * stats.s1 + n[:, None] * shift * shift, 0.0)
+        covariances = scatter / nk[:, None] + reg_covar
+        if covariance_type == "spherical":
+            covariances = covariances.mean(axis=1)
+    weights = nk / (nk.sum() if total_weight is None else total_weight)
+    chol = precision_cholesky(covariances, covariance_type, float32=np.dtype(dtype) == np.float32)
+    return GaussianParams(weights, means, covariances, chol)
+
+
+def precision_cholesky(covariances, covariance_type, float32=False):
+    """Upper-triangular U with U U^T = inverse(covariance), per component.
+
+    Raises
+    ------
+    IllDefinedCovariance
+        With scikit-learn's message when a covariance is not positive definite.
+    """
+    if covariance_type in ("full", "tied"):
+        try:
+            lower = np.linalg.cholesky(covariances)
+        except np.linalg.LinAlgError:
+            raise IllDefinedCovariance(_ill_defined_message(float32)) from None
+        eye = np.broadcast_to(np.eye(covariances.shape[-1]), covariances.shape)
+        return np.swapaxes(np.linalg.solve(lower, eye), -1, -2)
+    if not np.all(covariances > 0.0):
+        raise IllDefinedCovariance(_ill_defined_message(float32))
+    return 1.0 / np.sqrt(covariances)
+
+
+def cholesky_from_precisions(precisions, covariance_type):
+    """Upper-triangular U with U U^T = precision (reverse-order Cholesky)."""
+    if covariance_type in ("full", "tied"):
+        flipped = np.flip(precisions, axis=(-2, -1))
+        return np.flip(np.linalg.cholesky(flipped), axis=(-2, -1))
+    return np.sqrt(precisions)
+
+
+def precisions_from_cholesky(precisions_cholesky, covariance_type):
+    """Precision matrices U U^T (full, tied) or squares (diag, spherical)."""
+    if covariance_type in ("full", "tied"):
+        return precisions_cholesky @ np.swapaxes(precisions_cholesky, -1, -2)
+    return precisions_cholesky**2
+
+
+def covariances_from_cholesky(precisions_cholesky, covariance_type):
+    """Covariances (U U^T)^-1 from precision Cholesky factors."""
+    if covariance_type in ("full", "tied"):
+        eye = np.broadcast_to(np.eye(precisions_cholesky.shape[-1]), precisions_cholesky.shape)
+        inverse = np.linalg.solve(np.swapaxes(precisions_cholesky, -1, -2), eye)
+        return inverse @ np.swapaxes(inverse, -1, -2)
+    return 1.0 / precisions_cholesky**2
+
+
+def n_parameters(covariance_type, n_components, n_features):
+    """Number of free parameters, as scikit-learn counts them for BIC/AIC."""
+    cov_params = {
+        "full": n_components * n_features * (n_features + 1) / 2.0,
+        "tied": n_features * (n_features + 1) / 2.0,
+        "diag": n_components * n_features,
+        "spherical": n_components,
+    }[covariance_type]
+    return int(cov_params + n_features * n_components + n_components - 1)

@@ -1,0 +1,491 @@
+"""fastem.GaussianMixture: scikit-learn's GaussianMixture on fastem's compiled pass."""
+
+import warnings
+from numbers import Integral, Real
+from time import time
+
+import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from fastem import gaussian
+from fastem._driver import Monitor, fit_restarts
+from fastem._init import initial_responsibilities
+from fastem._source import ArraySource
+from fastem._validation import (
+    FLOAT_DTYPES,
+    check_means_init,
+    check_precisions_init,
+    check_sample_weight,
+    check_weights_init,
+)
+
+_NOT_CONVERGED = (
+    "Best performing initialization did not converge. "
+    "Try different init parameters, or increase max_iter, "
+    "tol, or check for degenerate data."
+)
+
+
+class _VerboseMonitor(Monitor):
+    """Prints scikit-learn's progress messages."""
+
+    def __init__(self, verbose, verbose_interval):
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.init_start = self.iter_start = time()
+
+    def init_begin(self, init):
+        if self.verbose >= 1:
+            print("Initialization %d" % init)
+        self.init_start = self.iter_start = time()
+
+    def iteration_end(self, n_iter, change):
+        if n_iter % self.verbose_interval != 0:
+            return
+        if self.verbose == 1:
+            print("  Iteration %d" % n_iter)
+        elif self.verbose >= 2:
+            now = time()
+            print("  Iteration %d\t time lapse %.5fs\t ll change %.5f" % (n_iter, now - self.iter_start, change))
+            self.iter_start = now
+
+    def init_end(self, lower_bound, converged):
+        message = "converged" if converged else "did not converge"
+        if self.verbose == 1:
+            print(f"Initialization {message}.")
+        elif self.verbose >= 2:
+            lapse = time() - self.init_start
+            print(f"Initialization {message}. time lapse {lapse:.5f}s\t lower bound {lower_bound:.5f}.")
+
+
+class GaussianMixture(DensityMixin, BaseEstimator):
+    """Gaussian mixture fitted by maximum-likelihood EM on compiled kernels.
+
+    A drop-in for :class:`sklearn.mixture.GaussianMixture`: the same
+    parameters, fitted attributes, methods, warnings and errors, and for the
+    same ``random_state`` the same result. In addition, ``fit`` and
+    ``fit_predict`` take ``sample_weight``, and the pass over the data runs
+    in parallel on ``n_threads`` threads with a result independent of the
+    thread count.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        The number of mixture components.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        'full': each component has its own covariance matrix; 'tied': all
+        components share one; 'diag': each has its own diagonal covariance;
+        'spherical': each has its own single variance.
+    tol : float, default=1e-3
+        Convergence threshold: EM stops when the mean log-likelihood changes
+        by less than ``tol``.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of every covariance.
+    max_iter : int, default=100
+        The number of EM iterations per initialization.
+    n_init : int, default=1
+        The number of initializations; the best result is kept.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+        How the initial responsibilities are drawn.
+    weights_init : array-like of shape (n_components,), default=None
+    means_init : array-like of shape (n_components, n_features), default=None
+    precisions_init : array-like, default=None
+        Shape (n_components,) for 'spherical', (n_features, n_features) for
+        'tied', (n_components, n_features) for 'diag' and (n_components,
+        n_features, n_features) for 'full'.
+    random_state : int, RandomState instance or None, default=None
+    warm_start : bool, default=False
+        Start each ``fit`` from the previous solution (``n_init`` is then
+        ignored after the first fit).
+    verbose : int, default=0
+    verbose_interval : int, default=10
+    n_threads : int or None, default=None
+        Threads for the pass over the data; None uses every thread Numba has.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+    means_ : ndarray of shape (n_components, n_features)
+    covariances_ : ndarray
+        Shape by ``covariance_type``, as ``precisions_init``.
+    precisions_ : ndarray
+    precisions_cholesky_ : ndarray
+        Upper-triangular U with precision = U U^T (full, tied), or
+        1 / sqrt(variance) (diag, spherical).
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        Mean (sample-weighted) log-likelihood of the best initialization at
+        its last iteration.
+    lower_bounds_ : list of float
+        The bound at every iteration of the best initialization.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "covariance_type": [StrOptions(set(gaussian.COVARIANCE_TYPES))],
+        "tol": [Interval(Real, 0.0, None, closed="left")],
+        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "init_params": [StrOptions({"kmeans", "random", "random_from_data", "k-means++"})],
+        "weights_init": ["array-like", None],
+        "means_init": ["array-like", None],
+        "precisions_init": ["array-like", None],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        n_threads=None,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.n_threads = n_threads
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters with the EM algorithm.
+
+        Fits ``n_init`` times and keeps the initialization with the largest
+        final lower bound. A ``ConvergenceWarning`` is raised when that one
+        did not converge within ``max_iter`` iterations.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Nonnegative finite weights with a positive sum; an integer weight
+            w counts the row w times.
+
+        Returns
+        -------
+        self : GaussianMixture
+        """
+        self._fit(X, sample_weight)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return the most probable component of every row of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        source = self._fit(X, sample_weight)
+        _, _, labels = source.evaluate(self._kernel_params(), label=True)
+        return labels
+
+    def _fit(self, X, sample_weight):
+        self._validate_params()
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, ensure_min_samples=2)
+        if X.shape[0] < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components "
+                f"but got n_components = {self.n_components}, "
+                f"n_samples = {X.shape[0]}"
+            )
+        sample_weight = check_sample_weight(sample_weight, X)
+        inits = self._check_initial_parameters(X)
+        source = ArraySource(X, sample_weight, n_threads=self.n_threads)
+
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        random_state = check_random_state(self.random_state)
+        if do_init:
+            lower_bound = -np.inf
+
+            def initialize():
+                return self._initial_params(source, random_state, inits)
+
+        else:
+            lower_bound = self.lower_bound_
+            previous = self._params()
+
+            def initialize():
+                return previous
+
+        def step(params):
+            stats = source.statistics(gaussian.kernel_params(params, self.covariance_type))
+            bound = stats.log_likelihood / source.total_weight
+            return gaussian.ml_update(stats, self.covariance_type, self.reg_covar, X.dtype), bound
+
+        monitor = _VerboseMonitor(self.verbose, self.verbose_interval) if self.verbose else None
+        result = fit_restarts(
+            initialize,
+            step,
+            n_init=self.n_init if do_init else 1,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            lower_bound=lower_bound,
+            monitor=monitor,
+        )
+        if not result.converged and self.max_iter > 0:
+            warnings.warn(_NOT_CONVERGED, ConvergenceWarning)
+        self._set_params(result.params, X.dtype)
+        self.converged_ = result.converged
+        self.n_iter_ = result.n_iter
+        self.lower_bound_ = result.lower_bound
+        self.lower_bounds_ = result.lower_bounds
+        return source
+
+    def _check_initial_parameters(self, X):
+        """Validated copies of the user's initial parameters (never stored on self)."""
+        n_features = X.shape[1]
+        weights = means = precisions = None
+        if self.weights_init is not None:
+            weights = check_weights_init(self.weights_init, self.n_components)
+        if self.means_init is not None:
+            means = check_means_init(self.means_init, self.n_components, n_features)
+        if self.precisions_init is not None:
+            precisions = check_precisions_init(self.precisions_init, self.covariance_type, self.n_components, n_features)
+        return weights, means, precisions
+
+    def _initial_params(self, source, random_state, inits):
+        weights_init, means_init, precisions_init = inits
+        ctype = self.covariance_type
+        if weights_init is None or means_init is None or precisions_init is None:
+            resp_chunk = initial_responsibilities(
+                self.init_params, source.X, self.n_components, random_state, source.sample_weight
+            )
+            params = self._params_from_resp(source, resp_chunk)
+        else:
+            params = gaussian.GaussianParams(None, None, None, None)
+        weights = params.weights if weights_init is None else np.asarray(weights_init, dtype=np.float64)
+        means = params.means if means_init is None else np.asarray(means_init, dtype=np.float64)
+        if precisions_init is None:
+            covariances, chol = params.covariances, params.precisions_cholesky
+        else:
+            chol = gaussian.cholesky_from_precisions(np.asarray(precisions_init, dtype=np.float64), ctype)
+            covariances = gaussian.covariances_from_cholesky(chol, ctype)
+        return gaussian.GaussianParams(weights, means, covariances, chol)
+
+    def _params_from_resp(self, source, resp_chunk):
+        """M-step from given responsibilities: one pass for the means, one for the scatter."""
+        n_features = source.X.shape[1]
+        family = gaussian.layout(self.covariance_type)
+        rows = gaussian.stat_rows(self.covariance_type, n_features)
+        k = self.n_components
+        placeholder = (np.zeros((k, rows, n_features)), np.zeros(k))
+        first = source.statistics_given_resp((family, np.zeros((k, n_features)), *placeholder), resp_chunk)
+        nk = first.n + 10.0 * np.finfo(source.dtype).eps
+        means = first.s1 / nk[:, None]
+        stats = source.statistics_given_resp((family, means, *placeholder), resp_chunk)
+        params = gaussian.ml_update(stats, self.covariance_type, self.reg_covar, source.dtype, source.total_weight)
+        if self.covariance_type == "tied" and self.init_params in ("k-means++", "random_from_data"):
+            params = self._tied_unassigned_rows(source, resp_chunk, params, nk.sum())
+        return params
+
+    def _tied_unassigned_rows(self, source, resp_chunk, params, total_nk):
+        """Add scikit-learn's term for rows that no component is responsible for.
+
+        scikit-learn's tied covariance is (X^T X - sum_j N_j mu_j mu_j^T) / sum_j N_j,
+        which assumes every row's responsibilities sum to one. The k-means++ and
+        random_from_data initializations give responsibility to k rows only, so
+        its initial tied covariance also holds the second moment about the
+        origin of all other rows. It is reproduced here so that the same
+        random_state gives the same fit.
+        """
+        X, weights = source.X, source.sample_weight
+        moment = np.zeros((X.shape[1], X.shape[1]))
+        for start in range(0, X.shape[0], 1 << 15):
+            stop = min(start + (1 << 15), X.shape[0])
+            unassigned = 1.0 - resp_chunk(start, stop).sum(axis=1)
+            if weights is not None:
+                unassigned *= weights[start:stop]
+            chunk = X[start:stop].astype(np.float64)
+            moment += (chunk * unassigned[:, None]).T @ chunk
+        covariances = params.covariances + moment / total_nk
+        chol = gaussian.precision_cholesky(covariances, "tied", float32=source.dtype == np.float32)
+        return params._replace(covariances=covariances, precisions_cholesky=chol)
+
+    def _params(self):
+        """The fitted parameters, in float64."""
+        return gaussian.GaussianParams(
+            *(np.asarray(a, dtype=np.float64) for a in (self.weights_, self.means_, self.covariances_, self.precisions_cholesky_))
+        )
+
+    def _set_params(self, params, dtype):
+        self.weights_ = params.weights.astype(dtype)
+        self.means_ = params.means.astype(dtype)
+        self.covariances_ = params.covariances.astype(dtype)
+        self.precisions_cholesky_ = params.precisions_cholesky.astype(dtype)
+        self.precisions_ = gaussian.precisions_from_cholesky(params.precisions_cholesky, self.covariance_type).astype(dtype)
+
+    def _kernel_params(self):
+        return gaussian.kernel_params(self._params(), self.covariance_type)
+
+    # -------------------------------------------------------------- predict
+
+    def _evaluate(self, X, **wanted):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
+        source = ArraySource(X, n_threads=self.n_threads)
+        return source.evaluate(self._kernel_params(), **wanted), np.result_type(X.dtype, self.means_.dtype)
+
+    def score_samples(self, X):
+        """Log-likelihood of each row of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+        """
+        (log_norm, _, _), dtype = self._evaluate(X, log_norm=True)
+        return log_norm.astype(dtype, copy=False)
+
+    def score(self, X, y=None):
+        """Mean log-likelihood of the rows of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+
+        Returns
+        -------
+        log_likelihood : float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def predict(self, X):
+        """Most probable component of each row of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        (_, _, labels), _ = self._evaluate(X, label=True)
+        return labels
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each row of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+            Rows sum to one.
+        """
+        (_, resp, _), dtype = self._evaluate(X, resp=True)
+        return resp.astype(dtype, copy=False)
+
+    def sample(self, n_samples=1):
+        """Draw samples from the fitted mixture.
+
+        Uses ``random_state`` as scikit-learn does, so the same model and
+        seed give scikit-learn's samples.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+            The component of each sample.
+        """
+        check_is_fitted(self)
+        if n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples} . The sampling requires at least one sample."
+            )
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, self.weights_)
+        n_features = self.means_.shape[1]
+        if self.covariance_type in ("full", "tied"):
+            covariances = self.covariances_ if self.covariance_type == "full" else [self.covariances_] * self.n_components
+            parts = [rng.multivariate_normal(m, c, int(s)) for m, c, s in zip(self.means_, covariances, counts)]
+        else:
+            parts = [
+                m + rng.standard_normal(size=(s, n_features)) * np.sqrt(c)
+                for m, c, s in zip(self.means_, self.covariances_, counts)
+            ]
+        labels = np.repeat(np.arange(self.n_components), counts)
+        return np.vstack(parts).astype(np.float64), labels
+
+    def _n_parameters(self):
+        return gaussian.n_parameters(self.covariance_type, self.n_components, self.means_.shape[1])
+
+    def bic(self, X):
+        """Bayesian information criterion of the model on X (lower is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        bic : float
+        """
+        X = np.asarray(X) if not hasattr(X, "shape") else X
+        return -2 * self.score(X) * X.shape[0] + self._n_parameters() * np.log(X.shape[0])
+
+    def aic(self, X):
+        """Akaike information criterion of the model on X (lower is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        aic : float
+        """
+        X = np.asarray(X) if not hasattr(X, "shape") else X
+        return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
