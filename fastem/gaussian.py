@@ -127,12 +127,13 @@ def symmetric_scatter(stats, covariance_type):
 def ml_update(stats, covariance_type, reg_covar, dtype, total_weight=None):
     """Maximum-likelihood parameters from the statistics of one pass.
 
-    Follows scikit-learn's M-step exactly in exact arithmetic: N_j gets
-    ``10 * eps`` added, the means are the responsibility-weighted averages,
-    the covariances the weighted scatter about the new means divided by N_j,
-    plus ``reg_covar`` on the diagonal. The scatter is shifted from the
-    statistics' reference point to the new means, which stays accurate
-    because the reference is close to the data of each component.
+    Follows scikit-learn's M-step: N_j gets ``10 * eps`` added, the means
+    are the responsibility-weighted sums divided by that, the covariances the
+    weighted scatter divided by it, plus ``reg_covar`` on the diagonal. The
+    scatter is taken about the weighted mean itself (scikit-learn takes it
+    about the padded mean, which adds N_j (10 eps mu_j / N_j)^2: nothing
+    for well-posed data, but a spurious positive variance for a collapsed
+    component in float32).
 
     Parameters
     ----------
@@ -158,26 +159,43 @@ def ml_update(stats, covariance_type, reg_covar, dtype, total_weight=None):
     n = stats.n
     nk = n + 10.0 * np.finfo(dtype).eps
     means = (stats.s1 + n[:, None] * stats.reference) / nk[:, None]
-    shift = means - stats.reference
-    scatter = symmetric_scatter(stats, covariance_type)
-    if layout(covariance_type) == FULL:
-        cross = stats.s1[:, :, None] * shift[:, None, :]
-        scatter = scatter - cross - np.swapaxes(cross, 1, 2) + n[:, None, None] * shift[:, :, None] * shift[:, None, :]
-        if covariance_type == "tied":
-            covariances = scatter.sum(axis=0) / nk.sum()
-            covariances.flat[:: covariances.shape[0] + 1] += reg_covar
-        else:
-            covariances = scatter / nk[:, None, None]
-            idx = np.arange(covariances.shape[1])
-            covariances[:, idx, idx] += reg_covar
+    scatter = _scatter_about_mean(stats, covariance_type)
+    if covariance_type == "full":
+        covariances = scatter / nk[:, None, None]
+        idx = np.arange(covariances.shape[1])
+        covariances[:, idx, idx] += reg_covar
+    elif covariance_type == "tied":
+        covariances = scatter.sum(axis=0) / nk.sum()
+        covariances.flat[:: covariances.shape[0] + 1] += reg_covar
     else:
-        scatter = np.maximum(scatter - 2.0 * shift * stats.s1 + n[:, None] * shift * shift, 0.0)
         covariances = scatter / nk[:, None] + reg_covar
         if covariance_type == "spherical":
             covariances = covariances.mean(axis=1)
     weights = nk / (nk.sum() if total_weight is None else total_weight)
     chol = precision_cholesky(covariances, covariance_type, float32=np.dtype(dtype) == np.float32)
     return GaussianParams(weights, means, covariances, chol)
+
+
+def _scatter_about_mean(stats, covariance_type):
+    """Weighted scatter about each component's weighted mean, from the statistics.
+
+    S2 - S1 S1^T / N shifts the scatter from the reference point to the
+    mean. Entries below the rounding error of that subtraction (a few ulps
+    of S2) are set to zero, so that a collapsed component has exactly zero
+    scatter rather than rounding noise of either sign.
+    """
+    n = stats.n
+    safe_n = np.where(n > 0.0, n, 1.0)
+    tolerance = 64.0 * np.finfo(np.float64).eps
+    if layout(covariance_type) == FULL:
+        second = symmetric_scatter(stats, covariance_type)
+        scatter = second - stats.s1[:, :, None] * stats.s1[:, None, :] / safe_n[:, None, None]
+        scale = np.sqrt(np.abs(np.diagonal(second, axis1=1, axis2=2)))
+        noise = tolerance * scale[:, :, None] * scale[:, None, :]
+        return np.where(np.abs(scatter) <= noise, 0.0, scatter)
+    second = stats.s2[:, 0, :]
+    scatter = second - stats.s1**2 / safe_n[:, None]
+    return np.where(scatter <= tolerance * second, 0.0, scatter)
 
 
 def precision_cholesky(covariances, covariance_type, float32=False):

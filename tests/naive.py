@@ -1,0 +1,102 @@
+"""Slow, obviously-right twins of fastem's kernels and updates.
+
+Each function has the name of what it checks and is written for clarity
+alone: SciPy densities, explicit loops, float64 throughout.
+"""
+
+import numpy as np
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
+
+from fastem import gaussian
+
+
+def full_covariances(covariances, covariance_type, n_components, n_features):
+    """Every covariance type as a (k, d, d) stack of matrices."""
+    if covariance_type == "full":
+        return np.asarray(covariances, dtype=np.float64)
+    if covariance_type == "tied":
+        return np.repeat(np.asarray(covariances, dtype=np.float64)[None], n_components, axis=0)
+    if covariance_type == "diag":
+        return np.stack([np.diag(c) for c in covariances])
+    return np.stack([np.eye(n_features) * c for c in covariances])
+
+
+def weighted_log_prob(X, weights, means, covariances, covariance_type):
+    """log w_j + log N(x_i; mu_j, Sigma_j) by scipy, shape (n, k)."""
+    X = np.asarray(X, dtype=np.float64)
+    k, d = means.shape
+    covs = full_covariances(covariances, covariance_type, k, d)
+    columns = [multivariate_normal(means[j], covs[j]).logpdf(X).reshape(-1) for j in range(k)]
+    with np.errstate(divide="ignore"):
+        return np.stack(columns, axis=1) + np.log(weights)
+
+
+def e_step(X, weights, means, covariances, covariance_type):
+    """Per-row log p(x) and responsibilities, by scipy's logsumexp."""
+    log_prob = weighted_log_prob(X, weights, means, covariances, covariance_type)
+    log_norm = logsumexp(log_prob, axis=1)
+    return log_norm, np.exp(log_prob - log_norm[:, None])
+
+
+def statistics(X, resp, reference, sample_weight=None):
+    """N_j, sum w r (x - ref_j), sum w r (x - ref_j)(x - ref_j)^T by explicit loops."""
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    k = resp.shape[1]
+    w = np.ones(n) if sample_weight is None else sample_weight
+    count = np.zeros(k)
+    first = np.zeros((k, d))
+    second = np.zeros((k, d, d))
+    for i in range(n):
+        for j in range(k):
+            r = w[i] * resp[i, j]
+            dev = X[i] - reference[j]
+            count[j] += r
+            first[j] += r * dev
+            second[j] += r * np.outer(dev, dev)
+    return count, first, second
+
+
+def m_step(X, resp, covariance_type, reg_covar, sample_weight=None):
+    """Weighted maximum-likelihood update, written per component (float64).
+
+    Uses scikit-learn's conventions: N_j padded by 10 * eps, reg_covar on
+    the diagonal, weights renormalized.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    k = resp.shape[1]
+    w = np.ones(n) if sample_weight is None else sample_weight
+    wr = resp * w[:, None]
+    nk = wr.sum(axis=0) + 10 * np.finfo(np.float64).eps
+    means = np.stack([(wr[:, j, None] * X).sum(axis=0) / nk[j] for j in range(k)])
+    scatters = np.stack([(wr[:, j, None] * (X - means[j])).T @ (X - means[j]) for j in range(k)])
+    if covariance_type == "full":
+        covariances = scatters / nk[:, None, None] + reg_covar * np.eye(d)
+    elif covariance_type == "tied":
+        covariances = scatters.sum(axis=0) / nk.sum() + reg_covar * np.eye(d)
+    elif covariance_type == "diag":
+        covariances = np.stack([np.diag(s) for s in scatters]) / nk[:, None] + reg_covar
+    else:
+        covariances = np.stack([np.diag(s).mean() for s in scatters]) / nk + reg_covar
+    return nk / nk.sum(), means, covariances
+
+
+def random_params(rng, covariance_type, n_components, n_features):
+    """A well-conditioned random parameter set for any covariance type."""
+    k, d = n_components, n_features
+    weights = rng.dirichlet(np.ones(k))
+    means = rng.normal(scale=3.0, size=(k, d))
+    if covariance_type == "full":
+        a = rng.normal(size=(k, d, d))
+        covariances = a @ np.swapaxes(a, 1, 2) / d + np.eye(d)
+    elif covariance_type == "tied":
+        a = rng.normal(size=(d, d))
+        covariances = a @ a.T / d + np.eye(d)
+    elif covariance_type == "diag":
+        covariances = rng.uniform(0.5, 2.0, size=(k, d))
+    else:
+        covariances = rng.uniform(0.5, 2.0, size=k)
+    chol = gaussian.precision_cholesky(covariances, covariance_type)
+    return gaussian.GaussianParams(weights, means, covariances, chol)

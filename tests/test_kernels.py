@@ -1,0 +1,133 @@
+"""The compiled pass and the Gaussian update against their naive twins."""
+
+import numpy as np
+import pytest
+
+import naive
+from fastem import gaussian
+from fastem._source import ArraySource, block_size, grid
+
+COVARIANCE_TYPES = gaussian.COVARIANCE_TYPES
+# (n_samples, n_features, n_components): a block's worth and less, not a
+# multiple of the block, k = 1, d = 1, many groups.
+SHAPES = [(1, 3, 2), (7, 2, 3), (256, 3, 4), (257, 4, 2), (1000, 1, 3), (600, 5, 1), (20_000, 3, 3)]
+
+
+def _data(rng, n, d, dtype):
+    return rng.normal(scale=2.0, size=(n, d)).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_e_step_matches_scipy(shape, covariance_type, dtype):
+    n, d, k = shape
+    rng = np.random.default_rng(n + d + k)
+    X = _data(rng, n, d, dtype)
+    params = naive.random_params(rng, covariance_type, k, d)
+    log_norm, resp, label = ArraySource(X).evaluate(
+        gaussian.kernel_params(params, covariance_type), log_norm=True, resp=True, label=True
+    )
+    expected_norm, expected_resp = naive.e_step(X, params.weights, params.means, params.covariances, covariance_type)
+    np.testing.assert_allclose(log_norm, expected_norm, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(resp, expected_resp, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-12)
+    log_prob = naive.weighted_log_prob(X, params.weights, params.means, params.covariances, covariance_type)
+    np.testing.assert_array_equal(label, log_prob.argmax(axis=1))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("shape", SHAPES[:-1])
+def test_statistics_match_loops(shape, covariance_type, dtype, weighted):
+    n, d, k = shape
+    rng = np.random.default_rng(10 * n + d + k)
+    X = _data(rng, n, d, dtype)
+    sample_weight = rng.uniform(0.0, 3.0, size=n) if weighted else None
+    if weighted:
+        sample_weight[::3] = 0.0  # zero weights must contribute nothing
+    params = naive.random_params(rng, covariance_type, k, d)
+    stats = ArraySource(X, sample_weight).statistics(gaussian.kernel_params(params, covariance_type))
+
+    log_norm, resp = naive.e_step(X, params.weights, params.means, params.covariances, covariance_type)
+    count, first, second = naive.statistics(X, resp, params.means, sample_weight)
+    w = np.ones(n) if sample_weight is None else sample_weight
+    np.testing.assert_allclose(stats.log_likelihood, np.sum(w * log_norm), rtol=1e-10)
+    np.testing.assert_allclose(stats.n, count, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(stats.s1, first, rtol=1e-9, atol=1e-10)
+    scatter = gaussian.symmetric_scatter(stats, covariance_type)
+    if gaussian.layout(covariance_type) == gaussian.FULL:
+        np.testing.assert_allclose(scatter, second, rtol=1e-9, atol=1e-10)
+    else:
+        np.testing.assert_allclose(scatter, np.diagonal(second, axis1=1, axis2=2), rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_ml_update_matches_naive_m_step(covariance_type):
+    rng = np.random.default_rng(3)
+    X = _data(rng, 500, 3, np.float64) + 100.0
+    sample_weight = rng.uniform(0.5, 2.0, size=500)
+    params = naive.random_params(rng, covariance_type, 4, 3)
+    params = params._replace(means=params.means + 100.0)
+    stats = ArraySource(X, sample_weight).statistics(gaussian.kernel_params(params, covariance_type))
+    updated = gaussian.ml_update(stats, covariance_type, 1e-6, np.float64)
+
+    _, resp = naive.e_step(X, params.weights, params.means, params.covariances, covariance_type)
+    weights, means, covariances = naive.m_step(X, resp, covariance_type, 1e-6, sample_weight)
+    np.testing.assert_allclose(updated.weights, weights, rtol=1e-12)
+    np.testing.assert_allclose(updated.means, means, rtol=1e-12)
+    np.testing.assert_allclose(updated.covariances, covariances, rtol=1e-9)
+    precisions = gaussian.precisions_from_cholesky(updated.precisions_cholesky, covariance_type)
+    if covariance_type in ("full", "tied"):
+        np.testing.assert_allclose(precisions @ covariances, np.broadcast_to(np.eye(3), precisions.shape), atol=1e-9)
+        upper = updated.precisions_cholesky
+        np.testing.assert_array_equal(np.tril(upper, -1), 0.0)
+    else:
+        np.testing.assert_allclose(precisions * covariances, 1.0, rtol=1e-12)
+
+
+def test_far_point_has_finite_log_density_and_one_responsibility():
+    rng = np.random.default_rng(0)
+    params = naive.random_params(rng, "full", 3, 2)
+    X = np.array([[1e150, -1e150], [0.0, 0.0], [1e300, 1e300]])
+    log_norm, resp, _ = ArraySource(X).evaluate(gaussian.kernel_params(params, "full"), log_norm=True, resp=True)
+    assert np.all(np.isfinite(resp))
+    np.testing.assert_allclose(resp.sum(axis=1), 1.0)
+    assert np.isfinite(log_norm[:2]).all()
+    # 1e300 overflows the squared distance: p(x) underflows to zero, still one label.
+    assert log_norm[2] == -np.inf
+    assert sorted(resp[2]) == [0.0, 0.0, 1.0]
+
+
+def test_underflowing_responsibilities_are_exact_zeros_not_nan():
+    means = np.array([[0.0], [1000.0]])
+    params = gaussian.GaussianParams(
+        np.array([0.5, 0.5]), means, np.array([1.0, 1.0]), gaussian.precision_cholesky(np.array([1.0, 1.0]), "spherical")
+    )
+    X = np.array([[0.0], [1000.0], [500.0]])
+    log_norm, resp, _ = ArraySource(X).evaluate(gaussian.kernel_params(params, "spherical"), log_norm=True, resp=True)
+    np.testing.assert_array_equal(resp[:2], [[1.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_allclose(resp[2], [0.5, 0.5])
+    expected, _ = naive.e_step(X, params.weights, params.means, params.covariances, "spherical")
+    np.testing.assert_allclose(log_norm, expected, rtol=1e-12)
+
+
+def test_zero_weight_component_gets_no_responsibility():
+    rng = np.random.default_rng(1)
+    params = naive.random_params(rng, "diag", 3, 2)
+    params = params._replace(weights=np.array([0.5, 0.0, 0.5]))
+    _, resp, label = ArraySource(rng.normal(size=(50, 2))).evaluate(
+        gaussian.kernel_params(params, "diag"), resp=True, label=True
+    )
+    np.testing.assert_array_equal(resp[:, 1], 0.0)
+    assert not np.any(label == 1)
+
+
+def test_grid_depends_on_shape_only():
+    assert block_size(16) == 256
+    size, n_groups = grid(100_000, 16, 16, gaussian.FULL)
+    assert size == 256 and n_groups == 64
+    assert grid(10, 3, 2, gaussian.DIAG) == (256, 1)
+    # Huge statistics per group cap the group count, never below 8.
+    assert grid(10**6, 512, 64, gaussian.FULL)[1] == 8
