@@ -1,0 +1,124 @@
+"""Print fastem's benchmark table: ms per iteration, ratio to scikit-learn,
+and the fraction of this machine's float64 matrix-multiply rate, all measured
+in the same run.
+
+Usage: python bench/run.py [--quick] [--output bench/results/latest.md]
+
+Per-iteration time is (t(m + 1 iterations) - t(1 iteration)) / m from the
+same starting point, which removes validation, set-up and scikit-learn's
+final E-step from both libraries alike.
+"""
+
+import argparse
+import os
+import platform
+import sys
+import time
+import warnings
+
+import numba
+import numpy as np
+import sklearn
+from sklearn import mixture
+from sklearn.exceptions import ConvergenceWarning
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import fastem  # noqa: E402
+from workloads import (  # noqa: E402
+    PER_ITERATION_SHAPES,
+    Shape,
+    best_time,
+    data,
+    fit_quietly,
+    fixed_work_model,
+    matmul_rate,
+    starting_point,
+)
+
+
+def per_iteration(library, shape, X, start, iterations, repeat):
+    one = fixed_work_model(library, shape, start, 1)
+    many = fixed_work_model(library, shape, start, iterations + 1)
+    t_one = best_time(lambda: fit_quietly(one, X), repeat)
+    t_many = best_time(lambda: fit_quietly(many, X), repeat)
+    return max(t_many - t_one, 1e-9) / iterations, many.lower_bound_
+
+
+def whole_fit(library, shape, X, repeat):
+    cls = fastem.GaussianMixture if library == "fastem" else mixture.GaussianMixture
+    model = cls(shape.n_components, covariance_type=shape.covariance_type, random_state=0)
+    seconds = best_time(lambda: fit_quietly(model, X), repeat)
+    return seconds, model
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, numpy {np.__version__}, "
+        f"numba {numba.__version__} ({numba.config.NUMBA_NUM_THREADS} threads), scikit-learn {sklearn.__version__}"
+    )
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a tenth of the rows, fewer repeats")
+    parser.add_argument("--output", default=None, help="also write the table to this markdown file")
+    args = parser.parse_args(argv)
+    scale = 10 if args.quick else 1
+    repeat = 1 if args.quick else 3
+    warnings.simplefilter("ignore", ConvergenceWarning)
+
+    rate = matmul_rate()
+    lines = [
+        f"Machine: {machine()}",
+        f"float64 matrix multiply, measured in this run: {rate / 1e9:.1f} GFLOP/s",
+        "",
+        "| workload | fastem ms | scikit-learn ms | speed-up | fastem GFLOP/s | of matmul rate | bound by | bound reached (fastem / sklearn) |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for base in PER_ITERATION_SHAPES:
+        shape = base._replace(n_samples=base.n_samples // scale)
+        X = data(shape)
+        start = starting_point(X, shape)
+        ours, ours_bound = per_iteration("fastem", shape, X, start, 20, repeat)
+        theirs, their_bound = per_iteration("sklearn", shape, X, start, 2, repeat)
+        gflops = shape.flops_per_iteration() / ours / 1e9
+        lines.append(
+            f"| per iteration, {shape.label} | {ours * 1e3:.2f} | {theirs * 1e3:.1f} | {theirs / ours:.1f}x "
+            f"| {gflops:.1f} | {gflops * 1e9 / rate:.1%} | {shape.bound()} | {ours_bound:.6f} / {their_bound:.6f} |"
+        )
+        print(lines[-1], flush=True)
+
+    shape = PER_ITERATION_SHAPES[0]._replace(n_samples=PER_ITERATION_SHAPES[0].n_samples // scale)
+    X = data(shape)
+    ours, ours_model = whole_fit("fastem", shape, X, repeat)
+    theirs, their_model = whole_fit("sklearn", shape, X, 1)
+    lines.append(
+        f"| whole default fit (k-means init, tol=1e-3), {shape.label} | {ours * 1e3:.0f} | {theirs * 1e3:.0f} "
+        f"| {theirs / ours:.1f}x | | | | {ours_model.lower_bound_:.6f} ({ours_model.n_iter_} it) / "
+        f"{their_model.lower_bound_:.6f} ({their_model.n_iter_} it) |"
+    )
+    print(lines[-1], flush=True)
+    lines.append("")
+    lines.append(f"Measured {time.strftime('%Y-%m-%d')} with `python bench/run.py{' --quick' if args.quick else ''}`.")
+    table = "\n".join(lines)
+    print()
+    print(table)
+    if args.output:
+        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+        with open(args.output, "w") as f:
+            f.write(table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""pytest-benchmark suite: fastem and scikit-learn side by side, same work.
+
+Run with ``pytest bench --benchmark-enable`` (bench/ is outside the test
+run). Each group holds both libraries at one shape; ``extra_info`` records
+the bound reached, so a faster but wrong fit would show.
+"""
+
+import numpy as np
+import pytest
+
+from workloads import PER_ITERATION_SHAPES, data, fit_quietly, fixed_work_model, starting_point
+
+MAX_ITER = {"fastem": 20, "sklearn": 3}
+
+
+@pytest.fixture(scope="module", params=PER_ITERATION_SHAPES, ids=lambda s: s.label)
+def problem(request):
+    shape = request.param
+    X = data(shape)
+    return shape, X, starting_point(X, shape)
+
+
+@pytest.mark.parametrize("library", ["fastem", "sklearn"])
+def test_per_iteration(benchmark, problem, library):
+    shape, X, start = problem
+    benchmark.group = f"per-iteration {shape.label}"
+    max_iter = MAX_ITER[library]
+    model = fixed_work_model(library, shape, start, max_iter)
+    fit_quietly(model, X)  # warm-up: JIT compile / BLAS threads
+    benchmark.pedantic(fit_quietly, args=(model, X), rounds=3, iterations=1)
+    benchmark.extra_info["iterations"] = max_iter
+    benchmark.extra_info["lower_bound"] = float(model.lower_bound_)
+    assert np.isfinite(model.lower_bound_)

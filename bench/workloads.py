@@ -1,0 +1,92 @@
+"""Benchmark workloads shared by the pytest-benchmark suite and bench/run.py.
+
+Every per-iteration measurement fixes the work: the same starting point for
+both libraries (weights, means and precisions passed in, so no k-means runs),
+``tol=0`` and a fixed ``max_iter``.
+"""
+
+import time
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+from sklearn import mixture
+from sklearn.exceptions import ConvergenceWarning
+
+import fastem
+from fastem.cli import make_workload
+
+
+class Shape(NamedTuple):
+    n_samples: int
+    n_features: int
+    n_components: int
+    covariance_type: str
+
+    @property
+    def label(self):
+        return f"n={self.n_samples:,} d={self.n_features} k={self.n_components} {self.covariance_type}"
+
+    def flops_per_iteration(self):
+        """Multiply-adds x 2 of one iteration (Mahalanobis form + scatter)."""
+        n, d, k = self.n_samples, self.n_features, self.n_components
+        if self.covariance_type in ("full", "tied"):
+            return 2.0 * n * k * d * d
+        return 8.0 * n * k * d
+
+    def bound(self):
+        """What limits the iteration: flops for large d, exp/log and memory for small."""
+        if self.covariance_type in ("full", "tied") and self.n_features >= 8:
+            return "flops"
+        return "exp/memory"
+
+
+PER_ITERATION_SHAPES = [
+    Shape(100_000, 16, 16, "full"),
+    Shape(100_000, 16, 16, "diag"),
+    Shape(200_000, 2, 8, "full"),
+]
+
+
+def data(shape, dtype=np.float64, seed=0):
+    X, _ = make_workload(shape.n_samples, shape.n_features, shape.n_components, seed)
+    return np.ascontiguousarray(X, dtype=dtype)
+
+
+def starting_point(X, shape, seed=0):
+    """Weights, means and precisions of a short fastem fit: both libraries start here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = fastem.GaussianMixture(
+            shape.n_components, covariance_type=shape.covariance_type, max_iter=2, random_state=seed
+        ).fit(X)
+    return dict(weights_init=model.weights_, means_init=model.means_, precisions_init=model.precisions_)
+
+
+def fixed_work_model(library, shape, start, max_iter, **extra):
+    cls = fastem.GaussianMixture if library == "fastem" else mixture.GaussianMixture
+    return cls(shape.n_components, covariance_type=shape.covariance_type, tol=0.0, max_iter=max_iter, **start, **extra)
+
+
+def fit_quietly(model, X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(X)
+
+
+def best_time(function, repeat=3):
+    """Smallest wall time of ``repeat`` calls (after one untimed warm-up call)."""
+    function()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def matmul_rate(dtype=np.float64, size=2048, repeat=5):
+    """The machine's matrix-multiply rate in FLOP/s, measured now."""
+    a = np.random.default_rng(0).random((size, size)).astype(dtype)
+    seconds = best_time(lambda: a @ a, repeat)
+    return 2.0 * size**3 / seconds
