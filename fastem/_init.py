@@ -7,7 +7,9 @@ the same ``random_state`` the responsibilities are those of scikit-learn's
 """
 
 import numpy as np
-from sklearn.cluster import KMeans, kmeans_plusplus
+from sklearn.cluster import kmeans_plusplus
+
+from fastem._kmeans import kmeans_labels
 
 
 def _one_hot(labels, n_components):
@@ -43,7 +45,7 @@ def _random(random_state, n_components, dtype):
     return resp_chunk
 
 
-def initial_responsibilities(method, X, n_components, random_state, sample_weight=None):
+def initial_responsibilities(method, X, n_components, random_state, sample_weight=None, n_threads=None):
     """Return ``resp_chunk(start, stop)`` for an ``init_params`` method.
 
     Parameters
@@ -55,15 +57,13 @@ def initial_responsibilities(method, X, n_components, random_state, sample_weigh
     sample_weight : ndarray of shape (n_samples,) or None
         Used by 'kmeans' and 'k-means++'; 'random_from_data' draws among the
         rows of positive weight.
+    n_threads : int or None
+        Threads for the compiled k-means.
     """
     n_samples = X.shape[0]
     if method == "kmeans":
-        labels = (
-            KMeans(n_clusters=n_components, n_init=1, random_state=random_state)
-            .fit(X, sample_weight=sample_weight)
-            .labels_
-        )
-        return _one_hot(labels.astype(np.int64), n_components)
+        labels = kmeans_labels(X, n_components, random_state, sample_weight, n_threads)
+        return _one_hot(labels, n_components)
     if method == "random":
         return _random(random_state, n_components, X.dtype)
     labels = np.full(n_samples, -1, dtype=np.int64)

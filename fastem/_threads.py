@@ -8,14 +8,20 @@ Numba's ``workqueue`` threading layer (the fallback when neither OpenMP nor
 TBB is available) aborts the process when two threads launch parallel work at
 once; under it, fastem serializes its passes with a lock. Under ``omp`` or
 ``tbb`` the passes run concurrently.
+
+BLAS is held to one thread while fastem fits: its calls are all small
+(k x d^3 updates), and BLAS threads left spinning between them would compete
+with the compiled passes for the cores.
 """
 
 import threading
 from contextlib import contextmanager
 
 import numba
+from threadpoolctl import ThreadpoolController
 
 _workqueue_lock = threading.Lock()
+_controllers = []
 
 
 def resolve_n_threads(n_threads):
@@ -51,4 +57,18 @@ def pass_guard():
         with _workqueue_lock:
             yield
     else:
+        yield
+
+
+def _controller():
+    # Inspecting the loaded libraries costs ~0.5 ms; do it once, on first use.
+    if not _controllers:
+        _controllers.append(ThreadpoolController())
+    return _controllers[0]
+
+
+@contextmanager
+def single_threaded_blas():
+    """Hold BLAS to one thread in the enclosed block; restored on exit."""
+    with _controller().limit(limits=1, user_api="blas"):
         yield

@@ -15,6 +15,7 @@ from fastem import gaussian
 from fastem._driver import Monitor, fit_restarts
 from fastem._init import initial_responsibilities
 from fastem._source import ArraySource
+from fastem._threads import single_threaded_blas
 from fastem._validation import (
     FLOAT_DTYPES,
     check_means_init,
@@ -222,6 +223,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return labels
 
     def _fit(self, X, sample_weight):
+        with single_threaded_blas():
+            return self._fit_em(X, sample_weight)
+
+    def _fit_em(self, X, sample_weight):
         self._validate_params()
         X = validate_data(self, X, dtype=FLOAT_DTYPES, ensure_min_samples=2)
         if X.shape[0] < self.n_components:
@@ -290,7 +295,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         ctype = self.covariance_type
         if weights_init is None or means_init is None or precisions_init is None:
             resp_chunk = initial_responsibilities(
-                self.init_params, source.X, self.n_components, random_state, source.sample_weight
+                self.init_params, source.X, self.n_components, random_state, source.sample_weight, self.n_threads
             )
             params = self._params_from_resp(source, resp_chunk)
         else:

@@ -28,8 +28,10 @@ def center(xt, n_rows, mean, dev):
     """dev[c, :n_rows] = xt[c, :n_rows] - mean[c]."""
     for c in range(xt.shape[0]):
         mu = mean[c]
+        source = xt[c]
+        target = dev[c]
         for b in range(n_rows):
-            dev[c, b] = xt[c, b] - mu
+            target[b] = source[b] - mu
 
 
 @kernel()
@@ -44,8 +46,9 @@ def full_log_density(xt, n_rows, mean, chol, log_const, dev, row, out):
             row[b] = 0.0
         for c in range(a + 1):
             u = chol[c, a]
+            dev_c = dev[c]
             for b in range(n_rows):
-                row[b] += u * dev[c, b]
+                row[b] += u * dev_c[b]
         for b in range(n_rows):
             out[b] += row[b] * row[b]
     for b in range(n_rows):
@@ -61,8 +64,9 @@ def diag_log_density(xt, n_rows, mean, scale, log_const, dev, out):
         out[b] = 0.0
     for c in range(n_features):
         s = scale[c]
+        dev_c = dev[c]
         for b in range(n_rows):
-            v = dev[c, b] * s
+            v = dev_c[b] * s
             out[b] += v * v
     for b in range(n_rows):
         out[b] = log_const - 0.5 * out[b]
@@ -75,6 +79,14 @@ def log_density(family, xt, n_rows, means, chol, log_const, j, dev, row, out):
         full_log_density(xt, n_rows, means[j], chol[j], log_const[j], dev, row, out)
     else:
         diag_log_density(xt, n_rows, means[j], chol[j, 0], log_const[j], dev, out)
+
+
+@kernel()
+def _dot(a, b, n_rows):
+    total = 0.0
+    for i in range(n_rows):
+        total += a[i] * b[i]
+    return total
 
 
 @kernel()
@@ -95,23 +107,19 @@ def accumulate(family, xt, n_rows, resp, mean, dev, weighted_dev, stat_s1, stat_
     n_features = xt.shape[0]
     center(xt, n_rows, mean, dev)
     for c in range(n_features):
+        source = dev[c]
+        target = weighted_dev[c]
         s = 0.0
         for b in range(n_rows):
-            v = resp[b] * dev[c, b]
-            weighted_dev[c, b] = v
+            v = resp[b] * source[b]
+            target[b] = v
             s += v
         stat_s1[c] += s
     if family == FULL:
         for c in range(n_features):
             for e in range(c, n_features):
-                s = 0.0
-                for b in range(n_rows):
-                    s += weighted_dev[c, b] * dev[e, b]
-                stat_s2[c, e] += s
+                stat_s2[c, e] += _dot(weighted_dev[c], dev[e], n_rows)
     else:
         for c in range(n_features):
-            s = 0.0
-            for b in range(n_rows):
-                s += weighted_dev[c, b] * dev[c, b]
-            stat_s2[0, c] += s
+            stat_s2[0, c] += _dot(weighted_dev[c], dev[c], n_rows)
     return total

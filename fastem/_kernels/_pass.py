@@ -18,6 +18,7 @@ from numba import prange
 
 from fastem._kernels._gaussian import accumulate, log_density
 from fastem._kernels._jit import kernel
+from fastem._kernels._math import exp_shifted
 
 
 @kernel()
@@ -29,38 +30,44 @@ def load_block(X, start, n_rows, xt):
 
 
 @kernel()
-def normalize(log_prob, n_rows, log_norm, label):
+def normalize(log_prob, n_rows, log_norm, label, total, bits, scales):
     """Turn weighted log-probabilities (k x block) into responsibilities in place.
 
     ``log_norm[b]`` gets log sum_j exp(log_prob[j, b]) and ``label[b]`` the
     first j of largest log_prob[j, b]. A row where every component has
     probability zero (log_prob all -inf) keeps log_norm = -inf and gets all
     its responsibility on its label, so the responsibilities always sum to one.
+    The loops over rows are branch-free so that they vectorize; ``total``,
+    ``bits`` and ``scales`` are scratch rows (see :func:`exp_shifted`).
     """
     n_components = log_prob.shape[0]
     for b in range(n_rows):
         log_norm[b] = -np.inf
         label[b] = 0
     for j in range(n_components):
+        values = log_prob[j]
         for b in range(n_rows):
-            if log_prob[j, b] > log_norm[b]:
-                log_norm[b] = log_prob[j, b]
-                label[b] = j
+            label[b] = j if values[b] > log_norm[b] else label[b]
+            log_norm[b] = max(values[b], log_norm[b])
+    for b in range(n_rows):
+        total[b] = 0.0
     for j in range(n_components):
+        values = log_prob[j]
+        exp_shifted(values, log_norm, n_rows, bits, scales)
         for b in range(n_rows):
-            log_prob[j, b] = np.exp(log_prob[j, b] - log_norm[b])
+            total[b] += values[b]
+    for b in range(n_rows):
+        total[b] = 1.0 / total[b]
+    for j in range(n_components):
+        values = log_prob[j]
+        for b in range(n_rows):
+            values[b] *= total[b]
     for b in range(n_rows):
         if log_norm[b] == -np.inf:
             for j in range(n_components):
                 log_prob[j, b] = 1.0 if j == label[b] else 0.0
-            continue
-        total = 0.0
-        for j in range(n_components):
-            total += log_prob[j, b]
-        inverse = 1.0 / total
-        for j in range(n_components):
-            log_prob[j, b] *= inverse
-        log_norm[b] += np.log(total)
+        else:
+            log_norm[b] -= np.log(total[b])
 
 
 @kernel()
@@ -116,6 +123,9 @@ def em_pass(X, sample_weight, params, resp_in, grid, stats, outputs):
         log_norm = np.empty(block_size)
         label = np.empty(block_size, dtype=np.int64)
         weight = np.ones(block_size)
+        total = np.empty(block_size)
+        bits = np.empty(block_size, dtype=np.int64)
+        scales = bits.view(np.float64)
         for block in range(group * n_blocks // n_groups, (group + 1) * n_blocks // n_groups):
             start = block * block_size
             n_rows = min(block_size, n_samples - start)
@@ -130,7 +140,7 @@ def em_pass(X, sample_weight, params, resp_in, grid, stats, outputs):
             else:
                 for j in range(n_components):
                     log_density(family, xt, n_rows, means, chol, log_const, j, dev, row, resp[j])
-                normalize(resp, n_rows, log_norm, label)
+                normalize(resp, n_rows, log_norm, label, total, bits, scales)
                 if out_log_norm.shape[0] > 0:
                     out_log_norm[start : start + n_rows] = log_norm[:n_rows]
                 if out_label.shape[0] > 0:

@@ -1,0 +1,129 @@
+"""k-means kernels for the 'kmeans' initialization.
+
+The data are centred on the fly (``X[i] - mean`` in the data's dtype, then
+float64), so no centred copy of X is made. Work is split over the same kind
+of fixed block grid as the EM pass, with per-group partial sums reduced by
+the caller in group order: results do not depend on the thread count.
+"""
+
+import numpy as np
+from numba import prange
+
+from fastem._kernels._jit import kernel
+
+
+@kernel()
+def _load_centred(X, start, n_rows, mean, xt):
+    """xt[:, :n_rows] = (X[start:start + n_rows] - mean).T in float64."""
+    for b in range(n_rows):
+        for c in range(X.shape[1]):
+            xt[c, b] = X[start + b, c] - mean[c]
+
+
+@kernel()
+def _squared_distances(xt, n_rows, point, out):
+    """out[b] = ||xt[:, b] - point||^2 for the rows of a block."""
+    for b in range(n_rows):
+        out[b] = 0.0
+    for c in range(xt.shape[0]):
+        p = point[c]
+        for b in range(n_rows):
+            diff = xt[c, b] - p
+            out[b] += diff * diff
+
+
+@kernel(parallel=True)
+def update_closest(X, mean, point, closest, grid):
+    """closest[i] = min(closest[i], ||X[i] - mean - point||^2)."""
+    block_size, n_groups = grid
+    n_samples = X.shape[0]
+    n_blocks = (n_samples + block_size - 1) // block_size
+    for group in prange(n_groups):
+        xt = np.empty((X.shape[1], block_size))
+        distance = np.empty(block_size)
+        for block in range(group * n_blocks // n_groups, (group + 1) * n_blocks // n_groups):
+            start = block * block_size
+            n_rows = min(block_size, n_samples - start)
+            _load_centred(X, start, n_rows, mean, xt)
+            _squared_distances(xt, n_rows, point, distance)
+            for b in range(n_rows):
+                closest[start + b] = min(closest[start + b], distance[b])
+
+
+@kernel(parallel=True)
+def candidate_potentials(X, mean, points, closest, sample_weight, grid, partial):
+    """partial[g, t] = sum over group g of w_i min(closest_i, ||x_i - points[t]||^2)."""
+    block_size, n_groups = grid
+    n_samples = X.shape[0]
+    n_blocks = (n_samples + block_size - 1) // block_size
+    weighted = sample_weight.shape[0] > 0
+    for group in prange(n_groups):
+        xt = np.empty((X.shape[1], block_size))
+        distance = np.empty(block_size)
+        for block in range(group * n_blocks // n_groups, (group + 1) * n_blocks // n_groups):
+            start = block * block_size
+            n_rows = min(block_size, n_samples - start)
+            _load_centred(X, start, n_rows, mean, xt)
+            for t in range(points.shape[0]):
+                _squared_distances(xt, n_rows, points[t], distance)
+                total = 0.0
+                for b in range(n_rows):
+                    w = sample_weight[start + b] if weighted else 1.0
+                    total += w * min(closest[start + b], distance[b])
+                partial[group, t] += total
+
+
+@kernel(parallel=True)
+def lloyd_assign(X, mean, sample_weight, centers, grid, labels, sums, counts, changes):
+    """Assign each row to its nearest centre and add the weighted sums per centre.
+
+    Distances are ||c||^2 - 2 x.c (the row's own norm does not change the
+    argmin), ties to the lowest index. ``changes[g]`` counts rows of group g
+    whose label changed. ``sums``/``counts`` with a leading length of 0
+    skip the accumulation.
+    """
+    block_size, n_groups = grid
+    n_samples, n_features = X.shape
+    n_clusters = centers.shape[0]
+    n_blocks = (n_samples + block_size - 1) // block_size
+    weighted = sample_weight.shape[0] > 0
+    accumulate = sums.shape[0] > 0
+    norms = np.empty(n_clusters)
+    for j in range(n_clusters):
+        norms[j] = 0.0
+        for c in range(n_features):
+            norms[j] += centers[j, c] * centers[j, c]
+    for group in prange(n_groups):
+        xt = np.empty((n_features, block_size))
+        dot = np.empty(block_size)
+        best = np.empty(block_size)
+        nearest = np.empty(block_size, dtype=np.int64)
+        for block in range(group * n_blocks // n_groups, (group + 1) * n_blocks // n_groups):
+            start = block * block_size
+            n_rows = min(block_size, n_samples - start)
+            _load_centred(X, start, n_rows, mean, xt)
+            for b in range(n_rows):
+                best[b] = np.inf
+                nearest[b] = 0
+            for j in range(n_clusters):
+                for b in range(n_rows):
+                    dot[b] = 0.0
+                for c in range(n_features):
+                    centre = centers[j, c]
+                    for b in range(n_rows):
+                        dot[b] += centre * xt[c, b]
+                for b in range(n_rows):
+                    # Branch-free so that the loop vectorizes; ties keep the lower index.
+                    distance = norms[j] - 2.0 * dot[b]
+                    nearest[b] = j if distance < best[b] else nearest[b]
+                    best[b] = min(distance, best[b])
+            for b in range(n_rows):
+                label = nearest[b]
+                if labels[start + b] != label:
+                    changes[group] += 1
+                    labels[start + b] = label
+                if accumulate:
+                    w = sample_weight[start + b] if weighted else 1.0
+                    counts[group, label] += w
+                    for c in range(n_features):
+                        sums[group, label, c] += w * xt[c, b]

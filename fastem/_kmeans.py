@@ -1,0 +1,153 @@
+"""k-means for the 'kmeans' initialization, compiled, with scikit-learn's outcome.
+
+scikit-learn's ``KMeans(n_clusters, n_init=1, random_state)`` is the
+reference: the same k-means++ seeding (the same draws from the same random
+state, greedy choice among 2 + log(k) candidates per centre), the same
+Lloyd iterations on data centred by their mean, the same relocation of
+empty clusters, the same stopping rule (labels unchanged, or the squared
+centre shift within tol times the mean feature variance, tol = 1e-4, at
+most 300 iterations) and the same final labels. Distances are computed in
+float64 in a different order than scikit-learn's BLAS calls, so the labels
+can differ only where a row is equidistant from two centres to rounding.
+
+float32 data go to scikit-learn's KMeans itself: there the seeding compares
+float32 potentials summed by BLAS, and a one-ulp difference in a potential
+moves the seeding for large n.
+"""
+
+import warnings
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
+
+from fastem._kernels._kmeans import candidate_potentials, lloyd_assign, update_closest
+from fastem._source import MAX_GROUPS, readonly
+from fastem._threads import pass_guard, thread_limit
+
+BLOCK_ROWS = 256
+
+
+def _grid(n_samples):
+    n_blocks = -(-n_samples // BLOCK_ROWS)
+    return BLOCK_ROWS, max(1, min(n_blocks, MAX_GROUPS))
+
+
+def _mean_variance(X, mean):
+    """Mean over features of the column variances, without an n x d temporary."""
+    total = np.zeros(X.shape[1])
+    for start in range(0, X.shape[0], 1 << 16):
+        total += ((X[start : start + (1 << 16)] - mean) ** 2).sum(axis=0)
+    return float(np.mean(total / X.shape[0]))
+
+
+def _kmeans_plusplus(X, mean, n_clusters, random_state, sample_weight, grid):
+    """Greedy k-means++ seeding; returns the centres (centred coordinates, float64)."""
+    n_samples, n_features = X.shape
+    weights = np.ones(n_samples, dtype=X.dtype) if sample_weight is None else sample_weight.astype(X.dtype)
+    kernel_weights = np.empty(0) if sample_weight is None else sample_weight
+    n_local_trials = 2 + int(np.log(n_clusters))
+    centers = np.empty((n_clusters, n_features))
+
+    first = random_state.choice(n_samples, p=weights / weights.sum())
+    centers[0] = X[first] - mean
+    closest = np.full(n_samples, np.inf)
+    update_closest(X, mean, centers[0], closest, grid)
+    current_pot = closest @ weights
+    for c in range(1, n_clusters):
+        rand_vals = random_state.uniform(size=n_local_trials) * current_pot
+        candidate_ids = np.searchsorted(np.cumsum(weights * closest), rand_vals)
+        np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
+        candidates = np.ascontiguousarray(X[candidate_ids] - mean, dtype=np.float64)
+        partial = np.zeros((grid[1], n_local_trials))
+        candidate_potentials(X, mean, candidates, closest, kernel_weights, grid, partial)
+        potentials = partial.sum(axis=0)
+        best = int(np.argmin(potentials))
+        current_pot = potentials[best]
+        centers[c] = candidates[best]
+        update_closest(X, mean, centers[c], closest, grid)
+    return centers
+
+
+def _relocate_empty_clusters(X, mean, weights, old_centers, sums, counts, labels):
+    """Move each empty cluster to one of the rows farthest from their centre."""
+    empty = np.flatnonzero(counts == 0)
+    if empty.shape[0] == 0:
+        return
+    distances = np.zeros(X.shape[0])
+    for start in range(0, X.shape[0], 1 << 16):
+        stop = start + (1 << 16)
+        distances[start:stop] = ((X[start:stop] - mean - old_centers[labels[start:stop]]) ** 2).sum(axis=1)
+    if distances.max() == 0:
+        return
+    far = np.argpartition(distances, -empty.shape[0])[: -empty.shape[0] - 1 : -1]
+    for new_id, row in zip(empty, far):
+        w = 1.0 if weights is None else weights[row]
+        point = (X[row] - mean) * w
+        old_id = labels[row]
+        sums[old_id] -= point
+        sums[new_id] = point
+        counts[new_id] = w
+        counts[old_id] -= w
+
+
+def kmeans_labels(X, n_clusters, random_state, sample_weight=None, n_threads=None, max_iter=300, tol=1e-4):
+    """Labels of k-means on X, as scikit-learn's KMeans(n_clusters, n_init=1) gives them.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), C-contiguous
+    n_clusters : int
+    random_state : numpy.random.RandomState
+        Advanced exactly as scikit-learn's KMeans advances it.
+    sample_weight : ndarray of shape (n_samples,) or None
+    n_threads : int or None
+
+    Returns
+    -------
+    labels : ndarray of shape (n_samples,), int64
+    """
+    if X.dtype != np.float64:
+        model = KMeans(n_clusters=n_clusters, n_init=1, random_state=random_state)
+        return model.fit(X, sample_weight=sample_weight).labels_.astype(np.int64)
+
+    n_samples, n_features = X.shape
+    X = readonly(X)
+    mean = X.mean(axis=0)
+    threshold = _mean_variance(X, mean) * tol if tol > 0 else 0.0
+    grid = _grid(n_samples)
+    kernel_weights = np.empty(0) if sample_weight is None else sample_weight
+    labels = np.full(n_samples, -1, dtype=np.int64)
+    with thread_limit(n_threads), pass_guard():
+        centers = _kmeans_plusplus(X, mean, n_clusters, random_state, sample_weight, grid)
+        strict = False
+        for _ in range(max_iter):
+            sums = np.zeros((grid[1], n_clusters, n_features))
+            counts = np.zeros((grid[1], n_clusters))
+            changes = np.zeros(grid[1], dtype=np.int64)
+            lloyd_assign(X, mean, kernel_weights, centers, grid, labels, sums, counts, changes)
+            sums, counts = sums.sum(axis=0), counts.sum(axis=0)
+            _relocate_empty_clusters(X, mean, sample_weight, centers, sums, counts, labels)
+            # A cluster still empty (every row a duplicate) goes to the origin
+            # of the centred data, as in scikit-learn.
+            new_centers = np.divide(sums, counts[:, None], out=np.zeros_like(sums), where=counts[:, None] > 0)
+            shift = float(((new_centers - centers) ** 2).sum())
+            centers = new_centers
+            if changes.sum() == 0:
+                strict = True
+                break
+            if shift <= threshold:
+                break
+        if not strict:
+            changes = np.zeros(grid[1], dtype=np.int64)
+            empty = np.empty((0, n_clusters, n_features))
+            lloyd_assign(X, mean, kernel_weights, centers, grid, labels, empty, empty[:, :, 0], changes)
+    distinct = np.unique(labels).shape[0]
+    if distinct < n_clusters:
+        warnings.warn(
+            f"Number of distinct clusters ({distinct}) found smaller than n_clusters ({n_clusters}). "
+            "Possibly due to duplicate points in X.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return labels
