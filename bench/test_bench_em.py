@@ -31,3 +31,15 @@ def test_per_iteration(benchmark, problem, library):
     benchmark.extra_info["iterations"] = max_iter
     benchmark.extra_info["lower_bound"] = float(model.lower_bound_)
     assert np.isfinite(model.lower_bound_)
+
+
+@pytest.mark.parametrize("prior", [None, "default"], ids=["ML", "MAP"])
+def test_map_against_ml(benchmark, prior):
+    shape = PER_ITERATION_SHAPES[0]
+    X = data(shape)
+    start = starting_point(X, shape)
+    benchmark.group = f"ML vs MAP per-iteration {shape.label}"
+    model = fixed_work_model("fastem", shape, start, MAX_ITER["fastem"], prior=prior)
+    fit_quietly(model, X)
+    benchmark.pedantic(fit_quietly, args=(model, X), rounds=3, iterations=1)
+    benchmark.extra_info["lower_bound"] = float(model.lower_bound_)

@@ -1,7 +1,8 @@
 """fastem: Expectation-Maximization for Gaussian mixtures on compiled parallel kernels."""
 
 from fastem.mixture import GaussianMixture
+from fastem.prior import GaussianPrior
 
 __version__ = "0.1.0"
 
-__all__ = ["GaussianMixture", "__version__"]
+__all__ = ["GaussianMixture", "GaussianPrior", "__version__"]

@@ -19,6 +19,7 @@ type        covariances             precisions_cholesky
 from typing import NamedTuple
 
 import numpy as np
+from scipy.special import gammaln, multigammaln
 
 from fastem._kernels import DIAG, FULL
 
@@ -174,6 +175,105 @@ def ml_update(stats, covariance_type, reg_covar, dtype, total_weight=None):
     weights = nk / (nk.sum() if total_weight is None else total_weight)
     chol = precision_cholesky(covariances, covariance_type, float32=np.dtype(dtype) == np.float32)
     return GaussianParams(weights, means, covariances, chol)
+
+
+def map_update(stats, covariance_type, reg_covar, dtype, prior):
+    """Posterior-mode (MAP) parameters from the statistics of one pass.
+
+    The joint mode of the conjugate model of :mod:`fastem.prior`, with
+    N_k, the weighted mean xbar_k and the weighted scatter S_k about it:
+
+    - means: mu_k = (N_k xbar_k + kappa0 m0) / (N_k + kappa0);
+    - with B_k = S_k + kappa0 N_k / (N_k + kappa0) (xbar_k - m0)(xbar_k - m0)^T
+      and c = 1 when kappa0 > 0 (the mean prior's own log-determinant), else 0:
+
+      - full: Sigma_k = (Psi0 + B_k) / (nu0 + N_k + d + 1 + c)
+      - tied: Sigma = (Psi0 + sum_k B_k) / (nu0 + sum_k N_k + d + 1 + c k)
+      - diag: sigma2_kj = (Psi0_j + B_k,jj) / (nu0 + N_k + 2 + c)
+      - spherical: sigma2_k = (Psi0 + tr B_k) / (nu0 + d N_k + 2 + c d)
+
+    - weights: proportional to max(N_k + alpha_k - 1, 0).
+
+    ``reg_covar`` is added to the diagonal afterwards, as for ML. N_k gets
+    scikit-learn's 10 * eps, as in :func:`ml_update`.
+
+    Returns
+    -------
+    params : GaussianParams
+    """
+    n = stats.n
+    nk = n + 10.0 * np.finfo(dtype).eps
+    d = stats.s1.shape[1]
+    xbar = (stats.s1 + n[:, None] * stats.reference) / nk[:, None]
+    kappa, m0, nu, psi = prior.mean_precision_prior, prior.mean_prior, prior.degrees_of_freedom_prior, prior.covariance_prior
+    c = 1.0 if kappa > 0 else 0.0
+    means = (nk[:, None] * xbar + kappa * m0) / (nk + kappa)[:, None]
+    offset = xbar - m0
+    shrink = kappa * nk / (nk + kappa)
+    scatter = _scatter_about_mean(stats, covariance_type)
+    if covariance_type in ("full", "tied"):
+        b = scatter + shrink[:, None, None] * offset[:, :, None] * offset[:, None, :]
+        if covariance_type == "full":
+            covariances = (psi + b) / (nu + nk + d + 1 + c)[:, None, None]
+        else:
+            covariances = (psi + b.sum(axis=0)) / (nu + nk.sum() + d + 1 + c * nk.shape[0])
+        covariances = covariances + reg_covar * np.eye(d)
+    else:
+        b = scatter + shrink[:, None] * offset**2
+        if covariance_type == "diag":
+            covariances = (psi + b) / (nu + nk + 2 + c)[:, None] + reg_covar
+        else:
+            covariances = (psi + b.sum(axis=1)) / (nu + d * nk + 2 + c * d) + reg_covar
+    weights = np.maximum(nk + prior.weight_concentration_prior - 1.0, 0.0)
+    weights = weights / weights.sum()
+    chol = precision_cholesky(covariances, covariance_type, float32=np.dtype(dtype) == np.float32)
+    return GaussianParams(weights, means, covariances, chol)
+
+
+def log_prior(params, covariance_type, prior):
+    """log p(theta) of the conjugate model of :mod:`fastem.prior`.
+
+    The Dirichlet term leaves out components of weight zero (they have left
+    the model; with alpha < 1 their density term would be +inf). With
+    kappa0 = 0 the means have a flat (improper) prior and no term.
+    """
+    alpha = prior.weight_concentration_prior
+    weights = params.weights
+    alive = weights > 0
+    total = gammaln(alpha.sum()) - gammaln(alpha).sum() + np.sum((alpha[alive] - 1.0) * np.log(weights[alive]))
+
+    kappa, m0, nu, psi = prior.mean_precision_prior, prior.mean_prior, prior.degrees_of_freedom_prior, prior.covariance_prior
+    chol = params.precisions_cholesky
+    k, d = params.means.shape
+    offset = params.means - m0
+    if covariance_type in ("full", "tied"):
+        log_det_precision = 2.0 * log_det_cholesky(chol, covariance_type, d)  # (k,) or scalar
+        precisions = precisions_from_cholesky(chol, covariance_type)
+        if kappa > 0:
+            projected = np.einsum("kc,kca->ka", offset, np.broadcast_to(chol, (k, d, d)))
+            quadratic = (projected**2).sum(axis=1)
+            total += np.sum(0.5 * d * (np.log(kappa) - LOG_2PI) + 0.5 * log_det_precision - 0.5 * kappa * quadratic)
+        _, log_det_psi = np.linalg.slogdet(psi)
+        trace = np.einsum("ij,...ji->...", psi, precisions)
+        inverse_wishart = (0.5 * nu * log_det_psi - 0.5 * nu * d * np.log(2.0) - multigammaln(0.5 * nu, d)
+                           + 0.5 * (nu + d + 1) * log_det_precision - 0.5 * trace)
+        total += np.sum(inverse_wishart)
+    else:
+        variances = 1.0 / chol**2  # (k, d) or (k,)
+        if covariance_type == "spherical":
+            variances = np.repeat(variances[:, None], d, axis=1)
+            scale = np.full(d, psi)
+        else:
+            scale = psi
+        if kappa > 0:
+            total += np.sum(-0.5 * LOG_2PI + 0.5 * np.log(kappa) - 0.5 * np.log(variances) - 0.5 * kappa * offset**2 / variances)
+        a, b = 0.5 * nu, 0.5 * scale
+        if covariance_type == "spherical":
+            v = variances[:, 0]
+            total += np.sum(a * np.log(b[0]) - gammaln(a) - (a + 1.0) * np.log(v) - b[0] / v)
+        else:
+            total += np.sum(a * np.log(b) - gammaln(a) - (a + 1.0) * np.log(variances) - b / variances)
+    return float(total)
 
 
 def _scatter_about_mean(stats, covariance_type):

@@ -16,6 +16,7 @@ from fastem._driver import Monitor, fit_restarts
 from fastem._init import initial_responsibilities
 from fastem._source import ArraySource
 from fastem._threads import single_threaded_blas
+from fastem.prior import GaussianPrior, resolve_prior
 from fastem._validation import (
     FLOAT_DTYPES,
     check_means_init,
@@ -106,6 +107,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     verbose_interval : int, default=10
     n_threads : int or None, default=None
         Threads for the pass over the data; None uses every thread Numba has.
+    prior : None, 'default' or GaussianPrior, default=None
+        None fits by maximum likelihood. 'default' or a
+        :class:`fastem.GaussianPrior` fits by MAP-EM under the conjugate
+        prior (mclust's defaults for every unset hyperparameter): the fit
+        then never fails a Cholesky factorization, and ``lower_bound_`` is the
+        log-posterior per sample. ``score``, ``score_samples``, ``bic`` and
+        ``aic`` stay the log-likelihood, taken at the MAP estimate.
 
     Attributes
     ----------
@@ -121,9 +129,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     n_iter_ : int
     lower_bound_ : float
         Mean (sample-weighted) log-likelihood of the best initialization at
-        its last iteration.
+        its last iteration; with a prior, (log-likelihood + log prior) / n.
     lower_bounds_ : list of float
         The bound at every iteration of the best initialization.
+    prior_ : GaussianPrior
+        The resolved hyperparameters (only with a prior).
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
     """
@@ -144,6 +154,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "verbose": ["verbose"],
         "verbose_interval": [Interval(Integral, 1, None, closed="left")],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "prior": [None, StrOptions({"default"}), GaussianPrior],
     }
 
     def __init__(
@@ -164,6 +175,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         verbose=0,
         verbose_interval=10,
         n_threads=None,
+        prior=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -180,6 +192,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
+        self.prior = prior
 
     # ------------------------------------------------------------------ fit
 
@@ -238,6 +251,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         sample_weight = check_sample_weight(sample_weight, X)
         inits = self._check_initial_parameters(X)
         source = ArraySource(X, sample_weight, n_threads=self.n_threads)
+        prior = None
+        if self.prior is not None:
+            prior = resolve_prior(self.prior, X, self.n_components, self.covariance_type, sample_weight)
+        update = self._update_rule(prior, X.dtype)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         random_state = check_random_state(self.random_state)
@@ -245,7 +262,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             lower_bound = -np.inf
 
             def initialize():
-                return self._initial_params(source, random_state, inits)
+                return self._initial_params(source, random_state, inits, update)
 
         else:
             lower_bound = self.lower_bound_
@@ -256,8 +273,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         def step(params):
             stats = source.statistics(gaussian.kernel_params(params, self.covariance_type))
-            bound = stats.log_likelihood / source.total_weight
-            return gaussian.ml_update(stats, self.covariance_type, self.reg_covar, X.dtype), bound
+            log_posterior = stats.log_likelihood
+            if prior is not None:
+                log_posterior += gaussian.log_prior(params, self.covariance_type, prior)
+            return update(stats), log_posterior / source.total_weight
 
         monitor = _VerboseMonitor(self.verbose, self.verbose_interval) if self.verbose else None
         result = fit_restarts(
@@ -276,7 +295,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.n_iter_ = result.n_iter
         self.lower_bound_ = result.lower_bound
         self.lower_bounds_ = result.lower_bounds
+        if prior is not None:
+            self.prior_ = prior
+        elif hasattr(self, "prior_"):
+            del self.prior_
         return source
+
+    def _update_rule(self, prior, dtype):
+        """``update(stats, total_weight=None) -> params``: the ML or the MAP M-step."""
+        ctype, reg_covar = self.covariance_type, self.reg_covar
+        if prior is None:
+            return lambda stats, total_weight=None: gaussian.ml_update(stats, ctype, reg_covar, dtype, total_weight)
+        return lambda stats, total_weight=None: gaussian.map_update(stats, ctype, reg_covar, dtype, prior)
 
     def _check_initial_parameters(self, X):
         """Validated copies of the user's initial parameters (never stored on self)."""
@@ -290,14 +320,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             precisions = check_precisions_init(self.precisions_init, self.covariance_type, self.n_components, n_features)
         return weights, means, precisions
 
-    def _initial_params(self, source, random_state, inits):
+    def _initial_params(self, source, random_state, inits, update):
         weights_init, means_init, precisions_init = inits
         ctype = self.covariance_type
         if weights_init is None or means_init is None or precisions_init is None:
             resp_chunk = initial_responsibilities(
                 self.init_params, source.X, self.n_components, random_state, source.sample_weight, self.n_threads
             )
-            params = self._params_from_resp(source, resp_chunk)
+            params = self._params_from_resp(source, resp_chunk, update)
         else:
             params = gaussian.GaussianParams(None, None, None, None)
         weights = params.weights if weights_init is None else np.asarray(weights_init, dtype=np.float64)
@@ -309,7 +339,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             covariances = gaussian.covariances_from_cholesky(chol, ctype)
         return gaussian.GaussianParams(weights, means, covariances, chol)
 
-    def _params_from_resp(self, source, resp_chunk):
+    def _params_from_resp(self, source, resp_chunk, update):
         """M-step from given responsibilities: one pass for the means, one for the scatter."""
         n_features = source.X.shape[1]
         family = gaussian.layout(self.covariance_type)
@@ -320,8 +350,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         nk = first.n + 10.0 * np.finfo(source.dtype).eps
         means = first.s1 / nk[:, None]
         stats = source.statistics_given_resp((family, means, *placeholder), resp_chunk)
-        params = gaussian.ml_update(stats, self.covariance_type, self.reg_covar, source.dtype, source.total_weight)
-        if self.covariance_type == "tied" and self.init_params in ("k-means++", "random_from_data"):
+        params = update(stats, source.total_weight)
+        quirk = self.prior is None and self.init_params in ("k-means++", "random_from_data")
+        if self.covariance_type == "tied" and quirk:
             params = self._tied_unassigned_rows(source, resp_chunk, params, nk.sum())
         return params
 

@@ -1,0 +1,67 @@
+"""MAP-EM reaches mclust's posterior mode (reference numbers in mclust_reference.py)."""
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.exceptions import ConvergenceWarning
+
+import fastem
+from mclust_reference import MCLUST
+
+MODELS = {"VVV": "full", "EEE": "tied", "VVI": "diag", "VII": "spherical"}
+
+
+def _data(name):
+    if name == "iris":
+        return load_iris().data
+    path = os.path.join(os.path.dirname(__file__), "data_faithful.csv")
+    return np.loadtxt(path, delimiter=",", skiprows=1)
+
+
+@pytest.mark.parametrize("case", sorted(MCLUST))
+def test_mclust_estimate_is_a_fixed_point_and_defaults_match(case):
+    name, model = case.split("-")
+    covariance_type = MODELS[model]
+    ref = MCLUST[case]
+    X = _data(name)
+    n, d = X.shape
+    k = len(ref["pro"])
+    means = np.asarray(ref["mean"]).reshape(k, d)
+    sigma = np.asarray(ref["sigma"]).reshape(k, d, d)
+    scale = np.asarray(ref["scale"])
+    if covariance_type in ("full", "tied"):
+        covariance_prior = scale.reshape(d, d)
+    else:  # mclust's scale for VVI and VII is one number
+        covariance_prior = np.full(d, scale[0]) if covariance_type == "diag" else scale[0]
+    precisions = {
+        "full": np.linalg.inv(sigma),
+        "tied": np.linalg.inv(sigma[0]),
+        "diag": 1.0 / np.diagonal(sigma, axis1=1, axis2=2),
+        "spherical": 1.0 / sigma[:, 0, 0],
+    }[covariance_type]
+
+    # mclust's default hyperparameters are fastem's prior="default".
+    fitted_default = fastem.GaussianMixture(k, covariance_type=covariance_type, prior="default", random_state=0).fit(X)
+    resolved = fitted_default.prior_
+    assert resolved.mean_precision_prior == ref["shrinkage"]
+    assert resolved.degrees_of_freedom_prior == ref["dof"]
+    np.testing.assert_allclose(resolved.mean_prior, ref["prior_mean"], rtol=1e-12)
+    np.testing.assert_allclose(resolved.covariance_prior, covariance_prior, rtol=1e-10)
+
+    model = fastem.GaussianMixture(
+        k, covariance_type=covariance_type, prior="default", reg_covar=0.0, tol=0.0, max_iter=20,
+        weights_init=np.asarray(ref["pro"]) / np.sum(ref["pro"]), means_init=means, precisions_init=precisions,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X)
+    np.testing.assert_allclose(model.weights_, ref["pro"], rtol=1e-6)
+    np.testing.assert_allclose(model.means_, means, rtol=1e-6, atol=1e-8)
+    expected_cov = {
+        "full": sigma, "tied": sigma[0], "diag": np.diagonal(sigma, axis1=1, axis2=2), "spherical": sigma[:, 0, 0],
+    }[covariance_type]
+    np.testing.assert_allclose(model.covariances_, expected_cov, rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(model.score(X) * n, ref["loglik"], rtol=1e-8)
