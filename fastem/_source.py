@@ -6,9 +6,9 @@ so results are bitwise identical for any thread count.
 
 import numpy as np
 
-from fastem._kernels import FULL, em_pass
+from fastem._kernels import em_pass, n_stats
 from fastem._threads import pass_guard, thread_limit
-from fastem.gaussian import Stats
+from fastem.gaussian import Stats, stats_from_sums
 
 #: Upper bound on the number of groups (parallel work items) of one pass.
 MAX_GROUPS = 64
@@ -33,8 +33,7 @@ def grid(n_samples, n_features, n_components, family):
     """``(block_size, n_groups)`` of a pass; a function of the shapes only."""
     size = block_size(n_features)
     n_blocks = -(-n_samples // size)
-    rows = n_features if family == FULL else 1
-    slot_bytes = 8 * n_components * (1 + n_features + rows * n_features)
+    slot_bytes = 8 * n_components * n_stats(family, n_features)
     n_groups = min(n_blocks, MAX_GROUPS, max(8, GROUP_STATS_BYTES // slot_bytes))
     return size, max(n_groups, 1)
 
@@ -54,11 +53,12 @@ def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, outputs=Non
     X : ndarray of shape (n_samples, n_features), C-contiguous float32/float64
     sample_weight : ndarray of shape (n_samples,) float64, or None
     kparams : tuple
-        ``(family, means, chol, log_const)`` from :func:`fastem.gaussian.kernel_params`.
+        ``(family, ref, theta, means, chol, log_const)`` from
+        :func:`fastem.gaussian.kernel_params`.
     resp_in : ndarray of shape (n_samples, n_components), optional
         Responsibilities to use instead of the E-step.
     stats : bool
-        Accumulate statistics about ``means``.
+        Accumulate statistics about ``ref``.
     outputs : tuple of three arrays, optional
         ``(log_norm, resp, label)`` as :func:`fastem._kernels.em_pass` takes them.
     n_threads : int or None
@@ -67,18 +67,12 @@ def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, outputs=Non
     -------
     stats : Stats or None
     """
-    family, means, chol, _ = kparams
+    family, reference, theta = kparams[:3]
     n_samples, n_features = X.shape
-    n_components = means.shape[0]
+    n_components, n_stat = theta.shape
     size, n_groups = grid(n_samples, n_features, n_components, family)
     groups = n_groups if stats else 0
-    rows = chol.shape[1]
-    stat_arrays = (
-        np.zeros((groups, n_components)),
-        np.zeros((groups, n_components, n_features)),
-        np.zeros((groups, n_components, rows, n_features)),
-        np.zeros(groups),
-    )
+    stat_arrays = (np.zeros((groups, n_components, n_stat)), np.zeros(groups))
     if outputs is None:
         outputs = (np.empty(0), np.empty((0, n_components)), np.empty(0, dtype=np.int64))
     if resp_in is None:
@@ -88,8 +82,9 @@ def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, outputs=Non
         em_pass(readonly(X), weights, kparams, resp_in, (size, n_groups), stat_arrays, outputs)
     if not stats:
         return None
-    n, s1, s2, log_likelihood = (a.sum(axis=0) for a in stat_arrays)
-    return Stats(n, s1, s2, means, float(log_likelihood))
+    # Reduce the groups' slots in group order: deterministic for any thread count.
+    sums, log_likelihood = (a.sum(axis=0) for a in stat_arrays)
+    return stats_from_sums(sums, reference, float(log_likelihood), family)
 
 
 def add_stats(a, b):
@@ -124,8 +119,23 @@ class ArraySource:
         """E-step statistics about the current means, with the log-likelihood."""
         return run_pass(self.X, self.sample_weight, kparams, n_threads=self.n_threads)
 
+    def mean(self):
+        """The (weighted) mean of the rows: the reference point of the initial statistics.
+
+        Summed in float64 chunk by chunk (no n x d temporary), the same way
+        with and without weights, so unit weights give bitwise the same fit.
+        """
+        total = np.zeros(self.X.shape[1])
+        for start in range(0, self.X.shape[0], RESP_CHUNK_ROWS):
+            chunk = self.X[start : start + RESP_CHUNK_ROWS].astype(np.float64)
+            if self.sample_weight is None:
+                total += np.ones(chunk.shape[0]) @ chunk
+            else:
+                total += self.sample_weight[start : start + RESP_CHUNK_ROWS] @ chunk
+        return total / self.total_weight
+
     def statistics_given_resp(self, kparams, resp_chunk):
-        """Statistics about ``kparams``'s means for given responsibilities.
+        """Statistics about ``kparams``'s reference for given responsibilities.
 
         ``resp_chunk(start, stop)`` returns the float64 responsibilities of
         rows ``start:stop``; it is called once per chunk, in row order.
@@ -143,7 +153,7 @@ class ArraySource:
     def evaluate(self, kparams, *, log_norm=False, resp=False, label=False):
         """Per-row outputs of the E-step: log p(x), responsibilities, labels."""
         n_samples = self.X.shape[0]
-        n_components = kparams[1].shape[0]
+        n_components = kparams[2].shape[0]
         outputs = (
             np.empty(n_samples if log_norm else 0),
             np.empty((n_samples if resp else 0, n_components)),

@@ -34,11 +34,16 @@ def resolve_n_threads(n_threads):
 
 @contextmanager
 def thread_limit(n_threads):
-    """Run the enclosed passes on ``n_threads`` threads (None: all)."""
+    """Run the enclosed passes on ``n_threads`` threads (None: all).
+
+    The pass calls BLAS for its small per-block matrix products from every
+    one of its threads, so BLAS itself is held to one thread meanwhile.
+    """
     previous = numba.get_num_threads()
     numba.set_num_threads(resolve_n_threads(n_threads))
     try:
-        yield
+        with single_threaded_blas():
+            yield
     finally:
         numba.set_num_threads(previous)
 

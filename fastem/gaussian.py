@@ -41,9 +41,10 @@ class Stats(NamedTuple):
     """Expected sufficient statistics of one pass, summed over the data.
 
     ``s1`` and ``s2`` are taken about ``reference`` (one point per
-    component): s1[j] = sum_i w_i r_ij (x_i - ref_j); s2[j] the full
-    symmetric scatter sum_i w_i r_ij (x_i - ref_j)(x_i - ref_j)^T for the
-    full layout, or its diagonal with shape (1, d) for the diagonal layout.
+    component, shape (k, d)): s1[j] = sum_i w_i r_ij (x_i - ref_j); s2[j]
+    the symmetric scatter sum_i w_i r_ij (x_i - ref_j)(x_i - ref_j)^T,
+    shape (k, d, d) for the full layout, or its diagonal, shape (k, d), for
+    the diagonal layout.
     """
 
     n: np.ndarray
@@ -77,19 +78,30 @@ def layout(covariance_type):
     return FULL if covariance_type in ("full", "tied") else DIAG
 
 
-def stat_rows(covariance_type, n_features):
-    """Rows per component of the second-order statistic: d (full) or 1 (diag)."""
-    return n_features if layout(covariance_type) == FULL else 1
-
-
-def kernel_params(params, covariance_type):
-    """Turn parameters into the pass's inputs ``(family, means, chol, log_const)``.
+def kernel_params(params, covariance_type, reference=None):
+    """Turn parameters into the pass's inputs ``(family, ref, theta, means, chol, log_const)``.
 
     ``log_const[j] = log weight_j + log det U_j - d/2 log(2 pi)``; a component
-    of weight zero gets -inf and so never receives responsibility.
+    of weight zero gets -inf and so never receives responsibility. ``theta``
+    holds the same log-probabilities as coefficients of the features
+    T(x - ref) (see :mod:`fastem._kernels._gaussian`): with m = mu - ref and
+    precision P, constant log_const - m^T P m / 2, linear P m, and
+    -P_aa / 2 (squares), -P_ac (products, a < c).
+
+    Parameters
+    ----------
+    params : GaussianParams
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    reference : ndarray of shape (n_features,), optional
+        The point the features are taken about; by default the mixture's
+        mean sum_j w_j mu_j. Precision of a log-density is about
+        eps (|mu_j - ref| / sigma_j)^2, so it should lie near the data.
     """
     means = np.ascontiguousarray(params.means, dtype=np.float64)
     n_components, n_features = means.shape
+    if reference is None:
+        reference = params.weights @ means
+    reference = np.ascontiguousarray(reference, dtype=np.float64)
     chol = params.precisions_cholesky
     if covariance_type == "full":
         chol3 = np.ascontiguousarray(chol, dtype=np.float64)
@@ -102,7 +114,37 @@ def kernel_params(params, covariance_type):
     with np.errstate(divide="ignore"):
         log_weights = np.log(params.weights)
     log_const = log_weights + log_det_cholesky(chol, covariance_type, n_features) - 0.5 * n_features * LOG_2PI
-    return layout(covariance_type), means, chol3, np.ascontiguousarray(log_const, dtype=np.float64)
+    log_const = np.ascontiguousarray(log_const, dtype=np.float64)
+    offset = means - reference
+    if layout(covariance_type) == FULL:
+        precision = chol3 @ np.swapaxes(chol3, 1, 2)
+        linear = np.einsum("kab,kb->ka", precision, offset)
+        upper_a, upper_c = np.triu_indices(n_features)
+        second = np.where(upper_a == upper_c, -0.5, -1.0) * precision[:, upper_a, upper_c]
+    else:
+        precision = chol3[:, 0, :] ** 2
+        linear = precision * offset
+        second = -0.5 * precision
+    constant = log_const - 0.5 * np.sum(linear * offset, axis=1)
+    theta = np.ascontiguousarray(np.concatenate([constant[:, None], linear, second], axis=1))
+    return layout(covariance_type), reference, theta, means, chol3, log_const
+
+
+def stats_from_sums(sums, reference, log_likelihood, family):
+    """Stats from the pass's summed features: N, S1 and S2 about ``reference``."""
+    n_components, n_stat = sums.shape
+    n = sums[:, 0].copy()
+    n_features = reference.shape[0]
+    s1 = sums[:, 1 : 1 + n_features].copy()
+    if family == FULL:
+        upper_a, upper_c = np.triu_indices(n_features)
+        s2 = np.zeros((n_components, n_features, n_features))
+        s2[:, upper_a, upper_c] = sums[:, 1 + n_features :]
+        s2[:, upper_c, upper_a] = sums[:, 1 + n_features :]
+    else:
+        s2 = sums[:, 1 + n_features :].copy()
+    reference = np.broadcast_to(reference, (n_components, n_features))
+    return Stats(n, s1, s2, reference, log_likelihood)
 
 
 def log_det_cholesky(precisions_cholesky, covariance_type, n_features):
@@ -115,14 +157,6 @@ def log_det_cholesky(precisions_cholesky, covariance_type, n_features):
     if covariance_type == "diag":
         return np.log(chol).sum(axis=1)
     return n_features * np.log(chol)
-
-
-def symmetric_scatter(stats, covariance_type):
-    """The second-order statistic as full symmetric (k, d, d), or (k, d) for diag layout."""
-    if layout(covariance_type) == FULL:
-        upper = np.triu(stats.s2)
-        return upper + np.swapaxes(np.triu(stats.s2, 1), 1, 2)
-    return stats.s2[:, 0, :]
 
 
 def ml_update(stats, covariance_type, reg_covar, dtype, total_weight=None):
@@ -288,12 +322,12 @@ def _scatter_about_mean(stats, covariance_type):
     safe_n = np.where(n > 0.0, n, 1.0)
     tolerance = 64.0 * np.finfo(np.float64).eps
     if layout(covariance_type) == FULL:
-        second = symmetric_scatter(stats, covariance_type)
+        second = stats.s2
         scatter = second - stats.s1[:, :, None] * stats.s1[:, None, :] / safe_n[:, None, None]
         scale = np.sqrt(np.abs(np.diagonal(second, axis1=1, axis2=2)))
         noise = tolerance * scale[:, :, None] * scale[:, None, :]
         return np.where(np.abs(scatter) <= noise, 0.0, scatter)
-    second = stats.s2[:, 0, :]
+    second = stats.s2
     scatter = second - stats.s1**2 / safe_n[:, None]
     return np.where(scatter <= tolerance * second, 0.0, scatter)
 

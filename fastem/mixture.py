@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fastem import gaussian
 from fastem._driver import Monitor, fit_restarts
+from fastem._kernels import n_stats
 from fastem._init import initial_responsibilities
 from fastem._source import ArraySource
 from fastem._threads import single_threaded_blas
@@ -340,20 +341,17 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return gaussian.GaussianParams(weights, means, covariances, chol)
 
     def _params_from_resp(self, source, resp_chunk, update):
-        """M-step from given responsibilities: one pass for the means, one for the scatter."""
+        """M-step from given responsibilities, with statistics about the data's mean."""
         n_features = source.X.shape[1]
-        family = gaussian.layout(self.covariance_type)
-        rows = gaussian.stat_rows(self.covariance_type, n_features)
         k = self.n_components
-        placeholder = (np.zeros((k, rows, n_features)), np.zeros(k))
-        first = source.statistics_given_resp((family, np.zeros((k, n_features)), *placeholder), resp_chunk)
-        nk = first.n + 10.0 * np.finfo(source.dtype).eps
-        means = first.s1 / nk[:, None]
-        stats = source.statistics_given_resp((family, means, *placeholder), resp_chunk)
+        family = gaussian.layout(self.covariance_type)
+        n_stat = n_stats(family, n_features)
+        placeholder = (np.zeros((k, n_stat)), np.zeros((k, n_features)), np.zeros((k, 1, n_features)), np.zeros(k))
+        stats = source.statistics_given_resp((family, source.mean(), *placeholder), resp_chunk)
         params = update(stats, source.total_weight)
         quirk = self.prior is None and self.init_params in ("k-means++", "random_from_data")
         if self.covariance_type == "tied" and quirk:
-            params = self._tied_unassigned_rows(source, resp_chunk, params, nk.sum())
+            params = self._tied_unassigned_rows(source, resp_chunk, params, stats.n.sum() + k * 10.0 * np.finfo(source.dtype).eps)
         return params
 
     def _tied_unassigned_rows(self, source, resp_chunk, params, total_nk):

@@ -80,7 +80,7 @@ def test_map_update_is_the_numerical_posterior_mode(covariance_type, kappa):
     prior = resolve_prior(spec, X, k, covariance_type)
 
     count, first, second = naive.statistics(X, resp, np.zeros((k, d)))
-    s2 = second if covariance_type in ("full", "tied") else np.diagonal(second, axis1=1, axis2=2)[:, None, :]
+    s2 = second if covariance_type in ("full", "tied") else np.diagonal(second, axis1=1, axis2=2)
     closed = gaussian.map_update(gaussian.Stats(count, first, s2, np.zeros((k, d)), 0.0),
                                  covariance_type, 0.0, np.float64, prior)
 

@@ -1,10 +1,18 @@
-"""Gaussian component family: block log-densities and block statistics.
+"""Gaussian component family: sufficient-statistic features of a block of rows,
+and the direct log-density used where those features overflow.
 
-A block of rows is held transposed, ``xt`` of shape (n_features, block_size)
-in float64, so that every inner loop runs over the contiguous row axis with
-independent iterations (LLVM vectorizes them).
+The pass treats the Gaussian as an exponential family: with x' = x - ref
+(``ref`` a reference point near the data), the log-density of component j is
+theta_j . T(x') with
 
-Two layouts cover the four covariance types:
+- ``FULL`` layout: T(x') = (1, x', x'_a x'_c for a <= c), 1 + d + d(d+1)/2 features;
+- ``DIAG`` layout: T(x') = (1, x', x'^2), 1 + 2d features.
+
+Blocks of features are held as (n_features_T, block_size) so that every
+inner loop runs over the contiguous row axis (LLVM vectorizes it), and the
+per-block log-densities and statistics are matrix products.
+
+For the direct log-density two layouts cover the four covariance types:
 
 - ``FULL``: ``chol`` has shape (n_components, n_features, n_features) and
   holds upper-triangular precision Cholesky factors U (precision = U U^T).
@@ -12,15 +20,60 @@ Two layouts cover the four covariance types:
 - ``DIAG``: ``chol`` has shape (n_components, 1, n_features) and holds the
   square roots of the precisions. 'spherical' is 'diag' with equal entries.
 
-The log-density of component j at x is ``log_const[j] - 0.5 * ||(x - mu_j) U_j||^2``;
-the caller folds the log weight, the log-determinant and -d/2 log(2 pi) into
-``log_const``, so the same code serves ML, MAP and variational Bayes.
+The direct log-density of component j at x is
+``log_const[j] - 0.5 * ||(x - mu_j) U_j||^2``; the caller folds the log
+weight, the log-determinant and -d/2 log(2 pi) into ``log_const`` (and into
+theta), so the same code serves ML, MAP and variational Bayes.
 """
 
 from fastem._kernels._jit import kernel
 
 FULL = 0
 DIAG = 1
+
+
+def n_stats(family, n_features):
+    """Length of T(x) for a layout."""
+    d = n_features
+    return 1 + d + d * (d + 1) // 2 if family == FULL else 1 + 2 * d
+
+
+@kernel()
+def features(family, X, start, n_rows, ref, phi):
+    """phi[:, :n_rows] = T(X[start:start + n_rows] - ref), one row of phi per feature.
+
+    Returns the largest |x'| of the block, so the caller can tell when the
+    second-order features may have overflowed.
+    """
+    n_features = X.shape[1]
+    ones = phi[0]
+    for b in range(n_rows):
+        ones[b] = 1.0
+    largest = 0.0
+    for c in range(n_features):
+        target = phi[1 + c]
+        r = ref[c]
+        for b in range(n_rows):
+            target[b] = X[start + b, c] - r
+        for b in range(n_rows):
+            largest = max(largest, abs(target[b]))
+    index = 1 + n_features
+    if family == FULL:
+        for a in range(n_features):
+            left = phi[1 + a]
+            for c in range(a, n_features):
+                right = phi[1 + c]
+                target = phi[index]
+                for b in range(n_rows):
+                    target[b] = left[b] * right[b]
+                index += 1
+    else:
+        for c in range(n_features):
+            source = phi[1 + c]
+            target = phi[index + c]
+            for b in range(n_rows):
+                target[b] = source[b] * source[b]
+    return largest
 
 
 @kernel()
@@ -79,47 +132,3 @@ def log_density(family, xt, n_rows, means, chol, log_const, j, dev, row, out):
         full_log_density(xt, n_rows, means[j], chol[j], log_const[j], dev, row, out)
     else:
         diag_log_density(xt, n_rows, means[j], chol[j, 0], log_const[j], dev, out)
-
-
-@kernel()
-def _dot(a, b, n_rows):
-    total = 0.0
-    for i in range(n_rows):
-        total += a[i] * b[i]
-    return total
-
-
-@kernel()
-def accumulate(family, xt, n_rows, resp, mean, dev, weighted_dev, stat_s1, stat_s2):
-    """Add one component's statistics of one block, about ``mean``.
-
-    ``resp`` holds the (sample-weighted) responsibilities of the block's rows.
-    Adds sum(resp * dev) to ``stat_s1`` and the upper triangle of
-    sum(resp * dev dev^T) (FULL) or sum(resp * dev^2) (DIAG) to ``stat_s2``,
-    with ``dev = x - mean``, and returns sum(resp). A component whose
-    responsibilities in the block are all zero adds nothing and costs nothing.
-    """
-    total = 0.0
-    for b in range(n_rows):
-        total += resp[b]
-    if total == 0.0:
-        return total
-    n_features = xt.shape[0]
-    center(xt, n_rows, mean, dev)
-    for c in range(n_features):
-        source = dev[c]
-        target = weighted_dev[c]
-        s = 0.0
-        for b in range(n_rows):
-            v = resp[b] * source[b]
-            target[b] = v
-            s += v
-        stat_s1[c] += s
-    if family == FULL:
-        for c in range(n_features):
-            for e in range(c, n_features):
-                stat_s2[c, e] += _dot(weighted_dev[c], dev[e], n_rows)
-    else:
-        for c in range(n_features):
-            stat_s2[0, c] += _dot(weighted_dev[c], dev[c], n_rows)
-    return total

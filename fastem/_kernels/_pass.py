@@ -7,26 +7,20 @@ the slots in group order. The grid depends only on the data's shape, never on
 the thread count, so the result is bitwise the same with any number of
 threads.
 
-Per block: log-densities of every component (k x block), row-wise
-max-shifted log-sum-exp, responsibilities (in place), then per component the
-sample-weighted statistics about the component's current mean. Nothing of
-size n x k is allocated; the per-row outputs are written only when asked for.
+Per block: the features T(x - ref) (n_stat x block), the weighted
+log-probabilities of every component as one matrix product theta . T
+(k x block), row-wise max-shifted log-sum-exp, responsibilities (in place),
+then the sample-weighted statistics of every component as a second product
+resp . T^T (k x n_stat). Nothing of size n x k is allocated; the per-row
+outputs are written only when asked for.
 """
 
 import numpy as np
 from numba import prange
 
-from fastem._kernels._gaussian import accumulate, log_density
+from fastem._kernels._gaussian import features, log_density
 from fastem._kernels._jit import kernel
 from fastem._kernels._math import exp_shifted
-
-
-@kernel()
-def load_block(X, start, n_rows, xt):
-    """xt[:, :n_rows] = X[start:start + n_rows].T, in float64."""
-    for b in range(n_rows):
-        for c in range(X.shape[1]):
-            xt[c, b] = X[start + b, c]
 
 
 @kernel()
@@ -80,6 +74,47 @@ def weighted_sum(weight, values, n_rows):
     return total
 
 
+@kernel()
+def fallback_rows(X, start, n_rows, params, log_prob, xt, dev, row, out):
+    """Recompute, directly from (x - mu) U, the log-probabilities of rows whose
+    feature-based values are NaN or +inf (second-order features that overflowed)."""
+    family, ref, theta, means, chol, log_const = params
+    n_components = log_prob.shape[0]
+    for b in range(n_rows):
+        bad = False
+        for j in range(n_components):
+            if not log_prob[j, b] < np.inf:
+                bad = True
+        if not bad:
+            continue
+        for c in range(X.shape[1]):
+            xt[c, 0] = X[start + b, c]
+        for j in range(n_components):
+            log_density(family, xt, 1, means, chol, log_const, j, dev, row, out)
+            log_prob[j, b] = out[0]
+
+
+@kernel()
+def all_below_inf(values, n_rows):
+    """True when values[:, :n_rows] holds neither NaN nor +inf."""
+    ok = True
+    for j in range(values.shape[0]):
+        row = values[j]
+        for b in range(n_rows):
+            ok = ok and row[b] < np.inf
+    return ok
+
+
+@kernel()
+def add_into(target, values):
+    """target += values, for 2-D arrays of one shape."""
+    for j in range(target.shape[0]):
+        row = target[j]
+        source = values[j]
+        for f in range(row.shape[0]):
+            row[f] += source[f]
+
+
 @kernel(parallel=True)
 def em_pass(X, sample_weight, params, resp_in, grid, stats, outputs):
     """Run the E-step over X and add the expected sufficient statistics.
@@ -89,57 +124,69 @@ def em_pass(X, sample_weight, params, resp_in, grid, stats, outputs):
     X : ndarray of shape (n_samples, n_features), float32 or float64
     sample_weight : ndarray of shape (n_samples,) or (0,)
         Empty means every weight is one.
-    params : tuple (family, means, chol, log_const)
-        ``family`` is FULL or DIAG; ``means`` (k, d); ``chol`` (k, d, d) or
-        (k, 1, d); ``log_const`` (k,), see fastem._kernels._gaussian.
+    params : tuple (family, ref, theta, means, chol, log_const)
+        ``theta`` (k, n_stat) holds each component's coefficients of the
+        features T(x - ref) (see fastem._kernels._gaussian), so that the
+        weighted log-probability of component j is theta[j] . T. ``means``
+        (k, d), ``chol`` (k, d, d) or (k, 1, d) and ``log_const`` (k,) give
+        the same values directly, for rows whose features overflow.
     resp_in : ndarray of shape (n_samples, k) or (0, k)
         When not empty, these responsibilities are used instead of the
         E-step (initialization from labels or random responsibilities).
     grid : tuple (block_size, n_groups)
-    stats : tuple (n, s1, s2, log_likelihood), each with a leading group axis
-        Shapes (G, k), (G, k, d), (G, k, d or 1, d), (G,); zeroed by the
-        caller. A leading length of 0 skips the statistics.
+    stats : tuple (sums, log_likelihood)
+        ``sums`` (G, k, n_stat) gets sum_i w_i r_ij T(x_i - ref) per group,
+        ``log_likelihood`` (G,) the weighted log-likelihood per group. A
+        leading length of 0 skips the statistics.
     outputs : tuple (log_norm, resp, label)
         Shapes (n_samples,), (n_samples, k), (n_samples,) or length 0 each
         when not wanted.
     """
-    family, means, chol, log_const = params
+    family, ref, theta, means, chol, log_const = params
     block_size, n_groups = grid
-    stat_n, stat_s1, stat_s2, stat_ll = stats
+    stat_sums, stat_ll = stats
     out_log_norm, out_resp, out_label = outputs
     n_samples, n_features = X.shape
-    n_components = means.shape[0]
+    n_components, n_stat = theta.shape
     n_blocks = (n_samples + block_size - 1) // block_size
     weighted = sample_weight.shape[0] > 0
     given_resp = resp_in.shape[0] > 0
-    want_stats = stat_n.shape[0] > 0
+    want_stats = stat_sums.shape[0] > 0
 
     for group in prange(n_groups):
-        xt = np.empty((n_features, block_size))
-        dev = np.empty((n_features, block_size))
-        weighted_dev = np.empty((n_features, block_size))
-        resp = np.empty((n_components, block_size))
-        row = np.empty(block_size)
+        phi = np.zeros((n_stat, block_size))
+        resp = np.zeros((n_components, block_size))
+        sums = np.zeros((n_components, n_stat))
+        block_sums = np.empty((n_components, n_stat))
         log_norm = np.empty(block_size)
         label = np.empty(block_size, dtype=np.int64)
         weight = np.ones(block_size)
         total = np.empty(block_size)
         bits = np.empty(block_size, dtype=np.int64)
         scales = bits.view(np.float64)
+        xt = np.empty((n_features, 1))
+        dev = np.empty((n_features, 1))
+        row = np.empty(1)
+        out = np.empty(1)
         for block in range(group * n_blocks // n_groups, (group + 1) * n_blocks // n_groups):
             start = block * block_size
             n_rows = min(block_size, n_samples - start)
-            load_block(X, start, n_rows, xt)
+            if n_rows < block_size:
+                phi[:, n_rows:] = 0.0
+                resp[:, n_rows:] = 0.0
+            features(family, X, start, n_rows, ref, phi)
             if weighted:
                 for b in range(n_rows):
                     weight[b] = sample_weight[start + b]
             if given_resp:
                 for j in range(n_components):
+                    target = resp[j]
                     for b in range(n_rows):
-                        resp[j, b] = resp_in[start + b, j]
+                        target[b] = resp_in[start + b, j]
             else:
-                for j in range(n_components):
-                    log_density(family, xt, n_rows, means, chol, log_const, j, dev, row, resp[j])
+                np.dot(theta, phi, resp)
+                if not all_below_inf(resp, n_rows):
+                    fallback_rows(X, start, n_rows, params, resp, xt, dev, row, out)
                 normalize(resp, n_rows, log_norm, label, total, bits, scales)
                 if out_log_norm.shape[0] > 0:
                     out_log_norm[start : start + n_rows] = log_norm[:n_rows]
@@ -155,10 +202,10 @@ def em_pass(X, sample_weight, params, resp_in, grid, stats, outputs):
                 stat_ll[group] += weighted_sum(weight, log_norm, n_rows)
             if weighted:
                 for j in range(n_components):
+                    target = resp[j]
                     for b in range(n_rows):
-                        resp[j, b] *= weight[b]
-            for j in range(n_components):
-                stat_n[group, j] += accumulate(
-                    family, xt, n_rows, resp[j], means[j], dev, weighted_dev,
-                    stat_s1[group, j], stat_s2[group, j],
-                )
+                        target[b] *= weight[b]
+            np.dot(resp, phi.T, block_sums)
+            add_into(sums, block_sums)
+        if want_stats:
+            add_into(stat_sums[group], sums)
