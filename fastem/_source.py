@@ -72,7 +72,7 @@ def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, outputs=Non
     n_components, n_stat = theta.shape
     size, n_groups = grid(n_samples, n_features, n_components, family)
     groups = n_groups if stats else 0
-    stat_arrays = (np.zeros((groups, n_components, n_stat)), np.zeros(groups))
+    stat_arrays = (np.zeros((groups, n_stat, n_components)), np.zeros(groups))
     if outputs is None:
         outputs = (np.empty(0), np.empty((0, n_components)), np.empty(0, dtype=np.int64))
     if resp_in is None:
@@ -84,7 +84,7 @@ def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, outputs=Non
         return None
     # Reduce the groups' slots in group order: deterministic for any thread count.
     sums, log_likelihood = (a.sum(axis=0) for a in stat_arrays)
-    return stats_from_sums(sums, reference, float(log_likelihood), family)
+    return stats_from_sums(sums.T, reference, float(log_likelihood), family)
 
 
 def add_stats(a, b):

@@ -11,7 +11,7 @@ Per block: the features T(x - ref) (n_stat x block), the weighted
 log-probabilities of every component as one matrix product theta . T
 (k x block), row-wise max-shifted log-sum-exp, responsibilities (in place),
 then the sample-weighted statistics of every component as a second product
-resp . T^T (k x n_stat). Nothing of size n x k is allocated; the per-row
+T . resp^T (n_stat x k). Nothing of size n x k is allocated; the per-row
 outputs are written only when asked for.
 """
 
@@ -135,7 +135,7 @@ def em_pass(X, sample_weight, params, resp_in, grid, stats, outputs):
         E-step (initialization from labels or random responsibilities).
     grid : tuple (block_size, n_groups)
     stats : tuple (sums, log_likelihood)
-        ``sums`` (G, k, n_stat) gets sum_i w_i r_ij T(x_i - ref) per group,
+        ``sums`` (G, n_stat, k) gets sum_i w_i r_ij T(x_i - ref) per group,
         ``log_likelihood`` (G,) the weighted log-likelihood per group. A
         leading length of 0 skips the statistics.
     outputs : tuple (log_norm, resp, label)
@@ -156,8 +156,8 @@ def em_pass(X, sample_weight, params, resp_in, grid, stats, outputs):
     for group in prange(n_groups):
         phi = np.zeros((n_stat, block_size))
         resp = np.zeros((n_components, block_size))
-        sums = np.zeros((n_components, n_stat))
-        block_sums = np.empty((n_components, n_stat))
+        sums = np.zeros((n_stat, n_components))
+        block_sums = np.empty((n_stat, n_components))
         log_norm = np.empty(block_size)
         label = np.empty(block_size, dtype=np.int64)
         weight = np.ones(block_size)
@@ -205,7 +205,7 @@ def em_pass(X, sample_weight, params, resp_in, grid, stats, outputs):
                     target = resp[j]
                     for b in range(n_rows):
                         target[b] *= weight[b]
-            np.dot(resp, phi.T, block_sums)
+            np.dot(phi, resp.T, block_sums)
             add_into(sums, block_sums)
         if want_stats:
             add_into(stat_sums[group], sums)
