@@ -21,7 +21,13 @@ import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 
-from fastem._kernels._kmeans import candidate_potentials, lloyd_assign, update_closest
+from fastem._kernels._kmeans import (
+    candidate_potentials,
+    cumulative_search,
+    first_weighted_index,
+    lloyd_assign,
+    update_closest,
+)
 from fastem._source import MAX_GROUPS, readonly
 from fastem._threads import pass_guard, thread_limit
 
@@ -42,25 +48,40 @@ def _mean_variance(X, mean):
 
 
 def _kmeans_plusplus(X, mean, n_clusters, random_state, sample_weight, grid):
-    """Greedy k-means++ seeding; returns the centres (centred coordinates, float64)."""
+    """Greedy k-means++ seeding; returns the centres (centred coordinates, float64).
+
+    Without sample weights the cumulative sums scikit-learn takes with
+    ``np.cumsum`` and ``np.searchsorted`` are scanned in compiled code
+    instead, in the same order (so with the same rounding), which keeps
+    memory to the one n-sized array of closest squared distances.
+    """
     n_samples, n_features = X.shape
-    weights = np.ones(n_samples, dtype=X.dtype) if sample_weight is None else sample_weight.astype(X.dtype)
-    kernel_weights = np.empty(0) if sample_weight is None else sample_weight
     n_local_trials = 2 + int(np.log(n_clusters))
     centers = np.empty((n_clusters, n_features))
-
-    first = random_state.choice(n_samples, p=weights / weights.sum())
+    if sample_weight is None:
+        no_weights = np.empty(0)
+        # RandomState.choice(n, p=ones / n): one uniform draw, searched in the
+        # normalized cumulative sum of p.
+        first = first_weighted_index(n_samples, random_state.random_sample())
+    else:
+        weights = sample_weight.astype(X.dtype)
+        first = random_state.choice(n_samples, p=weights / weights.sum())
     centers[0] = X[first] - mean
     closest = np.full(n_samples, np.inf)
     update_closest(X, mean, centers[0], closest, grid)
-    current_pot = closest @ weights
+    current_pot = closest.sum() if sample_weight is None else closest @ weights
     for c in range(1, n_clusters):
         rand_vals = random_state.uniform(size=n_local_trials) * current_pot
-        candidate_ids = np.searchsorted(np.cumsum(weights * closest), rand_vals)
+        if sample_weight is None:
+            candidate_ids = np.empty(n_local_trials, dtype=np.int64)
+            cumulative_search(closest, no_weights, rand_vals, candidate_ids)
+        else:
+            candidate_ids = np.searchsorted(np.cumsum(weights * closest), rand_vals)
         np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
         candidates = np.ascontiguousarray(X[candidate_ids] - mean, dtype=np.float64)
         partial = np.zeros((grid[1], n_local_trials))
-        candidate_potentials(X, mean, candidates, closest, kernel_weights, grid, partial)
+        candidate_potentials(X, mean, candidates, closest, no_weights if sample_weight is None else sample_weight,
+                             grid, partial)
         potentials = partial.sum(axis=0)
         best = int(np.argmin(potentials))
         current_pot = potentials[best]
@@ -117,9 +138,9 @@ def kmeans_labels(X, n_clusters, random_state, sample_weight=None, n_threads=Non
     threshold = _mean_variance(X, mean) * tol if tol > 0 else 0.0
     grid = _grid(n_samples)
     kernel_weights = np.empty(0) if sample_weight is None else sample_weight
-    labels = np.full(n_samples, -1, dtype=np.int64)
     with thread_limit(n_threads), pass_guard():
         centers = _kmeans_plusplus(X, mean, n_clusters, random_state, sample_weight, grid)
+        labels = np.full(n_samples, -1, dtype=np.int64)
         strict = False
         for _ in range(max_iter):
             sums = np.zeros((grid[1], n_clusters, n_features))
@@ -142,7 +163,7 @@ def kmeans_labels(X, n_clusters, random_state, sample_weight=None, n_threads=Non
             changes = np.zeros(grid[1], dtype=np.int64)
             empty = np.empty((0, n_clusters, n_features))
             lloyd_assign(X, mean, kernel_weights, centers, grid, labels, empty, empty[:, :, 0], changes)
-    distinct = np.unique(labels).shape[0]
+    distinct = int(np.count_nonzero(np.bincount(labels, minlength=n_clusters)))
     if distinct < n_clusters:
         warnings.warn(
             f"Number of distinct clusters ({distinct}) found smaller than n_clusters ({n_clusters}). "

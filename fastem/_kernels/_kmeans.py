@@ -32,6 +32,48 @@ def _squared_distances(xt, n_rows, point, out):
             out[b] += diff * diff
 
 
+@kernel()
+def first_weighted_index(n_samples, uniform):
+    """The index RandomState.choice(n_samples, p=ones / n_samples) draws from ``uniform``.
+
+    That is the first i whose cumulative probability, normalized by the
+    total, exceeds ``uniform``; the sums are taken in the same order as
+    ``np.cumsum``, so they round the same way.
+    """
+    p = 1.0 / n_samples
+    total = 0.0
+    for _ in range(n_samples):
+        total += p
+    cumulative = 0.0
+    for i in range(n_samples):
+        cumulative += p
+        if cumulative / total > uniform:
+            return i
+    return n_samples - 1
+
+
+@kernel()
+def cumulative_search(values, weights, targets, out):
+    """out[t] = np.searchsorted(np.cumsum(weights * values), targets[t]) without the cumsum array.
+
+    An empty ``weights`` means all ones.
+    """
+    weighted = weights.shape[0] > 0
+    n_targets = targets.shape[0]
+    for t in range(n_targets):
+        out[t] = values.shape[0]
+    remaining = n_targets
+    cumulative = 0.0
+    for i in range(values.shape[0]):
+        cumulative += values[i] * weights[i] if weighted else values[i]
+        for t in range(n_targets):
+            if out[t] == values.shape[0] and cumulative >= targets[t]:
+                out[t] = i
+                remaining -= 1
+        if remaining == 0:
+            break
+
+
 @kernel(parallel=True)
 def update_closest(X, mean, point, closest, grid):
     """closest[i] = min(closest[i], ||X[i] - mean - point||^2)."""
