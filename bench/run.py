@@ -110,6 +110,29 @@ def main(argv=None):
     )
     print(lines[-1], flush=True)
 
+    ours64 = per_iteration("fastem", shape, X, start, 20, repeat)[0]
+    X32 = X.astype(np.float32)
+    ours32, bound32 = per_iteration("fastem", shape, X32, start, 20, repeat)
+    lines.append(
+        f"| float32 data per iteration, {shape.label} | {ours32 * 1e3:.2f} | | float64/float32 time "
+        f"{ours64 / ours32:.2f} | | | flops | {bound32:.6f} |"
+    )
+    print(lines[-1], flush=True)
+    one_thread, _ = per_iteration("fastem", shape, X, start, 20, repeat, n_threads=1)
+    lines.append(
+        f"| 1 thread per iteration, {shape.label} | {one_thread * 1e3:.2f} | | 1-thread/all-thread time "
+        f"{one_thread / ours64:.2f} | | | flops | |"
+    )
+    print(lines[-1], flush=True)
+    fitted, reference = (fixed_work_model(lib, shape, start, 1) for lib in ("fastem", "sklearn"))
+    fit_quietly(fitted, X)
+    fit_quietly(reference, X)
+    for method in ("predict_proba", "score_samples", "predict"):
+        theirs = best_time(lambda: getattr(reference, method)(X), repeat)
+        ours = best_time(lambda: getattr(fitted, method)(X), repeat)
+        lines.append(f"| {method}, {shape.label} | {ours * 1e3:.2f} | {theirs * 1e3:.1f} | {theirs / ours:.1f}x | | | | |")
+        print(lines[-1], flush=True)
+
     ours, ours_model = whole_fit("fastem", shape, X, repeat)
     theirs, their_model = whole_fit("sklearn", shape, X, 1)
     lines.append(

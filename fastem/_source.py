@@ -45,7 +45,7 @@ def readonly(X):
     return view
 
 
-def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, outputs=None, n_threads=None):
+def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, entropy=False, outputs=None, n_threads=None):
     """One pass over ``X``; returns reduced statistics (or None) and fills ``outputs``.
 
     Parameters
@@ -59,6 +59,8 @@ def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, outputs=Non
         Responsibilities to use instead of the E-step.
     stats : bool
         Accumulate statistics about ``ref``.
+    entropy : bool
+        Also sum w_i r_ij log r_ij (into ``Stats.entropy``).
     outputs : tuple of three arrays, optional
         ``(log_norm, resp, label)`` as :func:`fastem._kernels.em_pass` takes them.
     n_threads : int or None
@@ -72,7 +74,7 @@ def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, outputs=Non
     n_components, n_stat = theta.shape
     size, n_groups = grid(n_samples, n_features, n_components, family)
     groups = n_groups if stats else 0
-    stat_arrays = (np.zeros((groups, n_stat, n_components)), np.zeros(groups))
+    stat_arrays = (np.zeros((groups, n_stat, n_components)), np.zeros(groups), np.zeros(groups if entropy else 0))
     if outputs is None:
         outputs = (np.empty(0), np.empty((0, n_components)), np.empty(0, dtype=np.int64))
     if resp_in is None:
@@ -83,13 +85,14 @@ def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, outputs=Non
     if not stats:
         return None
     # Reduce the groups' slots in group order: deterministic for any thread count.
-    sums, log_likelihood = (a.sum(axis=0) for a in stat_arrays)
-    return stats_from_sums(sums.T, reference, float(log_likelihood), family)
+    sums, log_likelihood, resp_entropy = (a.sum(axis=0) for a in stat_arrays)
+    return stats_from_sums(sums.T, reference, float(log_likelihood), family, float(resp_entropy))
 
 
 def add_stats(a, b):
     """Sum of two Stats taken about the same reference."""
-    return Stats(a.n + b.n, a.s1 + b.s1, a.s2 + b.s2, a.reference, a.log_likelihood + b.log_likelihood)
+    return Stats(a.n + b.n, a.s1 + b.s1, a.s2 + b.s2, a.reference, a.log_likelihood + b.log_likelihood,
+                 a.entropy + b.entropy)
 
 
 class ArraySource:
@@ -115,9 +118,9 @@ class ArraySource:
     def dtype(self):
         return self.X.dtype
 
-    def statistics(self, kparams):
-        """E-step statistics about the current means, with the log-likelihood."""
-        return run_pass(self.X, self.sample_weight, kparams, n_threads=self.n_threads)
+    def statistics(self, kparams, entropy=False):
+        """E-step statistics about the reference point, with the log-likelihood (and the entropy term)."""
+        return run_pass(self.X, self.sample_weight, kparams, entropy=entropy, n_threads=self.n_threads)
 
     def mean(self):
         """The (weighted) mean of the rows: the reference point of the initial statistics.

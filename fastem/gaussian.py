@@ -44,7 +44,8 @@ class Stats(NamedTuple):
     component, shape (k, d)): s1[j] = sum_i w_i r_ij (x_i - ref_j); s2[j]
     the symmetric scatter sum_i w_i r_ij (x_i - ref_j)(x_i - ref_j)^T,
     shape (k, d, d) for the full layout, or its diagonal, shape (k, d), for
-    the diagonal layout.
+    the diagonal layout. ``entropy`` is sum_i w_i sum_j r_ij log r_ij when
+    the pass was asked for it.
     """
 
     n: np.ndarray
@@ -52,6 +53,7 @@ class Stats(NamedTuple):
     s2: np.ndarray
     reference: np.ndarray
     log_likelihood: float
+    entropy: float = 0.0
 
 
 class IllDefinedCovariance(ValueError):
@@ -130,7 +132,7 @@ def kernel_params(params, covariance_type, reference=None):
     return layout(covariance_type), reference, theta, means, chol3, log_const
 
 
-def stats_from_sums(sums, reference, log_likelihood, family):
+def stats_from_sums(sums, reference, log_likelihood, family, entropy=0.0):
     """Stats from the pass's summed features: N, S1 and S2 about ``reference``."""
     n_components, n_stat = sums.shape
     n = sums[:, 0].copy()
@@ -144,7 +146,7 @@ def stats_from_sums(sums, reference, log_likelihood, family):
     else:
         s2 = sums[:, 1 + n_features :].copy()
     reference = np.broadcast_to(reference, (n_components, n_features))
-    return Stats(n, s1, s2, reference, log_likelihood)
+    return Stats(n, s1, s2, reference, log_likelihood, entropy)
 
 
 def log_det_cholesky(precisions_cholesky, covariance_type, n_features):

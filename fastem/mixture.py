@@ -1,71 +1,16 @@
 """fastem.GaussianMixture: scikit-learn's GaussianMixture on fastem's compiled pass."""
 
-import warnings
-from numbers import Integral, Real
-from time import time
-
 import numpy as np
-from sklearn.base import BaseEstimator, DensityMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils._param_validation import StrOptions
 
 from fastem import gaussian
-from fastem._driver import Monitor, fit_restarts
-from fastem._kernels import n_stats
+from fastem._base import BaseGaussianMixture
 from fastem._init import initial_responsibilities
-from fastem._source import ArraySource
-from fastem._threads import single_threaded_blas
+from fastem._validation import check_means_init, check_precisions_init, check_weights_init
 from fastem.prior import GaussianPrior, resolve_prior
-from fastem._validation import (
-    FLOAT_DTYPES,
-    check_means_init,
-    check_precisions_init,
-    check_sample_weight,
-    check_weights_init,
-)
-
-_NOT_CONVERGED = (
-    "Best performing initialization did not converge. "
-    "Try different init parameters, or increase max_iter, "
-    "tol, or check for degenerate data."
-)
 
 
-class _VerboseMonitor(Monitor):
-    """Prints scikit-learn's progress messages."""
-
-    def __init__(self, verbose, verbose_interval):
-        self.verbose = verbose
-        self.verbose_interval = verbose_interval
-        self.init_start = self.iter_start = time()
-
-    def init_begin(self, init):
-        if self.verbose >= 1:
-            print("Initialization %d" % init)
-        self.init_start = self.iter_start = time()
-
-    def iteration_end(self, n_iter, change):
-        if n_iter % self.verbose_interval != 0:
-            return
-        if self.verbose == 1:
-            print("  Iteration %d" % n_iter)
-        elif self.verbose >= 2:
-            now = time()
-            print("  Iteration %d\t time lapse %.5fs\t ll change %.5f" % (n_iter, now - self.iter_start, change))
-            self.iter_start = now
-
-    def init_end(self, lower_bound, converged):
-        message = "converged" if converged else "did not converge"
-        if self.verbose == 1:
-            print(f"Initialization {message}.")
-        elif self.verbose >= 2:
-            lapse = time() - self.init_start
-            print(f"Initialization {message}. time lapse {lapse:.5f}s\t lower bound {lower_bound:.5f}.")
-
-
-class GaussianMixture(DensityMixin, BaseEstimator):
+class GaussianMixture(BaseGaussianMixture):
     """Gaussian mixture fitted by maximum-likelihood EM on compiled kernels.
 
     A drop-in for :class:`sklearn.mixture.GaussianMixture`: the same
@@ -140,21 +85,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "covariance_type": [StrOptions(set(gaussian.COVARIANCE_TYPES))],
-        "tol": [Interval(Real, 0.0, None, closed="left")],
-        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
-        "max_iter": [Interval(Integral, 0, None, closed="left")],
-        "n_init": [Interval(Integral, 1, None, closed="left")],
-        "init_params": [StrOptions({"kmeans", "random", "random_from_data", "k-means++"})],
+        **BaseGaussianMixture._parameter_constraints,
         "weights_init": ["array-like", None],
         "means_init": ["array-like", None],
         "precisions_init": ["array-like", None],
-        "random_state": ["random_state"],
-        "warm_start": ["boolean"],
-        "verbose": ["verbose"],
-        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
-        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "prior": [None, StrOptions({"default"}), GaussianPrior],
     }
 
@@ -195,112 +129,28 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.n_threads = n_threads
         self.prior = prior
 
-    # ------------------------------------------------------------------ fit
+    # ---------------------------------------------------------------- hooks
 
-    def fit(self, X, y=None, sample_weight=None):
-        """Estimate the parameters with the EM algorithm.
+    def _resolve(self, X, sample_weight):
+        if self.prior is None:
+            return None
+        return resolve_prior(self.prior, X, self.n_components, self.covariance_type, sample_weight)
 
-        Fits ``n_init`` times and keeps the initialization with the largest
-        final lower bound. A ``ConvergenceWarning`` is raised when that one
-        did not converge within ``max_iter`` iterations.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : Ignored
-        sample_weight : array-like of shape (n_samples,), default=None
-            Nonnegative finite weights with a positive sum; an integer weight
-            w counts the row w times.
-
-        Returns
-        -------
-        self : GaussianMixture
-        """
-        self._fit(X, sample_weight)
-        return self
-
-    def fit_predict(self, X, y=None, sample_weight=None):
-        """Fit, then return the most probable component of every row of X.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : Ignored
-        sample_weight : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-        """
-        source = self._fit(X, sample_weight)
-        _, _, labels = source.evaluate(self._kernel_params(), label=True)
-        return labels
-
-    def _fit(self, X, sample_weight):
-        with single_threaded_blas():
-            return self._fit_em(X, sample_weight)
-
-    def _fit_em(self, X, sample_weight):
-        self._validate_params()
-        X = validate_data(self, X, dtype=FLOAT_DTYPES, ensure_min_samples=2)
-        if X.shape[0] < self.n_components:
-            raise ValueError(
-                "Expected n_samples >= n_components "
-                f"but got n_components = {self.n_components}, "
-                f"n_samples = {X.shape[0]}"
-            )
-        sample_weight = check_sample_weight(sample_weight, X)
-        inits = self._check_initial_parameters(X)
-        source = ArraySource(X, sample_weight, n_threads=self.n_threads)
-        prior = None
-        if self.prior is not None:
-            prior = resolve_prior(self.prior, X, self.n_components, self.covariance_type, sample_weight)
-        update = self._update_rule(prior, X.dtype)
-
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
-        random_state = check_random_state(self.random_state)
-        if do_init:
-            lower_bound = -np.inf
-
-            def initialize():
-                return self._initial_params(source, random_state, inits, update)
-
-        else:
-            lower_bound = self.lower_bound_
-            previous = self._params()
-
-            def initialize():
-                return previous
-
-        def step(params):
-            stats = source.statistics(gaussian.kernel_params(params, self.covariance_type))
-            log_posterior = stats.log_likelihood
-            if prior is not None:
-                log_posterior += gaussian.log_prior(params, self.covariance_type, prior)
-            return update(stats), log_posterior / source.total_weight
-
-        monitor = _VerboseMonitor(self.verbose, self.verbose_interval) if self.verbose else None
-        result = fit_restarts(
-            initialize,
-            step,
-            n_init=self.n_init if do_init else 1,
-            tol=self.tol,
-            max_iter=self.max_iter,
-            lower_bound=lower_bound,
-            monitor=monitor,
-        )
-        if not result.converged and self.max_iter > 0:
-            warnings.warn(_NOT_CONVERGED, ConvergenceWarning)
-        self._set_params(result.params, X.dtype)
-        self.converged_ = result.converged
-        self.n_iter_ = result.n_iter
-        self.lower_bound_ = result.lower_bound
-        self.lower_bounds_ = result.lower_bounds
+    def _set_resolved(self, prior):
         if prior is not None:
             self.prior_ = prior
         elif hasattr(self, "prior_"):
             del self.prior_
-        return source
+
+    def _bound(self, stats, old, new, prior, total_weight):
+        """Mean log-likelihood of ``old``; with a prior, (log-likelihood + log prior(old)) / n."""
+        log_posterior = stats.log_likelihood
+        if prior is not None:
+            log_posterior += gaussian.log_prior(old, self.covariance_type, prior)
+        return log_posterior / total_weight
+
+    def _kernel_params_of(self, params):
+        return gaussian.kernel_params(params, self.covariance_type)
 
     def _update_rule(self, prior, dtype):
         """``update(stats, total_weight=None) -> params``: the ML or the MAP M-step."""
@@ -321,8 +171,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             precisions = check_precisions_init(self.precisions_init, self.covariance_type, self.n_components, n_features)
         return weights, means, precisions
 
-    def _initial_params(self, source, random_state, inits, update):
-        weights_init, means_init, precisions_init = inits
+    def _initial_state(self, source, random_state, update):
+        weights_init, means_init, precisions_init = self._check_initial_parameters(source.X)
         ctype = self.covariance_type
         if weights_init is None or means_init is None or precisions_init is None:
             resp_chunk = initial_responsibilities(
@@ -342,16 +192,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     def _params_from_resp(self, source, resp_chunk, update):
         """M-step from given responsibilities, with statistics about the data's mean."""
-        n_features = source.X.shape[1]
-        k = self.n_components
-        family = gaussian.layout(self.covariance_type)
-        n_stat = n_stats(family, n_features)
-        placeholder = (np.zeros((k, n_stat)), np.zeros((k, n_features)), np.zeros((k, 1, n_features)), np.zeros(k))
-        stats = source.statistics_given_resp((family, source.mean(), *placeholder), resp_chunk)
+        stats = self._stats_from_resp(source, resp_chunk)
         params = update(stats, source.total_weight)
         quirk = self.prior is None and self.init_params in ("k-means++", "random_from_data")
         if self.covariance_type == "tied" and quirk:
-            params = self._tied_unassigned_rows(source, resp_chunk, params, stats.n.sum() + k * 10.0 * np.finfo(source.dtype).eps)
+            total_nk = stats.n.sum() + self.n_components * 10.0 * np.finfo(source.dtype).eps
+            params = self._tied_unassigned_rows(source, resp_chunk, params, total_nk)
         return params
 
     def _tied_unassigned_rows(self, source, resp_chunk, params, total_nk):
@@ -377,121 +223,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         chol = gaussian.precision_cholesky(covariances, "tied", float32=source.dtype == np.float32)
         return params._replace(covariances=covariances, precisions_cholesky=chol)
 
-    def _params(self):
+    def _state(self):
         """The fitted parameters, in float64."""
         return gaussian.GaussianParams(
             *(np.asarray(a, dtype=np.float64) for a in (self.weights_, self.means_, self.covariances_, self.precisions_cholesky_))
         )
 
-    def _set_params(self, params, dtype):
+    def _set_state(self, params, dtype):
         self.weights_ = params.weights.astype(dtype)
         self.means_ = params.means.astype(dtype)
         self.covariances_ = params.covariances.astype(dtype)
         self.precisions_cholesky_ = params.precisions_cholesky.astype(dtype)
         self.precisions_ = gaussian.precisions_from_cholesky(params.precisions_cholesky, self.covariance_type).astype(dtype)
-
-    def _kernel_params(self):
-        return gaussian.kernel_params(self._params(), self.covariance_type)
-
-    # -------------------------------------------------------------- predict
-
-    def _evaluate(self, X, **wanted):
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
-        source = ArraySource(X, n_threads=self.n_threads)
-        return source.evaluate(self._kernel_params(), **wanted), np.result_type(X.dtype, self.means_.dtype)
-
-    def score_samples(self, X):
-        """Log-likelihood of each row of X.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        log_prob : ndarray of shape (n_samples,)
-        """
-        (log_norm, _, _), dtype = self._evaluate(X, log_norm=True)
-        return log_norm.astype(dtype, copy=False)
-
-    def score(self, X, y=None):
-        """Mean log-likelihood of the rows of X.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : Ignored
-
-        Returns
-        -------
-        log_likelihood : float
-        """
-        return float(np.mean(self.score_samples(X)))
-
-    def predict(self, X):
-        """Most probable component of each row of X.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-        """
-        (_, _, labels), _ = self._evaluate(X, label=True)
-        return labels
-
-    def predict_proba(self, X):
-        """Posterior probability of each component for each row of X.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        resp : ndarray of shape (n_samples, n_components)
-            Rows sum to one.
-        """
-        (_, resp, _), dtype = self._evaluate(X, resp=True)
-        return resp.astype(dtype, copy=False)
-
-    def sample(self, n_samples=1):
-        """Draw samples from the fitted mixture.
-
-        Uses ``random_state`` as scikit-learn does, so the same model and
-        seed give scikit-learn's samples.
-
-        Parameters
-        ----------
-        n_samples : int, default=1
-
-        Returns
-        -------
-        X : ndarray of shape (n_samples, n_features)
-        y : ndarray of shape (n_samples,)
-            The component of each sample.
-        """
-        check_is_fitted(self)
-        if n_samples < 1:
-            raise ValueError(
-                f"Invalid value for 'n_samples': {n_samples} . The sampling requires at least one sample."
-            )
-        rng = check_random_state(self.random_state)
-        counts = rng.multinomial(n_samples, self.weights_)
-        n_features = self.means_.shape[1]
-        if self.covariance_type in ("full", "tied"):
-            covariances = self.covariances_ if self.covariance_type == "full" else [self.covariances_] * self.n_components
-            parts = [rng.multivariate_normal(m, c, int(s)) for m, c, s in zip(self.means_, covariances, counts)]
-        else:
-            parts = [
-                m + rng.standard_normal(size=(s, n_features)) * np.sqrt(c)
-                for m, c, s in zip(self.means_, self.covariances_, counts)
-            ]
-        labels = np.repeat(np.arange(self.n_components), counts)
-        return np.vstack(parts).astype(np.float64), labels
 
     def _n_parameters(self):
         return gaussian.n_parameters(self.covariance_type, self.n_components, self.means_.shape[1])

@@ -130,7 +130,7 @@ def test_lower_bound_is_log_posterior_per_sample_and_score_is_likelihood():
     # One more E-step at the final parameters gives their log-posterior.
     refit = _fit(X, n_components=3, prior="default", max_iter=1, weights_init=model.weights_,
                  means_init=model.means_, precisions_init=model.precisions_)
-    params = model._params()
+    params = model._state()
     expected = (model.score(X) * X.shape[0] + gaussian.log_prior(params, "full", model.prior_)) / X.shape[0]
     np.testing.assert_allclose(refit.lower_bound_, expected, rtol=1e-10)
     assert model.bic(X) == pytest.approx(-2 * model.score(X) * X.shape[0] + model._n_parameters() * np.log(X.shape[0]))

@@ -106,6 +106,22 @@ def all_below_inf(values, n_rows):
 
 
 @kernel()
+def weighted_entropy(resp, log_prob, log_norm, weight, n_rows):
+    """sum_b w_b sum_j r_jb log r_jb, with log r_jb = log_prob_jb - log_norm_b; r = 0 adds 0."""
+    total = 0.0
+    for b in range(n_rows):
+        if weight[b] == 0.0:
+            continue
+        row_total = 0.0
+        for j in range(resp.shape[0]):
+            r = resp[j, b]
+            if r > 0.0:
+                row_total += r * (log_prob[j, b] - log_norm[b])
+        total += weight[b] * row_total
+    return total
+
+
+@kernel()
 def add_into(target, values):
     """target += values, for 2-D arrays of one shape."""
     for j in range(target.shape[0]):
@@ -134,17 +150,19 @@ def em_pass(X, sample_weight, params, resp_in, grid, stats, outputs):
         When not empty, these responsibilities are used instead of the
         E-step (initialization from labels or random responsibilities).
     grid : tuple (block_size, n_groups)
-    stats : tuple (sums, log_likelihood)
+    stats : tuple (sums, log_likelihood, entropy)
         ``sums`` (G, n_stat, k) gets sum_i w_i r_ij T(x_i - ref) per group,
         ``log_likelihood`` (G,) the weighted log-likelihood per group. A
-        leading length of 0 skips the statistics.
+        leading length of 0 skips the statistics. ``entropy`` (G,) gets
+        sum_i w_i sum_j r_ij log r_ij per group (variational Bayes needs it),
+        or has length 0.
     outputs : tuple (log_norm, resp, label)
         Shapes (n_samples,), (n_samples, k), (n_samples,) or length 0 each
         when not wanted.
     """
     family, ref, theta, means, chol, log_const = params
     block_size, n_groups = grid
-    stat_sums, stat_ll = stats
+    stat_sums, stat_ll, stat_entropy = stats
     out_log_norm, out_resp, out_label = outputs
     n_samples, n_features = X.shape
     n_components, n_stat = theta.shape
@@ -152,6 +170,7 @@ def em_pass(X, sample_weight, params, resp_in, grid, stats, outputs):
     weighted = sample_weight.shape[0] > 0
     given_resp = resp_in.shape[0] > 0
     want_stats = stat_sums.shape[0] > 0
+    want_entropy = stat_entropy.shape[0] > 0
 
     for group in prange(n_groups):
         phi = np.zeros((n_stat, block_size))
@@ -164,6 +183,7 @@ def em_pass(X, sample_weight, params, resp_in, grid, stats, outputs):
         total = np.empty(block_size)
         bits = np.empty(block_size, dtype=np.int64)
         scales = bits.view(np.float64)
+        log_prob = np.empty((n_components, block_size))
         xt = np.empty((n_features, 1))
         dev = np.empty((n_features, 1))
         row = np.empty(1)
@@ -187,7 +207,11 @@ def em_pass(X, sample_weight, params, resp_in, grid, stats, outputs):
                 np.dot(theta, phi, resp)
                 if not all_below_inf(resp, n_rows):
                     fallback_rows(X, start, n_rows, params, resp, xt, dev, row, out)
+                if want_entropy:
+                    log_prob[:, :n_rows] = resp[:, :n_rows]
                 normalize(resp, n_rows, log_norm, label, total, bits, scales)
+                if want_entropy:
+                    stat_entropy[group] += weighted_entropy(resp, log_prob, log_norm, weight, n_rows)
                 if out_log_norm.shape[0] > 0:
                     out_log_norm[start : start + n_rows] = log_norm[:n_rows]
                 if out_label.shape[0] > 0:

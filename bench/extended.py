@@ -1,0 +1,157 @@
+"""fastem's extended benchmarks: scaling in n and k, memory, compile time.
+
+Usage: python bench/extended.py [--quick] [--output bench/results/extended.md] [--plot bench/results/scaling.png]
+
+- scaling: per-iteration time (d=8, full, fixed starting point) for n from
+  10^4 to 10^7 at k=8, and for k from 2 to 32 at n=10^5, with the time per
+  row per component, which is flat when the cost is linear;
+- memory: peak RSS a default fit adds beyond X at n=10^7, d=8, k=8 (in a
+  subprocess, so nothing else shares the process);
+- compile time: a cold compile of every covariance type and dtype (fresh
+  cache directory), and the first fit in a fresh process with a warm cache
+  against the same fit in a warm process.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from workloads import Shape, best_time, data, fit_quietly, fixed_work_model, starting_point  # noqa: E402
+
+
+def per_iteration(shape, repeat=2, iterations=10):
+    X = data(shape)
+    start = starting_point(X, shape)
+    one = fixed_work_model("fastem", shape, start, 1)
+    many = fixed_work_model("fastem", shape, start, iterations + 1)
+    t_one = best_time(lambda: fit_quietly(one, X), repeat)
+    t_many = best_time(lambda: fit_quietly(many, X), repeat)
+    return max(t_many - t_one, 1e-9) / iterations
+
+
+def scaling(quick):
+    top = 6 if quick else 7
+    rows_n = [(10**e, per_iteration(Shape(10**e, 8, 8, "full"))) for e in range(4, top + 1)]
+    rows_k = [(k, per_iteration(Shape(100_000, 8, k, "full"))) for k in (2, 4, 8, 16, 32)]
+    return rows_n, rows_k
+
+
+MEMORY_SCRIPT = textwrap.dedent(
+    """
+    import resource, sys, warnings
+    import numpy as np
+    import fastem
+    warnings.simplefilter("ignore")
+    n = int(sys.argv[1])
+    rng = np.random.default_rng(0)
+    X = np.empty((n, 8))
+    for s in range(0, n, 1 << 15):  # small chunks: making X must not set the peak
+        m = min(1 << 15, n - s)
+        X[s:s + m] = rng.normal(size=(m, 8)) + rng.integers(0, 8, size=(m, 1)) * 2.0
+    fastem.GaussianMixture(2, max_iter=1).fit(X[:1000])
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    fastem.GaussianMixture(8, random_state=0).fit(X)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(after - before, X.nbytes / 2**20)
+    """
+)
+
+
+def memory(n):
+    out = subprocess.run([sys.executable, "-c", MEMORY_SCRIPT, str(n)], capture_output=True, text=True, check=True)
+    added, x_mb = map(float, out.stdout.split())
+    return added, x_mb
+
+
+COMPILE_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    start = time.perf_counter()
+    import numpy as np, fastem
+    X = np.random.default_rng(0).normal(size=(2000, 4))
+    types = sys.argv[1].split(",")
+    for covariance_type in types:
+        for dtype in (np.float64, np.float32):
+            model = fastem.GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X.astype(dtype))
+            model.predict_proba(X.astype(dtype))
+    first = time.perf_counter() - start
+    again = time.perf_counter()
+    for covariance_type in types:
+        for dtype in (np.float64, np.float32):
+            model = fastem.GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X.astype(dtype))
+            model.predict_proba(X.astype(dtype))
+    print(first, time.perf_counter() - again)
+    """
+)
+
+
+def compile_times():
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        run = lambda: subprocess.run(  # noqa: E731
+            [sys.executable, "-c", COMPILE_SCRIPT, "full,tied,diag,spherical"], env=env, capture_output=True,
+            text=True, check=True,
+        ).stdout.split()
+        cold_first, warm_process = map(float, run())
+        warm_first, _ = map(float, run())
+    return cold_first, warm_first, warm_process
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="n up to 10^6, memory at n=10^6")
+    parser.add_argument("--output", default=None)
+    parser.add_argument("--plot", default=None, help="write the scaling curves to this PNG (needs matplotlib)")
+    args = parser.parse_args(argv)
+    lines = []
+    rows_n, rows_k = scaling(args.quick)
+    lines += ["Per-iteration time, d=8, full covariance:", "",
+              "| n | k | ms per iteration | ns per row per component |", "|---:|---:|---:|---:|"]
+    for n, seconds in rows_n:
+        lines.append(f"| {n:,} | 8 | {seconds * 1e3:.2f} | {seconds / n / 8 * 1e9:.2f} |")
+    for k, seconds in rows_k:
+        lines.append(f"| 100,000 | {k} | {seconds * 1e3:.2f} | {seconds / 100_000 / k * 1e9:.2f} |")
+    n_mem = 10**6 if args.quick else 10**7
+    added, x_mb = memory(n_mem)
+    lines += ["", f"Memory: a default fit (k-means init) at n={n_mem:,}, d=8, k=8 adds {added:.0f} MB to peak RSS "
+              f"beyond X ({x_mb:.0f} MB)."]
+    cold, warm_first, warm_process = compile_times()
+    lines += [f"Compile: cold (every covariance type, both dtypes, fresh cache) {cold:.1f} s; first fits in a fresh "
+              f"process with a warm cache {warm_first:.2f} s, the same fits in a warm process {warm_process:.2f} s."]
+    lines += ["", f"Measured {time.strftime('%Y-%m-%d')} with `python bench/extended.py{' --quick' if args.quick else ''}`."]
+    table = "\n".join(lines)
+    print(table)
+    if args.output:
+        with open(args.output, "w") as f:
+            f.write(table + "\n")
+    if args.plot:
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            print("matplotlib is not installed: no plot")
+            return 0
+        fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+        ns = np.array([n for n, _ in rows_n])
+        left.loglog(ns, [s * 1e3 for _, s in rows_n], "o-")
+        left.set(xlabel="n (d=8, k=8, full)", ylabel="ms per iteration")
+        ks = np.array([k for k, _ in rows_k])
+        right.plot(ks, [s * 1e3 for _, s in rows_k], "o-")
+        right.set(xlabel="k (n=100,000, d=8, full)", ylabel="ms per iteration")
+        fig.tight_layout()
+        fig.savefig(args.plot, dpi=100)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,319 @@
+"""What fastem's Gaussian mixture estimators share: validation, the fit loop
+around the driver, initialization, prediction and sampling.
+
+A subclass supplies the algorithm through a few hooks:
+
+- ``_resolve(X, sample_weight)``: the algorithm's fixed settings for this fit
+  (a prior, hyperparameters), or None;
+- ``_update_rule(resolved, dtype)``: ``update(stats, total_weight=None) -> state``,
+  the M-step (or variational update) from the pass's statistics;
+- ``_bound(stats, old, new, resolved, total_weight)``: the bound reported for an
+  iteration that took ``old`` to ``new``;
+- ``_kernel_params_of(state)``: the pass's inputs for a state;
+- ``_set_state(state, dtype)`` / ``_state()``: fitted attributes to and from a state.
+"""
+
+import warnings
+from numbers import Integral, Real
+from time import time
+
+import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from fastem import gaussian
+from fastem._driver import Monitor, fit_restarts
+from fastem._init import initial_responsibilities
+from fastem._kernels import n_stats
+from fastem._source import ArraySource
+from fastem._threads import single_threaded_blas
+from fastem._validation import FLOAT_DTYPES, check_sample_weight
+
+_NOT_CONVERGED = (
+    "Best performing initialization did not converge. "
+    "Try different init parameters, or increase max_iter, "
+    "tol, or check for degenerate data."
+)
+
+
+class _VerboseMonitor(Monitor):
+    """Prints scikit-learn's progress messages."""
+
+    def __init__(self, verbose, verbose_interval):
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.init_start = self.iter_start = time()
+
+    def init_begin(self, init):
+        if self.verbose >= 1:
+            print("Initialization %d" % init)
+        self.init_start = self.iter_start = time()
+
+    def iteration_end(self, n_iter, change):
+        if n_iter % self.verbose_interval != 0:
+            return
+        if self.verbose == 1:
+            print("  Iteration %d" % n_iter)
+        elif self.verbose >= 2:
+            now = time()
+            print("  Iteration %d\t time lapse %.5fs\t ll change %.5f" % (n_iter, now - self.iter_start, change))
+            self.iter_start = now
+
+    def init_end(self, lower_bound, converged):
+        message = "converged" if converged else "did not converge"
+        if self.verbose == 1:
+            print(f"Initialization {message}.")
+        elif self.verbose >= 2:
+            lapse = time() - self.init_start
+            print(f"Initialization {message}. time lapse {lapse:.5f}s\t lower bound {lower_bound:.5f}.")
+
+
+class BaseGaussianMixture(DensityMixin, BaseEstimator):
+    """Shared machinery of GaussianMixture and BayesianGaussianMixture."""
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "covariance_type": [StrOptions(set(gaussian.COVARIANCE_TYPES))],
+        "tol": [Interval(Real, 0.0, None, closed="left")],
+        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "init_params": [StrOptions({"kmeans", "random", "random_from_data", "k-means++"})],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    #: The pass also sums r log r (variational Bayes's bound needs it).
+    _needs_entropy = False
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate the parameters from X.
+
+        Fits ``n_init`` times and keeps the initialization with the largest
+        final lower bound. A ``ConvergenceWarning`` is raised when that one
+        did not converge within ``max_iter`` iterations.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+            Nonnegative finite weights with a positive sum; an integer weight
+            w counts the row w times.
+
+        Returns
+        -------
+        self : object
+        """
+        self._fit(X, sample_weight)
+        return self
+
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Fit, then return the most probable component of every row of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        source = self._fit(X, sample_weight)
+        _, _, labels = source.evaluate(self._kernel_params(), label=True)
+        return labels
+
+    def _fit(self, X, sample_weight):
+        with single_threaded_blas():
+            return self._fit_em(X, sample_weight)
+
+    def _fit_em(self, X, sample_weight):
+        self._validate_params()
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, ensure_min_samples=2)
+        if X.shape[0] < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components "
+                f"but got n_components = {self.n_components}, "
+                f"n_samples = {X.shape[0]}"
+            )
+        sample_weight = check_sample_weight(sample_weight, X)
+        self._check_initial_parameters(X)
+        source = ArraySource(X, sample_weight, n_threads=self.n_threads)
+        resolved = self._resolve(X, sample_weight)
+        update = self._update_rule(resolved, X.dtype)
+
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        random_state = check_random_state(self.random_state)
+        if do_init:
+            lower_bound = -np.inf
+
+            def initialize():
+                return self._initial_state(source, random_state, update)
+
+        else:
+            lower_bound = self.lower_bound_
+            previous = self._state()
+
+            def initialize():
+                return previous
+
+        def step(state):
+            kparams = self._kernel_params_of(state)
+            stats = source.statistics(kparams, entropy=self._needs_entropy)
+            new = update(stats)
+            return new, self._bound(stats, state, new, resolved, source.total_weight)
+
+        monitor = _VerboseMonitor(self.verbose, self.verbose_interval) if self.verbose else None
+        result = fit_restarts(
+            initialize,
+            step,
+            n_init=self.n_init if do_init else 1,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            lower_bound=lower_bound,
+            monitor=monitor,
+        )
+        if not result.converged and self.max_iter > 0:
+            warnings.warn(_NOT_CONVERGED, ConvergenceWarning)
+        self._set_state(result.params, X.dtype)
+        self._set_resolved(resolved)
+        self.converged_ = result.converged
+        self.n_iter_ = result.n_iter
+        self.lower_bound_ = result.lower_bound
+        self.lower_bounds_ = result.lower_bounds
+        return source
+
+    def _check_initial_parameters(self, X):
+        """Validate user-supplied initial parameters (GaussianMixture has some)."""
+
+    def _set_resolved(self, resolved):
+        """Store the resolved settings as fitted attributes (if any)."""
+
+    def _initial_state(self, source, random_state, update):
+        """Draw initial responsibilities and apply one update to them."""
+        resp_chunk = initial_responsibilities(
+            self.init_params, source.X, self.n_components, random_state, source.sample_weight, self.n_threads
+        )
+        return update(self._stats_from_resp(source, resp_chunk), source.total_weight)
+
+    def _stats_from_resp(self, source, resp_chunk):
+        """Statistics of given responsibilities, about the data's mean."""
+        n_features = source.X.shape[1]
+        k = self.n_components
+        family = gaussian.layout(self.covariance_type)
+        placeholder = (np.zeros((k, n_stats(family, n_features))), np.zeros((k, n_features)),
+                       np.zeros((k, 1, n_features)), np.zeros(k))
+        return source.statistics_given_resp((family, source.mean(), *placeholder), resp_chunk)
+
+    def _kernel_params(self):
+        return self._kernel_params_of(self._state())
+
+    # -------------------------------------------------------------- predict
+
+    def _evaluate(self, X, **wanted):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
+        source = ArraySource(X, n_threads=self.n_threads)
+        return source.evaluate(self._kernel_params(), **wanted), np.result_type(X.dtype, self.means_.dtype)
+
+    def score_samples(self, X):
+        """Log-likelihood of each row of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+        """
+        (log_norm, _, _), dtype = self._evaluate(X, log_norm=True)
+        return log_norm.astype(dtype, copy=False)
+
+    def score(self, X, y=None):
+        """Mean log-likelihood of the rows of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : Ignored
+
+        Returns
+        -------
+        log_likelihood : float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def predict(self, X):
+        """Most probable component of each row of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+        """
+        (_, _, labels), _ = self._evaluate(X, label=True)
+        return labels
+
+    def predict_proba(self, X):
+        """Posterior probability of each component for each row of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+            Rows sum to one.
+        """
+        (_, resp, _), dtype = self._evaluate(X, resp=True)
+        return resp.astype(dtype, copy=False)
+
+    def sample(self, n_samples=1):
+        """Draw samples from the fitted mixture.
+
+        Uses ``random_state`` as scikit-learn does, so the same model and
+        seed give scikit-learn's samples.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+        y : ndarray of shape (n_samples,)
+            The component of each sample.
+        """
+        check_is_fitted(self)
+        if n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples} . The sampling requires at least one sample."
+            )
+        rng = check_random_state(self.random_state)
+        counts = rng.multinomial(n_samples, self.weights_)
+        n_features = self.means_.shape[1]
+        if self.covariance_type in ("full", "tied"):
+            covariances = self.covariances_ if self.covariance_type == "full" else [self.covariances_] * self.n_components
+            parts = [rng.multivariate_normal(m, c, int(s)) for m, c, s in zip(self.means_, covariances, counts)]
+        else:
+            parts = [
+                m + rng.standard_normal(size=(s, n_features)) * np.sqrt(c)
+                for m, c, s in zip(self.means_, self.covariances_, counts)
+            ]
+        labels = np.repeat(np.arange(self.n_components), counts)
+        return np.vstack(parts).astype(np.float64), labels
