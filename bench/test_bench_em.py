@@ -43,3 +43,20 @@ def test_map_against_ml(benchmark, prior):
     fit_quietly(model, X)
     benchmark.pedantic(fit_quietly, args=(model, X), rounds=3, iterations=1)
     benchmark.extra_info["lower_bound"] = float(model.lower_bound_)
+
+
+@pytest.mark.parametrize("library", ["fastem", "sklearn"])
+def test_bayesian_per_fit(benchmark, library):
+    from sklearn import mixture
+
+    import fastem
+
+    shape = PER_ITERATION_SHAPES[0]
+    X = data(shape)
+    cls = fastem.BayesianGaussianMixture if library == "fastem" else mixture.BayesianGaussianMixture
+    model = cls(n_components=shape.n_components, tol=0.0, max_iter=MAX_ITER[library], random_state=0)
+    benchmark.group = f"BayesianGaussianMixture {shape.label}"
+    fit_quietly(model, X)
+    benchmark.pedantic(fit_quietly, args=(model, X), rounds=2, iterations=1)
+    benchmark.extra_info["iterations"] = MAX_ITER[library]
+    benchmark.extra_info["lower_bound"] = float(np.squeeze(model.lower_bound_))

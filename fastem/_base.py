@@ -213,7 +213,40 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
         family = gaussian.layout(self.covariance_type)
         placeholder = (np.zeros((k, n_stats(family, n_features))), np.zeros((k, n_features)),
                        np.zeros((k, 1, n_features)), np.zeros(k))
-        return source.statistics_given_resp((family, source.mean(), *placeholder), resp_chunk)
+        stats = source.statistics_given_resp((family, source.mean(), *placeholder), resp_chunk)
+        one_hot_start = self.init_params in ("k-means++", "random_from_data")
+        if self.covariance_type == "tied" and one_hot_start and self._reproduces_tied_init_quirk():
+            stats = self._add_unassigned_rows(stats, source, resp_chunk)
+        return stats
+
+    def _reproduces_tied_init_quirk(self):
+        """Whether to reproduce scikit-learn's tied initialization (see _add_unassigned_rows)."""
+        return True
+
+    @staticmethod
+    def _add_unassigned_rows(stats, source, resp_chunk):
+        """Add scikit-learn's term for rows that no component is responsible for.
+
+        scikit-learn's tied covariance is (X^T X - sum_j N_j mu_j mu_j^T) / sum_j N_j,
+        which assumes every row's responsibilities sum to one. The k-means++ and
+        random_from_data initializations give responsibility to k rows only, so
+        its initial tied covariance also holds the second moment about the
+        origin of all the other rows. Adding that moment to one component's
+        scatter adds it to the tied scatter, so the same random_state gives
+        the same fit.
+        """
+        X, weights = source.X, source.sample_weight
+        moment = np.zeros((X.shape[1], X.shape[1]))
+        for start in range(0, X.shape[0], 1 << 15):
+            stop = min(start + (1 << 15), X.shape[0])
+            unassigned = 1.0 - resp_chunk(start, stop).sum(axis=1)
+            if weights is not None:
+                unassigned *= weights[start:stop]
+            chunk = X[start:stop].astype(np.float64)
+            moment += (chunk * unassigned[:, None]).T @ chunk
+        s2 = stats.s2.copy()
+        s2[0] += moment
+        return stats._replace(s2=s2)
 
     def _kernel_params(self):
         return self._kernel_params_of(self._state())

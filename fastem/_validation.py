@@ -7,7 +7,7 @@ from sklearn.utils.validation import _check_sample_weight
 FLOAT_DTYPES = [np.float64, np.float32]
 
 
-def _check_shape(array, shape, name):
+def check_shape(array, shape, name):
     if array.shape != shape:
         raise ValueError(f"The parameter '{name}' should have the shape of {shape}, but got {array.shape}")
 
@@ -15,7 +15,7 @@ def _check_shape(array, shape, name):
 def check_weights_init(weights, n_components):
     """Validate ``weights_init``: shape (k,), entries in [0, 1], summing to 1."""
     weights = check_array(weights, dtype=FLOAT_DTYPES, ensure_2d=False)
-    _check_shape(weights, (n_components,), "weights")
+    check_shape(weights, (n_components,), "weights")
     if np.any(weights < 0.0) or np.any(weights > 1.0):
         raise ValueError(
             "The parameter 'weights' should be in the range [0, 1], but got max value "
@@ -30,7 +30,7 @@ def check_weights_init(weights, n_components):
 def check_means_init(means, n_components, n_features):
     """Validate ``means_init``: shape (k, d)."""
     means = check_array(means, dtype=FLOAT_DTYPES, ensure_2d=False)
-    _check_shape(means, (n_components, n_features), "means")
+    check_shape(means, (n_components, n_features), "means")
     return means
 
 
@@ -48,15 +48,22 @@ def check_precisions_init(precisions, covariance_type, n_components, n_features)
         precisions, dtype=FLOAT_DTYPES, ensure_2d=False, allow_nd=covariance_type == "full"
     )
     name = f"{covariance_type} precision"
-    _check_shape(precisions, _PRECISION_SHAPES[covariance_type](n_components, n_features), name)
+    check_shape(precisions, _PRECISION_SHAPES[covariance_type](n_components, n_features), name)
+    check_precision_values(precisions, covariance_type)
+    return precisions
+
+
+def check_precision_values(precisions, covariance_type):
+    """Symmetric positive definite matrices ('full', 'tied') or positive values, with scikit-learn's messages."""
+    name = f"{covariance_type} precision"
     if covariance_type in ("full", "tied"):
+        n_features = precisions.shape[-1]
         matrices = precisions.reshape((-1, n_features, n_features))
         symmetric = np.allclose(matrices, np.swapaxes(matrices, 1, 2))
         if not (symmetric and np.all(np.linalg.eigvalsh(matrices) > 0.0)):
             raise ValueError(f"'{name}' should be symmetric, positive-definite")
     elif np.any(precisions <= 0.0):
         raise ValueError(f"'{name}' should be positive")
-    return precisions
 
 
 def check_sample_weight(sample_weight, X):

@@ -80,7 +80,7 @@ def layout(covariance_type):
     return FULL if covariance_type in ("full", "tied") else DIAG
 
 
-def kernel_params(params, covariance_type, reference=None):
+def kernel_params(params, covariance_type, reference=None, log_weights=None):
     """Turn parameters into the pass's inputs ``(family, ref, theta, means, chol, log_const)``.
 
     ``log_const[j] = log weight_j + log det U_j - d/2 log(2 pi)``; a component
@@ -98,6 +98,9 @@ def kernel_params(params, covariance_type, reference=None):
         The point the features are taken about; by default the mixture's
         mean sum_j w_j mu_j. Precision of a log-density is about
         eps (|mu_j - ref| / sigma_j)^2, so it should lie near the data.
+    log_weights : ndarray of shape (n_components,), optional
+        Used instead of log(weights): variational Bayes passes E[log pi]
+        plus its per-component constant here.
     """
     means = np.ascontiguousarray(params.means, dtype=np.float64)
     n_components, n_features = means.shape
@@ -113,8 +116,9 @@ def kernel_params(params, covariance_type, reference=None):
         chol3 = np.ascontiguousarray(chol[:, None, :], dtype=np.float64)
     else:
         chol3 = np.ascontiguousarray(np.broadcast_to(chol[:, None, None], (n_components, 1, n_features)), dtype=np.float64)
-    with np.errstate(divide="ignore"):
-        log_weights = np.log(params.weights)
+    if log_weights is None:
+        with np.errstate(divide="ignore"):
+            log_weights = np.log(params.weights)
     log_const = log_weights + log_det_cholesky(chol, covariance_type, n_features) - 0.5 * n_features * LOG_2PI
     log_const = np.ascontiguousarray(log_const, dtype=np.float64)
     offset = means - reference
@@ -161,16 +165,44 @@ def log_det_cholesky(precisions_cholesky, covariance_type, n_features):
     return n_features * np.log(chol)
 
 
-def ml_update(stats, covariance_type, reg_covar, dtype, total_weight=None):
-    """Maximum-likelihood parameters from the statistics of one pass.
+def moments(stats, covariance_type, reg_covar, dtype):
+    """Padded counts, weighted means and covariances from the statistics of one pass.
 
-    Follows scikit-learn's M-step: N_j gets ``10 * eps`` added, the means
-    are the responsibility-weighted sums divided by that, the covariances the
+    This is scikit-learn's ``_estimate_gaussian_parameters``: N_j gets
+    ``10 * eps`` (of the data's dtype) added, the means are the
+    responsibility-weighted sums divided by that, the covariances the
     weighted scatter divided by it, plus ``reg_covar`` on the diagonal. The
     scatter is taken about the weighted mean itself (scikit-learn takes it
     about the padded mean, which adds N_j (10 eps mu_j / N_j)^2: nothing
     for well-posed data, but a spurious positive variance for a collapsed
     component in float32).
+
+    Returns
+    -------
+    nk : ndarray of shape (n_components,)
+    means : ndarray of shape (n_components, n_features)
+    covariances : ndarray, shaped by ``covariance_type``
+    """
+    n = stats.n
+    nk = n + 10.0 * np.finfo(dtype).eps
+    means = (stats.s1 + n[:, None] * stats.reference) / nk[:, None]
+    scatter = _scatter_about_mean(stats, covariance_type)
+    if covariance_type == "full":
+        covariances = scatter / nk[:, None, None]
+        idx = np.arange(covariances.shape[1])
+        covariances[:, idx, idx] += reg_covar
+    elif covariance_type == "tied":
+        covariances = scatter.sum(axis=0) / nk.sum()
+        covariances.flat[:: covariances.shape[0] + 1] += reg_covar
+    else:
+        covariances = scatter / nk[:, None] + reg_covar
+        if covariance_type == "spherical":
+            covariances = covariances.mean(axis=1)
+    return nk, means, covariances
+
+
+def ml_update(stats, covariance_type, reg_covar, dtype, total_weight=None):
+    """Maximum-likelihood parameters from the statistics of one pass (scikit-learn's M-step).
 
     Parameters
     ----------
@@ -193,21 +225,7 @@ def ml_update(stats, covariance_type, reg_covar, dtype, total_weight=None):
     IllDefinedCovariance
         When a covariance is not positive definite.
     """
-    n = stats.n
-    nk = n + 10.0 * np.finfo(dtype).eps
-    means = (stats.s1 + n[:, None] * stats.reference) / nk[:, None]
-    scatter = _scatter_about_mean(stats, covariance_type)
-    if covariance_type == "full":
-        covariances = scatter / nk[:, None, None]
-        idx = np.arange(covariances.shape[1])
-        covariances[:, idx, idx] += reg_covar
-    elif covariance_type == "tied":
-        covariances = scatter.sum(axis=0) / nk.sum()
-        covariances.flat[:: covariances.shape[0] + 1] += reg_covar
-    else:
-        covariances = scatter / nk[:, None] + reg_covar
-        if covariance_type == "spherical":
-            covariances = covariances.mean(axis=1)
+    nk, means, covariances = moments(stats, covariance_type, reg_covar, dtype)
     weights = nk / (nk.sum() if total_weight is None else total_weight)
     chol = precision_cholesky(covariances, covariance_type, float32=np.dtype(dtype) == np.float32)
     return GaussianParams(weights, means, covariances, chol)

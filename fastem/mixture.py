@@ -178,7 +178,7 @@ class GaussianMixture(BaseGaussianMixture):
             resp_chunk = initial_responsibilities(
                 self.init_params, source.X, self.n_components, random_state, source.sample_weight, self.n_threads
             )
-            params = self._params_from_resp(source, resp_chunk, update)
+            params = update(self._stats_from_resp(source, resp_chunk), source.total_weight)
         else:
             params = gaussian.GaussianParams(None, None, None, None)
         weights = params.weights if weights_init is None else np.asarray(weights_init, dtype=np.float64)
@@ -190,38 +190,8 @@ class GaussianMixture(BaseGaussianMixture):
             covariances = gaussian.covariances_from_cholesky(chol, ctype)
         return gaussian.GaussianParams(weights, means, covariances, chol)
 
-    def _params_from_resp(self, source, resp_chunk, update):
-        """M-step from given responsibilities, with statistics about the data's mean."""
-        stats = self._stats_from_resp(source, resp_chunk)
-        params = update(stats, source.total_weight)
-        quirk = self.prior is None and self.init_params in ("k-means++", "random_from_data")
-        if self.covariance_type == "tied" and quirk:
-            total_nk = stats.n.sum() + self.n_components * 10.0 * np.finfo(source.dtype).eps
-            params = self._tied_unassigned_rows(source, resp_chunk, params, total_nk)
-        return params
-
-    def _tied_unassigned_rows(self, source, resp_chunk, params, total_nk):
-        """Add scikit-learn's term for rows that no component is responsible for.
-
-        scikit-learn's tied covariance is (X^T X - sum_j N_j mu_j mu_j^T) / sum_j N_j,
-        which assumes every row's responsibilities sum to one. The k-means++ and
-        random_from_data initializations give responsibility to k rows only, so
-        its initial tied covariance also holds the second moment about the
-        origin of all other rows. It is reproduced here so that the same
-        random_state gives the same fit.
-        """
-        X, weights = source.X, source.sample_weight
-        moment = np.zeros((X.shape[1], X.shape[1]))
-        for start in range(0, X.shape[0], 1 << 15):
-            stop = min(start + (1 << 15), X.shape[0])
-            unassigned = 1.0 - resp_chunk(start, stop).sum(axis=1)
-            if weights is not None:
-                unassigned *= weights[start:stop]
-            chunk = X[start:stop].astype(np.float64)
-            moment += (chunk * unassigned[:, None]).T @ chunk
-        covariances = params.covariances + moment / total_nk
-        chol = gaussian.precision_cholesky(covariances, "tied", float32=source.dtype == np.float32)
-        return params._replace(covariances=covariances, precisions_cholesky=chol)
+    def _reproduces_tied_init_quirk(self):
+        return self.prior is None
 
     def _state(self):
         """The fitted parameters, in float64."""

@@ -52,15 +52,26 @@ class GaussianPrior:
     covariance_prior: object = None
 
 
-def _weighted_moments(X, sample_weight):
-    """Column means and the unbiased covariance (frequency weights)."""
-    X = np.asarray(X, dtype=np.float64)
-    w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    total = w.sum()
-    mean = (w @ X) / total
-    centred = X - mean
-    covariance = (centred * w[:, None]).T @ centred / max(total - 1.0, 1.0)
-    return mean, covariance
+def weighted_moments(X, sample_weight=None):
+    """Column means and the unbiased covariance (frequency weights), in float64.
+
+    Summed in chunks of rows, so no n x d temporary is made.
+    """
+    n_samples, n_features = X.shape
+    total = float(n_samples) if sample_weight is None else float(np.sum(sample_weight))
+    chunk_rows = 1 << 15
+    mean = np.zeros(n_features)
+    for start in range(0, n_samples, chunk_rows):
+        chunk = np.asarray(X[start : start + chunk_rows], dtype=np.float64)
+        w = None if sample_weight is None else sample_weight[start : start + chunk_rows]
+        mean += (np.ones(chunk.shape[0]) if w is None else w) @ chunk  # one path: unit weights are bitwise no weights
+    mean /= total
+    scatter = np.zeros((n_features, n_features))
+    for start in range(0, n_samples, chunk_rows):
+        centred = np.asarray(X[start : start + chunk_rows], dtype=np.float64) - mean
+        w = None if sample_weight is None else sample_weight[start : start + chunk_rows]
+        scatter += centred.T @ (centred if w is None else centred * w[:, None])
+    return mean, scatter / max(total - 1.0, 1.0)
 
 
 def resolve_prior(prior, X, n_components, covariance_type, sample_weight=None):
@@ -95,7 +106,7 @@ def resolve_prior(prior, X, n_components, covariance_type, sample_weight=None):
     n_features = X.shape[1]
     k, d = n_components, n_features
     needs_moments = prior.mean_prior is None or prior.covariance_prior is None
-    data_mean, data_cov = _weighted_moments(X, sample_weight) if needs_moments else (None, None)
+    data_mean, data_cov = weighted_moments(X, sample_weight) if needs_moments else (None, None)
 
     alpha = 1.0 if prior.weight_concentration_prior is None else prior.weight_concentration_prior
     alpha = np.asarray(alpha, dtype=np.float64)

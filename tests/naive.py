@@ -100,3 +100,52 @@ def random_params(rng, covariance_type, n_components, n_features):
         covariances = rng.uniform(0.5, 2.0, size=k)
     chol = gaussian.precision_cholesky(covariances, covariance_type)
     return gaussian.GaussianParams(weights, means, covariances, chol)
+
+
+def vb_update_full(X, resp, alpha0, beta0, m0, nu0, psi0, stick_breaking=False):
+    """Bishop (10.58)-(10.63) for full covariances, written per component.
+
+    Returns the concentration (alpha_k, or the Beta sticks (a_k, b_k)),
+    beta_k, m_k, nu_k and W_k (the Wishart scale; inverse of psi0 for W0).
+    """
+    X = np.asarray(X, dtype=np.float64)
+    k = resp.shape[1]
+    nk = resp.sum(axis=0)
+    xbar = [(resp[:, j, None] * X).sum(axis=0) / nk[j] for j in range(k)]
+    S = [(resp[:, j, None] * (X - xbar[j])).T @ (X - xbar[j]) / nk[j] for j in range(k)]
+    beta = beta0 + nk
+    means = np.stack([(beta0 * m0 + nk[j] * xbar[j]) / beta[j] for j in range(k)])
+    nu = nu0 + nk
+    W = []
+    for j in range(k):
+        diff = xbar[j] - m0
+        W_inv = psi0 + nk[j] * S[j] + beta0 * nk[j] / (beta0 + nk[j]) * np.outer(diff, diff)
+        W.append(np.linalg.inv(W_inv))
+    if stick_breaking:
+        concentration = (1.0 + nk, np.array([alpha0 + nk[j + 1:].sum() for j in range(k)]))
+    else:
+        concentration = alpha0 + nk
+    return concentration, beta, means, nu, np.stack(W)
+
+
+def vb_log_rho(X, concentration, beta, means, nu, W, stick_breaking=False):
+    """Bishop (10.64)-(10.67), and the stick-breaking E[log pi]: log rho_nk, shape (n, k)."""
+    from scipy.special import digamma
+
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    k = means.shape[0]
+    if stick_breaking:
+        a, b = concentration
+        log_v = digamma(a) - digamma(a + b)
+        log_1mv = digamma(b) - digamma(a + b)
+        e_log_pi = np.array([log_v[j] + log_1mv[:j].sum() for j in range(k)])
+    else:
+        e_log_pi = digamma(concentration) - digamma(concentration.sum())
+    out = np.empty((n, k))
+    for j in range(k):
+        e_log_det = sum(digamma((nu[j] + 1 - i) / 2) for i in range(1, d + 1)) + d * np.log(2) + np.linalg.slogdet(W[j])[1]
+        diff = X - means[j]
+        quad = d / beta[j] + nu[j] * np.einsum("na,ab,nb->n", diff, W[j], diff)
+        out[:, j] = e_log_pi[j] + 0.5 * e_log_det - 0.5 * d * np.log(2 * np.pi) - 0.5 * quad
+    return out

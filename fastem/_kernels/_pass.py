@@ -106,19 +106,33 @@ def all_below_inf(values, n_rows):
 
 
 @kernel()
-def weighted_entropy(resp, log_prob, log_norm, weight, n_rows):
-    """sum_b w_b sum_j r_jb log r_jb, with log r_jb = log_prob_jb - log_norm_b; r = 0 adds 0."""
+def weighted_entropy(resp, log_prob, log_norm, weight, n_rows, scratch):
+    """sum_b w_b sum_j r_jb log r_jb, with log r_jb = log_prob_jb - log_norm_b; r = 0 adds 0.
+
+    Loops run over rows, branch-free, so that they vectorize; ``scratch`` is a row buffer.
+    """
+    for b in range(n_rows):
+        scratch[b] = 0.0
+    for j in range(resp.shape[0]):
+        r_row = resp[j]
+        log_row = log_prob[j]
+        for b in range(n_rows):
+            term = r_row[b] * (log_row[b] - log_norm[b])
+            scratch[b] += term if r_row[b] > 0.0 else 0.0
     total = 0.0
     for b in range(n_rows):
-        if weight[b] == 0.0:
-            continue
-        row_total = 0.0
-        for j in range(resp.shape[0]):
-            r = resp[j, b]
-            if r > 0.0:
-                row_total += r * (log_prob[j, b] - log_norm[b])
-        total += weight[b] * row_total
+        total += weight[b] * scratch[b] if weight[b] != 0.0 else 0.0
     return total
+
+
+@kernel()
+def copy_rows(source, target, n_rows):
+    """target[:, :n_rows] = source[:, :n_rows]."""
+    for j in range(source.shape[0]):
+        from_row = source[j]
+        to_row = target[j]
+        for b in range(n_rows):
+            to_row[b] = from_row[b]
 
 
 @kernel()
@@ -208,10 +222,10 @@ def em_pass(X, sample_weight, params, resp_in, grid, stats, outputs):
                 if not all_below_inf(resp, n_rows):
                     fallback_rows(X, start, n_rows, params, resp, xt, dev, row, out)
                 if want_entropy:
-                    log_prob[:, :n_rows] = resp[:, :n_rows]
+                    copy_rows(resp, log_prob, n_rows)
                 normalize(resp, n_rows, log_norm, label, total, bits, scales)
                 if want_entropy:
-                    stat_entropy[group] += weighted_entropy(resp, log_prob, log_norm, weight, n_rows)
+                    stat_entropy[group] += weighted_entropy(resp, log_prob, log_norm, weight, n_rows, total)
                 if out_log_norm.shape[0] > 0:
                     out_log_norm[start : start + n_rows] = log_norm[:n_rows]
                 if out_label.shape[0] > 0:
