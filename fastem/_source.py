@@ -21,7 +21,10 @@ _EMPTY_WEIGHTS = np.empty(0)
 
 
 def block_size(n_features):
-    """Rows per block: a block's working set stays within L2 cache."""
+    """Rows per block: a block's working set stays within L2 cache, and tiny
+    blocks of few features do not pay a matrix-product call for little work."""
+    if n_features <= 4:
+        return 512
     if n_features <= 32:
         return 256
     if n_features <= 128:

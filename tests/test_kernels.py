@@ -131,6 +131,6 @@ def test_grid_depends_on_shape_only():
     assert block_size(16) == 256
     size, n_groups = grid(100_000, 16, 16, gaussian.FULL)
     assert size == 256 and n_groups == 64
-    assert grid(10, 3, 2, gaussian.DIAG) == (256, 1)
+    assert grid(10, 3, 2, gaussian.DIAG) == (512, 1)
     # Huge statistics per group cap the group count, never below 8.
     assert grid(10**6, 512, 64, gaussian.FULL)[1] == 8
