@@ -3,8 +3,9 @@ around the driver, initialization, prediction and sampling.
 
 A subclass supplies the algorithm through a few hooks:
 
-- ``_resolve(X, sample_weight)``: the algorithm's fixed settings for this fit
-  (a prior, hyperparameters), or None;
+- ``_resolve(source)``: the algorithm's fixed settings for this fit (a prior,
+  hyperparameters; ``source.moments()`` gives the data's mean and
+  covariance), or None;
 - ``_update_rule(resolved, dtype)``: ``update(stats, total_weight=None) -> state``,
   the M-step (or variational update) from the pass's statistics;
 - ``_bound(stats, old, new, resolved, total_weight)``: the bound reported for an
@@ -147,10 +148,13 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
                 f"n_samples = {X.shape[0]}"
             )
         sample_weight = check_sample_weight(sample_weight, X)
-        self._check_initial_parameters(X)
-        source = ArraySource(X, sample_weight, n_threads=self.n_threads)
-        resolved = self._resolve(X, sample_weight)
-        update = self._update_rule(resolved, X.dtype)
+        return self._fit_source(ArraySource(X, sample_weight, n_threads=self.n_threads))
+
+    def _fit_source(self, source):
+        """Fit on any data source (in memory, chunks); returns the source."""
+        self._check_initial_parameters(source.n_features)
+        resolved = self._resolve(source)
+        update = self._update_rule(resolved, source.dtype)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         random_state = check_random_state(self.random_state)
@@ -158,7 +162,7 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
             lower_bound = -np.inf
 
             def initialize():
-                return self._initial_state(source, random_state, update)
+                return self._initial_state(source.init_source(), random_state, update)
 
         else:
             lower_bound = self.lower_bound_
@@ -185,7 +189,7 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
         )
         if not result.converged and self.max_iter > 0:
             warnings.warn(_NOT_CONVERGED, ConvergenceWarning)
-        self._set_state(result.params, X.dtype)
+        self._set_state(result.params, source.dtype)
         self._set_resolved(resolved)
         self.converged_ = result.converged
         self.n_iter_ = result.n_iter
@@ -193,7 +197,7 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
         self.lower_bounds_ = result.lower_bounds
         return source
 
-    def _check_initial_parameters(self, X):
+    def _check_initial_parameters(self, n_features):
         """Validate user-supplied initial parameters (GaussianMixture has some)."""
 
     def _set_resolved(self, resolved):

@@ -9,6 +9,7 @@ import numpy as np
 from fastem._kernels import em_pass, n_stats
 from fastem._threads import pass_guard, thread_limit
 from fastem.gaussian import Stats, stats_from_sums
+from fastem.prior import weighted_moments
 
 #: Upper bound on the number of groups (parallel work items) of one pass.
 MAX_GROUPS = 64
@@ -120,6 +121,18 @@ class ArraySource:
     @property
     def dtype(self):
         return self.X.dtype
+
+    @property
+    def n_features(self):
+        return self.X.shape[1]
+
+    def init_source(self):
+        """The data initialization draws from: all of it."""
+        return self
+
+    def moments(self):
+        """The (weighted) mean and unbiased covariance of the rows."""
+        return weighted_moments(self.X, self.sample_weight)
 
     def statistics(self, kparams, entropy=False):
         """E-step statistics about the reference point, with the log-likelihood (and the entropy term)."""

@@ -9,7 +9,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from fastem import gaussian, variational
 from fastem._base import BaseGaussianMixture
 from fastem._validation import FLOAT_DTYPES, check_precision_values, check_shape
-from fastem.prior import weighted_moments
 
 
 class BayesianGaussianMixture(BaseGaussianMixture):
@@ -129,13 +128,13 @@ class BayesianGaussianMixture(BaseGaussianMixture):
 
     # ---------------------------------------------------------------- hooks
 
-    def _resolve(self, X, sample_weight):
+    def _resolve(self, source):
         """The hyperparameters, with scikit-learn's defaults and checks."""
-        n_features = X.shape[1]
+        n_features = source.n_features
         alpha = 1.0 / self.n_components if self.weight_concentration_prior is None else self.weight_concentration_prior
         beta = 1.0 if self.mean_precision_prior is None else self.mean_precision_prior
         needs_moments = self.mean_prior is None or self.covariance_prior is None
-        mean, covariance = weighted_moments(X, sample_weight) if needs_moments else (None, None)
+        mean, covariance = source.moments() if needs_moments else (None, None)
         if self.mean_prior is None:
             mean_prior = mean
         else:

@@ -131,10 +131,10 @@ class GaussianMixture(BaseGaussianMixture):
 
     # ---------------------------------------------------------------- hooks
 
-    def _resolve(self, X, sample_weight):
+    def _resolve(self, source):
         if self.prior is None:
             return None
-        return resolve_prior(self.prior, X, self.n_components, self.covariance_type, sample_weight)
+        return resolve_prior(self.prior, source, self.n_components, self.covariance_type)
 
     def _set_resolved(self, prior):
         if prior is not None:
@@ -159,9 +159,8 @@ class GaussianMixture(BaseGaussianMixture):
             return lambda stats, total_weight=None: gaussian.ml_update(stats, ctype, reg_covar, dtype, total_weight)
         return lambda stats, total_weight=None: gaussian.map_update(stats, ctype, reg_covar, dtype, prior)
 
-    def _check_initial_parameters(self, X):
+    def _check_initial_parameters(self, n_features):
         """Validated copies of the user's initial parameters (never stored on self)."""
-        n_features = X.shape[1]
         weights = means = precisions = None
         if self.weights_init is not None:
             weights = check_weights_init(self.weights_init, self.n_components)
@@ -172,7 +171,7 @@ class GaussianMixture(BaseGaussianMixture):
         return weights, means, precisions
 
     def _initial_state(self, source, random_state, update):
-        weights_init, means_init, precisions_init = self._check_initial_parameters(source.X)
+        weights_init, means_init, precisions_init = self._check_initial_parameters(source.n_features)
         ctype = self.covariance_type
         if weights_init is None or means_init is None or precisions_init is None:
             resp_chunk = initial_responsibilities(

@@ -80,7 +80,8 @@ def resolve_prior(prior, X, n_components, covariance_type, sample_weight=None):
     Parameters
     ----------
     prior : GaussianPrior or "default"
-    X : ndarray of shape (n_samples, n_features)
+    X : ndarray of shape (n_samples, n_features), or a data source
+        A source gives ``n_features`` and ``moments()`` (mean, covariance).
     n_components : int
     covariance_type : {'full', 'tied', 'diag', 'spherical'}
     sample_weight : ndarray of shape (n_samples,) or None
@@ -103,10 +104,13 @@ def resolve_prior(prior, X, n_components, covariance_type, sample_weight=None):
         prior = GaussianPrior()
     if not isinstance(prior, GaussianPrior):
         raise TypeError(f"prior must be None, 'default' or a fastem.GaussianPrior, got {prior!r}")
-    n_features = X.shape[1]
+    if hasattr(X, "moments"):
+        n_features, moments = X.n_features, X.moments
+    else:
+        n_features, moments = X.shape[1], lambda: weighted_moments(X, sample_weight)
     k, d = n_components, n_features
     needs_moments = prior.mean_prior is None or prior.covariance_prior is None
-    data_mean, data_cov = weighted_moments(X, sample_weight) if needs_moments else (None, None)
+    data_mean, data_cov = moments() if needs_moments else (None, None)
 
     alpha = 1.0 if prior.weight_concentration_prior is None else prior.weight_concentration_prior
     alpha = np.asarray(alpha, dtype=np.float64)

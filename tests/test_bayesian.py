@@ -36,7 +36,7 @@ def test_update_and_e_step_match_bishop(prior_type):
     model = fastem.BayesianGaussianMixture(n_components=3, weight_concentration_prior_type=prior_type,
                                            weight_concentration_prior=0.3, mean_precision_prior=0.7,
                                            degrees_of_freedom_prior=4.5, reg_covar=0.0)
-    prior = model._resolve(X, None)
+    prior = model._resolve(ArraySource(X))
     stats = ArraySource(X).statistics_given_resp(
         (0, X.mean(axis=0), np.zeros((3, 10)), np.zeros((3, 3)), np.zeros((3, 1, 3)), np.zeros(3)),
         lambda start, stop: resp[start:stop],
