@@ -26,6 +26,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fastem import gaussian
+from fastem._chunks import ChunkSource
 from fastem._driver import Monitor, fit_restarts
 from fastem._init import initial_responsibilities
 from fastem._kernels import n_stats
@@ -133,6 +134,42 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
         source = self._fit(X, sample_weight)
         _, _, labels = source.evaluate(self._kernel_params(), label=True)
         return labels
+
+    def fit_chunks(self, chunks):
+        """Estimate the parameters from data read piece by piece.
+
+        Exact EM (or variational Bayes) over all chunks: each iteration is
+        one pass over ``chunks()``, and the result equals ``fit`` on the
+        concatenated data up to rounding (summation order). Initialization
+        (``init_params``) draws from the first chunks, up to 100,000 rows;
+        ``fit`` on data of at most that many rows starts from the same point.
+        The data's mean and covariance, where a prior needs them, come from
+        one extra pass.
+
+        Parameters
+        ----------
+        chunks : callable
+            ``chunks()`` returns a fresh iterator of arrays of shape
+            (n_rows_i, n_features), the same data on every call (for
+            example, reading an HDF5, Zarr, Parquet or CSV file piecewise).
+
+        Returns
+        -------
+        self : object
+        """
+        self._validate_params()
+        with single_threaded_blas():
+            source = ChunkSource(chunks, n_threads=self.n_threads)
+            if source.n_samples < max(self.n_components, 2):
+                raise ValueError(
+                    "Expected n_samples >= n_components (and at least 2) "
+                    f"but got n_components = {self.n_components}, n_samples = {source.n_samples}"
+                )
+            self.n_features_in_ = source.n_features
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            self._fit_source(source)
+        return self
 
     def _fit(self, X, sample_weight):
         with single_threaded_blas():
