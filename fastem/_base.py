@@ -10,13 +10,14 @@ A subclass supplies the algorithm through a few hooks:
   the M-step (or variational update) from the pass's statistics;
 - ``_bound(stats, old, new, resolved, total_weight)``: the bound reported for an
   iteration that took ``old`` to ``new``;
-- ``_kernel_params_of(state)``: the pass's inputs for a state;
+- ``_kernel_params_of(state, reference=None)``: the pass's inputs for a state;
 - ``_set_state(state, dtype)`` / ``_state()``: fitted attributes to and from a state.
 """
 
 import warnings
 from numbers import Integral, Real
 from time import time
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
@@ -73,6 +74,29 @@ class _VerboseMonitor(Monitor):
             print(f"Initialization {message}. time lapse {lapse:.5f}s\t lower bound {lower_bound:.5f}.")
 
 
+class _OnlineState(NamedTuple):
+    """What partial_fit carries from one batch to the next."""
+
+    reference: np.ndarray
+    average: Any  # Stats per unit weight, about ``reference``
+    steps: int
+    seen: float
+    resolved: Any
+
+
+def _scale_stats(stats, factor):
+    return stats._replace(n=stats.n * factor, s1=stats.s1 * factor, s2=stats.s2 * factor,
+                          log_likelihood=stats.log_likelihood * factor, entropy=stats.entropy * factor)
+
+
+def _mix_stats(old, new, rho):
+    """(1 - rho) old + rho new, field by field (both about the same reference)."""
+    keep = 1.0 - rho
+    return old._replace(n=keep * old.n + rho * new.n, s1=keep * old.s1 + rho * new.s1, s2=keep * old.s2 + rho * new.s2,
+                        log_likelihood=keep * old.log_likelihood + rho * new.log_likelihood,
+                        entropy=keep * old.entropy + rho * new.entropy)
+
+
 class BaseGaussianMixture(DensityMixin, BaseEstimator):
     """Shared machinery of GaussianMixture and BayesianGaussianMixture."""
 
@@ -89,6 +113,8 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
         "verbose": ["verbose"],
         "verbose_interval": [Interval(Integral, 1, None, closed="left")],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "learning_decay": [Interval(Real, 0.5, 1.0, closed="right")],
+        "learning_offset": [Interval(Real, 0.0, None, closed="left")],
     }
 
     #: The pass also sums r log r (variational Bayes's bound needs it).
@@ -171,6 +197,78 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
             self._fit_source(source)
         return self
 
+    def partial_fit(self, X, y=None, sample_weight=None):
+        """Update the model with one batch: stepwise (online) EM.
+
+        Cappe and Moulines (2009): a running average of the expected
+        sufficient statistics per unit weight, s <- (1 - rho_t) s + rho_t s(batch),
+        rho_t = (t + learning_offset)^(-learning_decay), then the usual update
+        (ML, MAP or variational) from s scaled to the total weight seen so
+        far. The first call initializes from its batch (``init_params``), or
+        from the fitted parameters when ``fit`` ran before. Statistics are
+        kept about a fixed reference point, the first batch's mean. A call
+        that fails (bad batch, singular covariance) leaves the model as it was.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One batch.
+        y : Ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self : object
+        """
+        self._validate_params()
+        first = not hasattr(self, "_online")
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=first and not hasattr(self, "converged_"))
+        sample_weight = check_sample_weight(sample_weight, X)
+        with single_threaded_blas():
+            online, state, bound = self._online_step(X, sample_weight, first)
+        self._set_state(state, X.dtype)
+        self._online = online
+        self.converged_ = False
+        self.n_iter_ = online.steps
+        self.lower_bound_ = bound
+        self.lower_bounds_ = []
+        return self
+
+    def _online_step(self, X, sample_weight, first):
+        """The next online state, model state and bound; assigns nothing."""
+        source = ArraySource(X, sample_weight, n_threads=self.n_threads)
+        batch_weight = source.total_weight
+        if first:
+            if X.shape[0] < self.n_components and not hasattr(self, "converged_"):
+                raise ValueError(
+                    "Expected n_samples >= n_components in the first partial_fit batch "
+                    f"but got n_components = {self.n_components}, n_samples = {X.shape[0]}"
+                )
+            resolved = self._resolve(source)
+            update = self._update_rule(resolved, X.dtype)
+            self._check_initial_parameters(source.n_features)
+            if hasattr(self, "converged_"):
+                state = self._state()
+            else:
+                state = self._initial_state(source, check_random_state(self.random_state), update)
+            online = _OnlineState(source.mean(), None, 0, 0.0, resolved)
+        else:
+            online = self._online
+            update = self._update_rule(online.resolved, X.dtype)
+            state = self._state()
+        kparams = self._kernel_params_of(state, online.reference)
+        batch = _scale_stats(source.statistics(kparams, entropy=self._needs_entropy), 1.0 / batch_weight)
+        if online.average is None:
+            average = batch
+        else:
+            rho = (online.steps + self.learning_offset) ** (-self.learning_decay)
+            average = _mix_stats(online.average, batch, rho)
+        seen = online.seen + batch_weight
+        scaled = _scale_stats(average, seen)
+        new = update(scaled)
+        bound = self._bound(scaled, state, new, online.resolved, seen)
+        return online._replace(average=average, steps=online.steps + 1, seen=seen), new, bound
+
     def _fit(self, X, sample_weight):
         with single_threaded_blas():
             return self._fit_em(X, sample_weight)
@@ -189,6 +287,8 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
 
     def _fit_source(self, source):
         """Fit on any data source (in memory, chunks); returns the source."""
+        if hasattr(self, "_online"):
+            del self._online
         self._check_initial_parameters(source.n_features)
         resolved = self._resolve(source)
         update = self._update_rule(resolved, source.dtype)

@@ -52,6 +52,10 @@ class BayesianGaussianMixture(BaseGaussianMixture):
     verbose : int, default=0
     verbose_interval : int, default=10
     n_threads : int or None, default=None
+    learning_decay : float in (0.5, 1], default=0.7
+        kappa of :meth:`partial_fit`'s step size (t + learning_offset)^(-kappa).
+    learning_offset : float >= 0, default=10.0
+        t0 of :meth:`partial_fit`'s step size.
 
     Attributes
     ----------
@@ -106,6 +110,8 @@ class BayesianGaussianMixture(BaseGaussianMixture):
         verbose=0,
         verbose_interval=10,
         n_threads=None,
+        learning_decay=0.7,
+        learning_offset=10.0,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -125,6 +131,8 @@ class BayesianGaussianMixture(BaseGaussianMixture):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
 
     # ---------------------------------------------------------------- hooks
 
@@ -183,8 +191,8 @@ class BayesianGaussianMixture(BaseGaussianMixture):
     def _bound(self, stats, old, new, prior, total_weight):
         return variational.lower_bound(stats.entropy, new, self.covariance_type, prior.prior_type)
 
-    def _kernel_params_of(self, state):
-        return variational.kernel_params(state, self.covariance_type, self.weight_concentration_prior_type)
+    def _kernel_params_of(self, state, reference=None):
+        return variational.kernel_params(state, self.covariance_type, self.weight_concentration_prior_type, reference)
 
     def _state(self):
         f64 = lambda a: np.asarray(a, dtype=np.float64)  # noqa: E731

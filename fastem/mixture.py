@@ -60,6 +60,10 @@ class GaussianMixture(BaseGaussianMixture):
         then never fails a Cholesky factorization, and ``lower_bound_`` is the
         log-posterior per sample. ``score``, ``score_samples``, ``bic`` and
         ``aic`` stay the log-likelihood, taken at the MAP estimate.
+    learning_decay : float in (0.5, 1], default=0.7
+        kappa of :meth:`partial_fit`'s step size (t + learning_offset)^(-kappa).
+    learning_offset : float >= 0, default=10.0
+        t0 of :meth:`partial_fit`'s step size.
 
     Attributes
     ----------
@@ -111,6 +115,8 @@ class GaussianMixture(BaseGaussianMixture):
         verbose_interval=10,
         n_threads=None,
         prior=None,
+        learning_decay=0.7,
+        learning_offset=10.0,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -128,6 +134,8 @@ class GaussianMixture(BaseGaussianMixture):
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
         self.prior = prior
+        self.learning_decay = learning_decay
+        self.learning_offset = learning_offset
 
     # ---------------------------------------------------------------- hooks
 
@@ -149,8 +157,8 @@ class GaussianMixture(BaseGaussianMixture):
             log_posterior += gaussian.log_prior(old, self.covariance_type, prior)
         return log_posterior / total_weight
 
-    def _kernel_params_of(self, params):
-        return gaussian.kernel_params(params, self.covariance_type)
+    def _kernel_params_of(self, params, reference=None):
+        return gaussian.kernel_params(params, self.covariance_type, reference)
 
     def _update_rule(self, prior, dtype):
         """``update(stats, total_weight=None) -> params``: the ML or the MAP M-step."""

@@ -80,7 +80,7 @@ def _expected_log_det_terms(state, n_features):
     return n_features * np.log(2.0) + np.sum(digamma(0.5 * (nu - np.arange(n_features)[:, None])), axis=0)
 
 
-def kernel_params(state, covariance_type, prior_type):
+def kernel_params(state, covariance_type, prior_type, reference=None):
     """The pass's inputs for q: means m_k, precision factors of ``covariances_``,
     and log-weights E[log pi_k] - d/2 log nu_k + 1/2 (E[log|Lambda_k|] - log|W_k| - d / beta_k)."""
     d = state.means.shape[1]
@@ -92,7 +92,7 @@ def kernel_params(state, covariance_type, prior_type):
     )
     plug_in = gaussian.GaussianParams(expected_weights(state, prior_type), state.means, state.covariances,
                                       state.precisions_cholesky)
-    return gaussian.kernel_params(plug_in, covariance_type, log_weights=log_weights)
+    return gaussian.kernel_params(plug_in, covariance_type, reference, log_weights=log_weights)
 
 
 def update(stats, covariance_type, reg_covar, dtype, prior):
