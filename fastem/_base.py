@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fastem import gaussian
 from fastem._chunks import ChunkSource
+from fastem._dask import DaskSource, is_dask_array
 from fastem._driver import Monitor, fit_restarts
 from fastem._init import initial_responsibilities
 from fastem._kernels import n_stats
@@ -131,11 +132,13 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or dask array of shape (n_samples, n_features)
+            A dask array is persisted on the cluster of the current client
+            (or the local scheduler), and each pass runs per block there.
         y : Ignored
         sample_weight : array-like of shape (n_samples,), default=None
             Nonnegative finite weights with a positive sum; an integer weight
-            w counts the row w times.
+            w counts the row w times. Not with a dask array.
 
         Returns
         -------
@@ -158,6 +161,8 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
         """
         source = self._fit(X, sample_weight)
+        if is_dask_array(X):
+            return self.predict(X)
         _, _, labels = source.evaluate(self._kernel_params(), label=True)
         return labels
 
@@ -271,7 +276,39 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
 
     def _fit(self, X, sample_weight):
         with single_threaded_blas():
+            if is_dask_array(X):
+                return self._fit_dask(X, sample_weight)
             return self._fit_em(X, sample_weight)
+
+    def _fit_dask(self, X, sample_weight):
+        """Exact EM on a dask array: the pass runs per block on the cluster."""
+        self._validate_params()
+        if sample_weight is not None:
+            raise TypeError("sample_weight is not supported with a dask array X; pass a NumPy array to weight rows")
+        source = DaskSource(X, n_threads=self.n_threads)
+        if source.n_samples < max(self.n_components, 2):
+            raise ValueError(
+                "Expected n_samples >= n_components (and at least 2) "
+                f"but got n_components = {self.n_components}, n_samples = {source.n_samples}"
+            )
+        self.n_features_in_ = source.n_features
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        return self._fit_source(source)
+
+    def _map_dask(self, X, method, dtype, n_columns=None):
+        """Apply a prediction method block by block; returns a dask array."""
+        check_is_fitted(self)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has shape {X.shape}, but {type(self).__name__} is expecting {self.n_features_in_} features")
+        X = X.rechunk({1: -1})
+        function = getattr(self, method)
+        if n_columns is None:
+            return X.map_blocks(function, drop_axis=1, dtype=dtype)
+        return X.map_blocks(function, chunks=(X.chunks[0], (n_columns,)), dtype=dtype)
+
+    def _output_dtype(self, X):
+        return np.result_type(X.dtype if X.dtype in FLOAT_DTYPES else np.float64, self.means_.dtype)
 
     def _fit_em(self, X, sample_weight):
         self._validate_params()
@@ -411,6 +448,8 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
         -------
         log_prob : ndarray of shape (n_samples,)
         """
+        if is_dask_array(X):
+            return self._map_dask(X, "score_samples", self._output_dtype(X))
         (log_norm, _, _), dtype = self._evaluate(X, log_norm=True)
         return log_norm.astype(dtype, copy=False)
 
@@ -426,7 +465,8 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
         -------
         log_likelihood : float
         """
-        return float(np.mean(self.score_samples(X)))
+        scores = self.score_samples(X)
+        return float(scores.mean().compute() if is_dask_array(X) else np.mean(scores))
 
     def predict(self, X):
         """Most probable component of each row of X.
@@ -439,6 +479,8 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
         -------
         labels : ndarray of shape (n_samples,)
         """
+        if is_dask_array(X):
+            return self._map_dask(X, "predict", np.int64)
         (_, _, labels), _ = self._evaluate(X, label=True)
         return labels
 
@@ -454,6 +496,8 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
         resp : ndarray of shape (n_samples, n_components)
             Rows sum to one.
         """
+        if is_dask_array(X):
+            return self._map_dask(X, "predict_proba", self._output_dtype(X), self.n_components)
         (_, resp, _), dtype = self._evaluate(X, resp=True)
         return resp.astype(dtype, copy=False)
 

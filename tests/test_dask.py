@@ -1,0 +1,123 @@
+"""Dask: exact EM on a real LocalCluster with two worker processes."""
+
+import os
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.exceptions import ConvergenceWarning
+
+import fastem
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    # Workers inherit the environment: one Numba thread each, set before they spawn.
+    previous = os.environ.get("NUMBA_NUM_THREADS")
+    os.environ["NUMBA_NUM_THREADS"] = "1"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                               dashboard_address=None, silence_logs=50)
+            client = distributed.Client(cluster)
+    finally:
+        if previous is None:
+            del os.environ["NUMBA_NUM_THREADS"]
+        else:
+            os.environ["NUMBA_NUM_THREADS"] = previous
+    yield client
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        client.close()
+        cluster.close()
+
+
+def _data(n=20_000, seed=0):
+    X, _ = make_blobs(n_samples=n, n_features=3, centers=4, cluster_std=2.0, random_state=seed)
+    return X
+
+
+def _quiet(function, *args):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return function(*args)
+
+
+ESTIMATORS = {
+    "ml": lambda **kw: fastem.GaussianMixture(4, **kw),
+    "vb": lambda **kw: fastem.BayesianGaussianMixture(n_components=4, **kw),
+}
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+@pytest.mark.parametrize("kind", sorted(ESTIMATORS))
+def test_fit_on_the_cluster_equals_in_memory(client, kind, covariance_type):
+    X = _data()
+    params = dict(covariance_type=covariance_type, random_state=0, tol=0.0, max_iter=15)
+    in_memory = _quiet(ESTIMATORS[kind](**params).fit, X)
+    # 8 blocks of 2,560 rows: whole 512-row blocks of the pass's grid.
+    dX = da.from_array(X, chunks=(2560, 3))
+    on_cluster = _quiet(ESTIMATORS[kind](**params).fit, dX)
+    np.testing.assert_allclose(on_cluster.lower_bounds_, in_memory.lower_bounds_, rtol=1e-12)
+    for name in ("weights_", "means_", "covariances_"):
+        np.testing.assert_allclose(getattr(on_cluster, name), getattr(in_memory, name), rtol=1e-12, atol=1e-14)
+
+    proba = on_cluster.predict_proba(dX)
+    labels = on_cluster.predict(dX)
+    scores = on_cluster.score_samples(dX)
+    assert isinstance(proba, da.Array) and isinstance(labels, da.Array) and isinstance(scores, da.Array)
+    np.testing.assert_allclose(proba.compute(), in_memory.predict_proba(X), atol=1e-12)
+    np.testing.assert_array_equal(labels.compute(), in_memory.predict(X))
+    np.testing.assert_allclose(scores.compute(), in_memory.score_samples(X), rtol=1e-12)
+    assert on_cluster.score(dX) == pytest.approx(in_memory.score(X), rel=1e-12)
+
+
+def test_fit_survives_a_killed_worker(client):
+    X = _data(n=400_000, seed=1)
+    # More rows than initialization samples: start both from the same point.
+    params = dict(tol=0.0, max_iter=150, weights_init=np.full(4, 0.25), means_init=X[:4],
+                  precisions_init=np.stack([np.eye(3)] * 4))
+    in_memory = _quiet(fastem.GaussianMixture(4, **params).fit, X)
+    dX = da.from_array(X, chunks=(50_000, 3))
+    model = fastem.GaussianMixture(4, **params)
+    errors = []
+
+    def fit():
+        try:
+            _quiet(model.fit, dX)
+        except Exception as error:  # reported below
+            errors.append(error)
+
+    worker = threading.Thread(target=fit)
+    worker.start()
+    time.sleep(1.0)
+    assert worker.is_alive(), "the fit ended before a worker could be killed"
+    victim = sorted(client.scheduler_info()["workers"])[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            client.run(os._exit, 1, workers=[victim])
+        except Exception:
+            pass  # the worker dies before it can answer
+    worker.join(timeout=300)
+    assert not worker.is_alive()
+    assert victim not in client.scheduler_info()["workers"]  # it did die
+    assert not errors, errors
+    np.testing.assert_allclose(model.lower_bounds_, in_memory.lower_bounds_, rtol=1e-12)
+    np.testing.assert_allclose(model.means_, in_memory.means_, rtol=1e-12)
+
+
+def test_bad_dask_input(client):
+    bad = _data(n=1000)
+    bad[10, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        fastem.GaussianMixture(2).fit(da.from_array(bad, chunks=(250, 3)))
+    with pytest.raises(TypeError, match="sample_weight"):
+        fastem.GaussianMixture(2).fit(da.from_array(_data(n=1000), chunks=(250, 3)), sample_weight=np.ones(1000))
