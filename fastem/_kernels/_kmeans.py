@@ -115,14 +115,43 @@ def candidate_potentials(X, mean, points, closest, sample_weight, grid, partial)
                 partial[group, t] += total
 
 
+@kernel()
+def _load_centred_rows(X, start, n_rows, mean, rows):
+    """rows[:n_rows] = X[start:start + n_rows] - mean in float64, zero below."""
+    for b in range(n_rows):
+        target = rows[b]
+        for c in range(X.shape[1]):
+            target[c] = X[start + b, c] - mean[c]
+    for b in range(n_rows, rows.shape[0]):
+        target = rows[b]
+        for c in range(X.shape[1]):
+            target[c] = 0.0
+
+
+@kernel()
+def _add_sums(sums, counts, block_sums, onehot, n_rows):
+    """sums += block_sums; counts += row sums of onehot."""
+    for j in range(sums.shape[0]):
+        row = onehot[j]
+        total = 0.0
+        for b in range(n_rows):
+            total += row[b]
+        counts[j] += total
+        target = sums[j]
+        source = block_sums[j]
+        for c in range(target.shape[0]):
+            target[c] += source[c]
+
+
 @kernel(parallel=True)
 def lloyd_assign(X, mean, sample_weight, centers, grid, labels, sums, counts, changes):
     """Assign each row to its nearest centre and add the weighted sums per centre.
 
     Distances are ||c||^2 - 2 x.c (the row's own norm does not change the
-    argmin), ties to the lowest index. ``changes[g]`` counts rows of group g
-    whose label changed. ``sums``/``counts`` with a leading length of 0
-    skip the accumulation.
+    argmin), ties to the lowest index; x.c for a block of centred rows is one
+    matrix product, and so are the per-centre sums (with the block's weighted
+    one-hot labels). ``changes[g]`` counts rows of group g whose label
+    changed. ``sums``/``counts`` with a leading length of 0 skip the sums.
     """
     block_size, n_groups = grid
     n_samples, n_features = X.shape
@@ -136,36 +165,34 @@ def lloyd_assign(X, mean, sample_weight, centers, grid, labels, sums, counts, ch
         for c in range(n_features):
             norms[j] += centers[j, c] * centers[j, c]
     for group in prange(n_groups):
-        xt = np.empty((n_features, block_size))
-        dot = np.empty(block_size)
+        rows = np.zeros((block_size, n_features))
+        dots = np.empty((n_clusters, block_size))
+        onehot = np.zeros((n_clusters, block_size))
+        block_sums = np.empty((n_clusters, n_features))
         best = np.empty(block_size)
         nearest = np.empty(block_size, dtype=np.int64)
         for block in range(group * n_blocks // n_groups, (group + 1) * n_blocks // n_groups):
             start = block * block_size
             n_rows = min(block_size, n_samples - start)
-            _load_centred(X, start, n_rows, mean, xt)
+            _load_centred_rows(X, start, n_rows, mean, rows)
+            np.dot(centers, rows.T, dots)
             for b in range(n_rows):
                 best[b] = np.inf
                 nearest[b] = 0
             for j in range(n_clusters):
-                for b in range(n_rows):
-                    dot[b] = 0.0
-                for c in range(n_features):
-                    centre = centers[j, c]
-                    for b in range(n_rows):
-                        dot[b] += centre * xt[c, b]
+                dot = dots[j]
                 for b in range(n_rows):
                     # Branch-free so that the loop vectorizes; ties keep the lower index.
                     distance = norms[j] - 2.0 * dot[b]
                     nearest[b] = j if distance < best[b] else nearest[b]
                     best[b] = min(distance, best[b])
             for b in range(n_rows):
-                label = nearest[b]
-                if labels[start + b] != label:
+                if labels[start + b] != nearest[b]:
                     changes[group] += 1
-                    labels[start + b] = label
-                if accumulate:
-                    w = sample_weight[start + b] if weighted else 1.0
-                    counts[group, label] += w
-                    for c in range(n_features):
-                        sums[group, label, c] += w * xt[c, b]
+                    labels[start + b] = nearest[b]
+            if accumulate:
+                onehot[:, :] = 0.0
+                for b in range(n_rows):
+                    onehot[nearest[b], b] = sample_weight[start + b] if weighted else 1.0
+                np.dot(onehot, rows, block_sums)
+                _add_sums(sums[group], counts[group], block_sums, onehot, n_rows)
