@@ -9,6 +9,7 @@ the caller in group order: results do not depend on the thread count.
 import numpy as np
 from numba import prange
 
+from fastem._kernels._grid import block_rows, group_blocks
 from fastem._kernels._jit import kernel
 
 
@@ -79,13 +80,12 @@ def update_closest(X, mean, point, closest, grid):
     """closest[i] = min(closest[i], ||X[i] - mean - point||^2)."""
     block_size, n_groups = grid
     n_samples = X.shape[0]
-    n_blocks = (n_samples + block_size - 1) // block_size
     for group in prange(n_groups):
         xt = np.empty((X.shape[1], block_size))
         distance = np.empty(block_size)
-        for block in range(group * n_blocks // n_groups, (group + 1) * n_blocks // n_groups):
-            start = block * block_size
-            n_rows = min(block_size, n_samples - start)
+        first, stop = group_blocks(group, n_groups, n_samples, block_size)
+        for block in range(first, stop):
+            start, n_rows = block_rows(block, block_size, n_samples)
             _load_centred(X, start, n_rows, mean, xt)
             _squared_distances(xt, n_rows, point, distance)
             for b in range(n_rows):
@@ -97,14 +97,13 @@ def candidate_potentials(X, mean, points, closest, sample_weight, grid, partial)
     """partial[g, t] = sum over group g of w_i min(closest_i, ||x_i - points[t]||^2)."""
     block_size, n_groups = grid
     n_samples = X.shape[0]
-    n_blocks = (n_samples + block_size - 1) // block_size
     weighted = sample_weight.shape[0] > 0
     for group in prange(n_groups):
         xt = np.empty((X.shape[1], block_size))
         distance = np.empty(block_size)
-        for block in range(group * n_blocks // n_groups, (group + 1) * n_blocks // n_groups):
-            start = block * block_size
-            n_rows = min(block_size, n_samples - start)
+        first, stop = group_blocks(group, n_groups, n_samples, block_size)
+        for block in range(first, stop):
+            start, n_rows = block_rows(block, block_size, n_samples)
             _load_centred(X, start, n_rows, mean, xt)
             for t in range(points.shape[0]):
                 _squared_distances(xt, n_rows, points[t], distance)
@@ -156,7 +155,6 @@ def lloyd_assign(X, mean, sample_weight, centers, grid, labels, sums, counts, ch
     block_size, n_groups = grid
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
-    n_blocks = (n_samples + block_size - 1) // block_size
     weighted = sample_weight.shape[0] > 0
     accumulate = sums.shape[0] > 0
     norms = np.empty(n_clusters)
@@ -171,9 +169,9 @@ def lloyd_assign(X, mean, sample_weight, centers, grid, labels, sums, counts, ch
         block_sums = np.empty((n_clusters, n_features))
         best = np.empty(block_size)
         nearest = np.empty(block_size, dtype=np.int64)
-        for block in range(group * n_blocks // n_groups, (group + 1) * n_blocks // n_groups):
-            start = block * block_size
-            n_rows = min(block_size, n_samples - start)
+        first, stop = group_blocks(group, n_groups, n_samples, block_size)
+        for block in range(first, stop):
+            start, n_rows = block_rows(block, block_size, n_samples)
             _load_centred_rows(X, start, n_rows, mean, rows)
             np.dot(centers, rows.T, dots)
             for b in range(n_rows):

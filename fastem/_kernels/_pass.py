@@ -19,6 +19,7 @@ import numpy as np
 from numba import prange
 
 from fastem._kernels._gaussian import features, log_density
+from fastem._kernels._grid import block_rows, group_blocks
 from fastem._kernels._jit import kernel
 from fastem._kernels._math import exp_shifted
 
@@ -180,7 +181,6 @@ def em_pass(X, sample_weight, params, resp_in, grid, stats, outputs):
     out_log_norm, out_resp, out_label = outputs
     n_samples, n_features = X.shape
     n_components, n_stat = theta.shape
-    n_blocks = (n_samples + block_size - 1) // block_size
     weighted = sample_weight.shape[0] > 0
     given_resp = resp_in.shape[0] > 0
     want_stats = stat_sums.shape[0] > 0
@@ -202,9 +202,9 @@ def em_pass(X, sample_weight, params, resp_in, grid, stats, outputs):
         dev = np.empty((n_features, 1))
         row = np.empty(1)
         out = np.empty(1)
-        for block in range(group * n_blocks // n_groups, (group + 1) * n_blocks // n_groups):
-            start = block * block_size
-            n_rows = min(block_size, n_samples - start)
+        first, stop = group_blocks(group, n_groups, n_samples, block_size)
+        for block in range(first, stop):
+            start, n_rows = block_rows(block, block_size, n_samples)
             if n_rows < block_size:
                 phi[:, n_rows:] = 0.0
                 resp[:, n_rows:] = 0.0
