@@ -134,3 +134,20 @@ def test_grid_depends_on_shape_only():
     assert grid(10, 3, 2, gaussian.DIAG) == (512, 1)
     # Huge statistics per group cap the group count, never below 8.
     assert grid(10**6, 512, 64, gaussian.FULL)[1] == 8
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_statistics_over_many_groups_match_loops(covariance_type):
+    # 6,000 rows of 3 features: 12 blocks, one per group, so groups run on
+    # both threads and every group's slot must start from zero.
+    rng = np.random.default_rng(11)
+    X = _data(rng, 6000, 3, np.float64)
+    sample_weight = rng.uniform(0.0, 2.0, size=6000)
+    params = naive.random_params(rng, covariance_type, 3, 3)
+    stats = ArraySource(X, sample_weight, n_threads=2).statistics(gaussian.kernel_params(params, covariance_type))
+    _, resp = naive.e_step(X, params.weights, params.means, params.covariances, covariance_type)
+    count, first, second = naive.statistics(X, resp, stats.reference, sample_weight)
+    np.testing.assert_allclose(stats.n, count, rtol=1e-10)
+    np.testing.assert_allclose(stats.s1, first, rtol=1e-9, atol=1e-9)
+    expected = second if gaussian.layout(covariance_type) == gaussian.FULL else np.diagonal(second, axis1=1, axis2=2)
+    np.testing.assert_allclose(stats.s2, expected, rtol=1e-9, atol=1e-9)
