@@ -1,0 +1,200 @@
+"""Many fits at once: ``fit_many`` for many data sets, ``select`` for model selection.
+
+Problems run on a pool of Python threads; each fit runs its passes on one
+Numba thread (the compiled passes release the GIL). A fit's result does not
+depend on its thread count, so every result is bitwise the one
+``clone(estimator).fit(X)`` gives on its own. For small problems the
+Python part of each fit dominates and the problems run one after another;
+running the whole EM loop of a small problem in compiled code is the step
+that remains for high throughput on thousands of small problems.
+"""
+
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+
+from fastem import gaussian
+from fastem._threads import resolve_n_threads
+
+
+#: Below this many rows per problem (on average) a fit is mostly Python
+#: (validation, the loop, the small updates), which threads cannot overlap:
+#: problems then run one after another.
+PARALLEL_MIN_ROWS = 20_000
+
+
+def _workers(n_jobs, n_tasks, mean_rows):
+    if n_jobs is None:
+        if mean_rows < PARALLEL_MIN_ROWS:
+            return 1
+        n_jobs = resolve_n_threads(None)
+    return max(1, min(int(n_jobs), n_tasks, os.cpu_count() or 1))
+
+
+def _fit_one(estimator, X, sample_weight):
+    model = clone(estimator).set_params(n_threads=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        model.fit(X, sample_weight=sample_weight)
+    model.set_params(n_threads=estimator.get_params()["n_threads"])
+    return model, [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+
+
+def fit_many(datasets, estimator, *, sample_weights=None, errors="raise", n_jobs=None):
+    """Fit one clone of ``estimator`` to each data set, in parallel.
+
+    Parameters
+    ----------
+    datasets : sequence of array-like of shape (n_samples_i, n_features), or ndarray of shape (n_problems, n_samples, n_features)
+        The problems; row counts may differ, the feature count may not.
+    estimator : GaussianMixture or BayesianGaussianMixture
+        Unfitted template: its parameters, ``random_state`` included, apply
+        to every problem.
+    sample_weights : sequence of (array-like of shape (n_samples_i,) or None), default=None
+    errors : {'raise', 'collect'}, default='raise'
+        'raise': the first failing problem (in index order) raises a
+        ValueError naming its index and cause. 'collect': its slot holds the
+        exception and every other problem is fitted.
+    n_jobs : int or None, default=None
+        Problems fitted at once. None: one per core Numba uses when the
+        problems average at least 20,000 rows, else one at a time (small
+        fits are mostly Python, which threads do not overlap).
+
+    Returns
+    -------
+    models : list
+        Fitted estimators (or exceptions with ``errors='collect'``), in the
+        order of ``datasets``; each equals ``clone(estimator).fit(X)``.
+        A ConvergenceWarning of any problem is re-issued once, naming it.
+    """
+    if errors not in ("raise", "collect"):
+        raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
+    datasets = list(datasets)
+    if sample_weights is None:
+        sample_weights = [None] * len(datasets)
+    else:
+        sample_weights = list(sample_weights)
+        if len(sample_weights) != len(datasets):
+            raise ValueError(f"sample_weights has {len(sample_weights)} entries for {len(datasets)} data sets")
+    if not datasets:
+        return []
+
+    def run(index):
+        try:
+            return _fit_one(estimator, datasets[index], sample_weights[index])
+        except Exception as error:  # isolated: reported per problem below
+            return error, []
+
+    mean_rows = float(np.mean([np.shape(X)[0] for X in datasets]))
+    with ThreadPoolExecutor(max_workers=_workers(n_jobs, len(datasets), mean_rows)) as pool:
+        outcomes = list(pool.map(run, range(len(datasets))))
+    results, not_converged = [], []
+    for index, (outcome, caught) in enumerate(outcomes):
+        if isinstance(outcome, Exception):
+            if errors == "raise":
+                raise ValueError(f"problem {index} failed: {outcome}") from outcome
+        elif caught:
+            not_converged.append(index)
+        results.append(outcome)
+    if not_converged:
+        shown = ", ".join(map(str, not_converged[:10])) + (" ..." if len(not_converged) > 10 else "")
+        warnings.warn(f"{len(not_converged)} of {len(datasets)} fits did not converge (problems {shown}).",
+                      ConvergenceWarning, stacklevel=2)
+    return results
+
+
+_CRITERIA = ("bic", "aic", "icl")
+
+
+def _free_parameters_per_component(covariance_type, n_features):
+    d = n_features
+    return {"full": d + d * (d + 1) // 2, "tied": d, "diag": 2 * d, "spherical": d + 1}[covariance_type]
+
+
+def select(X, n_components=range(1, 10), covariance_types=("full", "tied", "diag", "spherical"), criterion="bic",
+           prior=None, n_jobs=None, **estimator_params):
+    """Fit every combination of component count and covariance type; keep the best by a criterion.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    n_components : iterable of int, default=range(1, 10)
+    covariance_types : iterable of str, default=('full', 'tied', 'diag', 'spherical')
+    criterion : {'bic', 'aic', 'icl'}, default='bic'
+        Lower is better. 'icl' is BIC plus twice the entropy of the hard
+        classification, -2 sum_i log r_i,z_i with z_i the most probable
+        component (Biernacki, Celeux and Govaert 2000).
+    prior : None, 'default' or GaussianPrior
+        Passed to every GaussianMixture (MAP-EM when set).
+    n_jobs : int or None
+        Combinations fitted at once (None: as for :func:`fit_many`).
+    **estimator_params
+        Further GaussianMixture parameters (random_state, n_init, ...).
+
+    Returns
+    -------
+    best : GaussianMixture
+        The fitted model of lowest criterion among the fits that succeeded.
+    table : list of dict
+        One record per combination, in the order tried: ``n_components``,
+        ``covariance_type``, ``status`` ('ok', 'degenerate' or 'failed'),
+        ``reason``, ``bic``, ``aic``, ``icl``, ``log_likelihood`` (mean per
+        row), ``n_parameters``, ``converged``. 'degenerate' marks a fit with a
+        component of fewer effective points (weight x n) than its
+        parameters; it stays eligible. A failed fit has NaN criteria and is
+        never chosen.
+
+    Raises
+    ------
+    ValueError
+        For an unknown criterion, or when every combination failed.
+    """
+    from fastem.mixture import GaussianMixture
+
+    if criterion not in _CRITERIA:
+        raise ValueError(f"criterion must be one of {_CRITERIA}, got {criterion!r}")
+    X = np.asarray(X)
+    combinations = [(int(k), str(t)) for t in covariance_types for k in n_components]
+    templates = [GaussianMixture(k, covariance_type=t, prior=prior, **estimator_params) for k, t in combinations]
+
+    def run(index):
+        try:
+            return _fit_one(templates[index], X, None)[0]
+        except Exception as error:  # recorded in the table
+            return error
+
+    with ThreadPoolExecutor(max_workers=_workers(n_jobs, len(templates), X.shape[0])) as pool:
+        fitted = list(pool.map(run, range(len(templates))))
+
+    n_samples, n_features = X.shape
+    table, best, best_value = [], None, np.inf
+    for (k, covariance_type), model in zip(combinations, fitted):
+        record = dict(n_components=k, covariance_type=covariance_type, status="ok", reason="",
+                      bic=np.nan, aic=np.nan, icl=np.nan, log_likelihood=np.nan,
+                      n_parameters=gaussian.n_parameters(covariance_type, k, n_features), converged=False)
+        if isinstance(model, Exception):
+            record.update(status="failed", reason=f"{type(model).__name__}: {model}")
+            table.append(record)
+            continue
+        resp = model.predict_proba(X)
+        hard = resp[np.arange(n_samples), resp.argmax(axis=1)]
+        with np.errstate(divide="ignore"):
+            classification = float(np.sum(np.log(hard)))
+        bic = model.bic(X)
+        record.update(bic=bic, aic=model.aic(X), icl=bic - 2.0 * classification, log_likelihood=model.score(X),
+                      converged=bool(model.converged_))
+        effective = model.weights_ * n_samples
+        needed = _free_parameters_per_component(covariance_type, n_features)
+        if np.any(effective < needed):
+            record.update(status="degenerate",
+                          reason=f"a component has {effective.min():.1f} effective points for {needed} parameters")
+        table.append(record)
+        if record[criterion] < best_value:
+            best, best_value = model, record[criterion]
+    if best is None:
+        raise ValueError("every combination failed: " + "; ".join(r["reason"] for r in table))
+    return best, table
