@@ -45,7 +45,7 @@ class ChunkSource:
         self.sample_weight = None
         n_samples, sample, sample_rows = 0, [], 0
         self.dtype = self.n_features = None
-        for index, chunk in enumerate(self._iterate(validate=True)):
+        for chunk in self._iterate(validate=True):
             n_samples += chunk.shape[0]
             if sample_rows < init_sample_rows:
                 sample.append(chunk[: init_sample_rows - sample_rows])

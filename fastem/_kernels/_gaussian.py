@@ -40,23 +40,16 @@ def n_stats(family, n_features):
 
 @kernel()
 def features(family, X, start, n_rows, ref, phi):
-    """phi[:, :n_rows] = T(X[start:start + n_rows] - ref), one row of phi per feature.
-
-    Returns the largest |x'| of the block, so the caller can tell when the
-    second-order features may have overflowed.
-    """
+    """phi[:, :n_rows] = T(X[start:start + n_rows] - ref), one row of phi per feature."""
     n_features = X.shape[1]
     ones = phi[0]
     for b in range(n_rows):
         ones[b] = 1.0
-    largest = 0.0
     for c in range(n_features):
         target = phi[1 + c]
         r = ref[c]
         for b in range(n_rows):
             target[b] = X[start + b, c] - r
-        for b in range(n_rows):
-            largest = max(largest, abs(target[b]))
     index = 1 + n_features
     if family == FULL:
         for a in range(n_features):
@@ -73,7 +66,6 @@ def features(family, X, start, n_rows, ref, phi):
             target = phi[index + c]
             for b in range(n_rows):
                 target[b] = source[b] * source[b]
-    return largest
 
 
 @kernel()
