@@ -85,19 +85,6 @@ class _OnlineState(NamedTuple):
     resolved: Any
 
 
-def _scale_stats(stats, factor):
-    return stats._replace(n=stats.n * factor, s1=stats.s1 * factor, s2=stats.s2 * factor,
-                          log_likelihood=stats.log_likelihood * factor, entropy=stats.entropy * factor)
-
-
-def _mix_stats(old, new, rho):
-    """(1 - rho) old + rho new, field by field (both about the same reference)."""
-    keep = 1.0 - rho
-    return old._replace(n=keep * old.n + rho * new.n, s1=keep * old.s1 + rho * new.s1, s2=keep * old.s2 + rho * new.s2,
-                        log_likelihood=keep * old.log_likelihood + rho * new.log_likelihood,
-                        entropy=keep * old.entropy + rho * new.entropy)
-
-
 class BaseGaussianMixture(DensityMixin, BaseEstimator):
     """Shared machinery of GaussianMixture and BayesianGaussianMixture."""
 
@@ -262,14 +249,14 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
             update = self._update_rule(online.resolved, X.dtype)
             state = self._state()
         kparams = self._kernel_params_of(state, online.reference)
-        batch = _scale_stats(source.statistics(kparams, entropy=self._needs_entropy), 1.0 / batch_weight)
+        batch = gaussian.combine_stats(source.statistics(kparams, entropy=self._needs_entropy), scale_a=1.0 / batch_weight)
         if online.average is None:
             average = batch
         else:
             rho = (online.steps + self.learning_offset) ** (-self.learning_decay)
-            average = _mix_stats(online.average, batch, rho)
+            average = gaussian.combine_stats(online.average, batch, 1.0 - rho, rho)
         seen = online.seen + batch_weight
-        scaled = _scale_stats(average, seen)
+        scaled = gaussian.combine_stats(average, scale_a=seen)
         new = update(scaled)
         bound = self._bound(scaled, state, new, online.resolved, seen)
         return online._replace(average=average, steps=online.steps + 1, seen=seen), new, bound

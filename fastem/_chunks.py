@@ -8,7 +8,8 @@ in memory at a time (plus the initialization sample).
 import numpy as np
 from sklearn.utils import check_array
 
-from fastem._source import ArraySource, add_stats, run_pass
+from fastem._source import ArraySource, run_pass
+from fastem.gaussian import combine_stats
 from fastem._validation import FLOAT_DTYPES
 
 #: Rows of the first chunks that initialization draws from.
@@ -79,7 +80,7 @@ class ChunkSource:
         total = None
         for chunk in self._iterate():
             part = run_pass(chunk, None, kparams, entropy=entropy, n_threads=self.n_threads)
-            total = part if total is None else add_stats(total, part)
+            total = part if total is None else combine_stats(total, part)
         return total
 
     def moments(self):

@@ -10,7 +10,8 @@ recomputed by Dask from the array's graph.
 
 import numpy as np
 
-from fastem._source import ArraySource, add_stats, run_pass
+from fastem._source import ArraySource, run_pass
+from fastem.gaussian import combine_stats
 from fastem._validation import FLOAT_DTYPES
 
 #: Rows of the first blocks that initialization draws from.
@@ -81,7 +82,7 @@ class DaskSource:
         parts = self.dask.compute(*[delayed(block, kparams, entropy) for block in self.blocks])
         total = parts[0]
         for part in parts[1:]:
-            total = add_stats(total, part)
+            total = combine_stats(total, part)
         return total
 
     def moments(self):

@@ -8,7 +8,7 @@ import numpy as np
 
 from fastem._kernels import em_pass, n_stats
 from fastem._threads import pass_guard, thread_limit
-from fastem.gaussian import Stats, stats_from_sums
+from fastem.gaussian import combine_stats, stats_from_sums
 from fastem.prior import weighted_moments
 
 #: Upper bound on the number of groups (parallel work items) of one pass.
@@ -93,12 +93,6 @@ def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, entropy=Fal
     return stats_from_sums(sums.T, reference, float(log_likelihood), family, float(resp_entropy))
 
 
-def add_stats(a, b):
-    """Sum of two Stats taken about the same reference."""
-    return Stats(a.n + b.n, a.s1 + b.s1, a.s2 + b.s2, a.reference, a.log_likelihood + b.log_likelihood,
-                 a.entropy + b.entropy)
-
-
 class ArraySource:
     """Data held in memory: one array, optional sample weights.
 
@@ -166,7 +160,7 @@ class ArraySource:
             weights = None if self.sample_weight is None else self.sample_weight[start:stop]
             resp = np.ascontiguousarray(resp_chunk(start, stop), dtype=np.float64)
             part = run_pass(self.X[start:stop], weights, kparams, resp_in=resp, n_threads=self.n_threads)
-            total = part if total is None else add_stats(total, part)
+            total = part if total is None else combine_stats(total, part)
         return total
 
     def evaluate(self, kparams, *, log_norm=False, resp=False, label=False):

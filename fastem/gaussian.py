@@ -56,6 +56,14 @@ class Stats(NamedTuple):
     entropy: float = 0.0
 
 
+def combine_stats(a, b=None, scale_a=1.0, scale_b=1.0):
+    """scale_a * a + scale_b * b, field by field (both about the same reference); b=None scales a alone."""
+    fields = ("n", "s1", "s2", "log_likelihood", "entropy")
+    if b is None:
+        return a._replace(**{f: scale_a * getattr(a, f) for f in fields})
+    return a._replace(**{f: scale_a * getattr(a, f) + scale_b * getattr(b, f) for f in fields})
+
+
 class IllDefinedCovariance(ValueError):
     """A covariance matrix is not positive definite."""
 
