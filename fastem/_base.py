@@ -32,7 +32,7 @@ from fastem._dask import DaskSource, is_dask_array
 from fastem._driver import Monitor, fit_restarts
 from fastem._init import initial_responsibilities
 from fastem._kernels import n_stats
-from fastem._source import ArraySource
+from fastem._source import RESP_CHUNK_ROWS, ArraySource
 from fastem._threads import single_threaded_blas
 from fastem._validation import FLOAT_DTYPES, check_sample_weight
 
@@ -238,7 +238,6 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
                 )
             resolved = self._resolve(source)
             update = self._update_rule(resolved, X.dtype)
-            self._check_initial_parameters(source.n_features)
             if hasattr(self, "converged_"):
                 state = self._state()
             else:
@@ -402,8 +401,8 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
         """
         X, weights = source.X, source.sample_weight
         moment = np.zeros((X.shape[1], X.shape[1]))
-        for start in range(0, X.shape[0], 1 << 15):
-            stop = min(start + (1 << 15), X.shape[0])
+        for start in range(0, X.shape[0], RESP_CHUNK_ROWS):
+            stop = min(start + RESP_CHUNK_ROWS, X.shape[0])
             unassigned = 1.0 - resp_chunk(start, stop).sum(axis=1)
             if weights is not None:
                 unassigned *= weights[start:stop]

@@ -9,14 +9,14 @@ import numpy as np
 from fastem._kernels import em_pass, n_stats
 from fastem._threads import pass_guard, thread_limit
 from fastem.gaussian import combine_stats, stats_from_sums
-from fastem.prior import weighted_moments
+from fastem.prior import CHUNK_ROWS, weighted_mean, weighted_moments
 
 #: Upper bound on the number of groups (parallel work items) of one pass.
 MAX_GROUPS = 64
 #: Memory allowed for the per-group statistics of one pass.
 GROUP_STATS_BYTES = 32 * 2**20
 #: Rows per call when responsibilities are supplied (initialization).
-RESP_CHUNK_ROWS = 1 << 15
+RESP_CHUNK_ROWS = CHUNK_ROWS
 
 _EMPTY_WEIGHTS = np.empty(0)
 
@@ -133,19 +133,8 @@ class ArraySource:
         return run_pass(self.X, self.sample_weight, kparams, entropy=entropy, n_threads=self.n_threads)
 
     def mean(self):
-        """The (weighted) mean of the rows: the reference point of the initial statistics.
-
-        Summed in float64 chunk by chunk (no n x d temporary), the same way
-        with and without weights, so unit weights give bitwise the same fit.
-        """
-        total = np.zeros(self.X.shape[1])
-        for start in range(0, self.X.shape[0], RESP_CHUNK_ROWS):
-            chunk = self.X[start : start + RESP_CHUNK_ROWS].astype(np.float64)
-            if self.sample_weight is None:
-                total += np.ones(chunk.shape[0]) @ chunk
-            else:
-                total += self.sample_weight[start : start + RESP_CHUNK_ROWS] @ chunk
-        return total / self.total_weight
+        """The (weighted) mean of the rows: the reference point of the initial statistics."""
+        return weighted_mean(self.X, self.sample_weight)
 
     def statistics_given_resp(self, kparams, resp_chunk):
         """Statistics about ``kparams``'s reference for given responsibilities.

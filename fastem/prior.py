@@ -52,6 +52,26 @@ class GaussianPrior:
     covariance_prior: object = None
 
 
+#: Rows per chunk when a statistic of the data is summed without an n x d temporary.
+CHUNK_ROWS = 1 << 15
+
+
+def weighted_mean(X, sample_weight=None):
+    """Column means (frequency weights) in float64, summed chunk by chunk.
+
+    The same products with and without weights, so unit weights give
+    bitwise the mean of no weights.
+    """
+    n_samples, n_features = X.shape
+    total = float(n_samples) if sample_weight is None else float(np.sum(sample_weight))
+    mean = np.zeros(n_features)
+    for start in range(0, n_samples, CHUNK_ROWS):
+        chunk = np.asarray(X[start : start + CHUNK_ROWS], dtype=np.float64)
+        w = np.ones(chunk.shape[0]) if sample_weight is None else sample_weight[start : start + CHUNK_ROWS]
+        mean += w @ chunk
+    return mean / total
+
+
 def weighted_moments(X, sample_weight=None):
     """Column means and the unbiased covariance (frequency weights), in float64.
 
@@ -59,17 +79,11 @@ def weighted_moments(X, sample_weight=None):
     """
     n_samples, n_features = X.shape
     total = float(n_samples) if sample_weight is None else float(np.sum(sample_weight))
-    chunk_rows = 1 << 15
-    mean = np.zeros(n_features)
-    for start in range(0, n_samples, chunk_rows):
-        chunk = np.asarray(X[start : start + chunk_rows], dtype=np.float64)
-        w = None if sample_weight is None else sample_weight[start : start + chunk_rows]
-        mean += (np.ones(chunk.shape[0]) if w is None else w) @ chunk  # one path: unit weights are bitwise no weights
-    mean /= total
+    mean = weighted_mean(X, sample_weight)
     scatter = np.zeros((n_features, n_features))
-    for start in range(0, n_samples, chunk_rows):
-        centred = np.asarray(X[start : start + chunk_rows], dtype=np.float64) - mean
-        w = None if sample_weight is None else sample_weight[start : start + chunk_rows]
+    for start in range(0, n_samples, CHUNK_ROWS):
+        centred = np.asarray(X[start : start + CHUNK_ROWS], dtype=np.float64) - mean
+        w = None if sample_weight is None else sample_weight[start : start + CHUNK_ROWS]
         scatter += centred.T @ (centred if w is None else centred * w[:, None])
     return mean, scatter / max(total - 1.0, 1.0)
 
