@@ -151,3 +151,24 @@ def test_statistics_over_many_groups_match_loops(covariance_type):
     np.testing.assert_allclose(stats.s1, first, rtol=1e-9, atol=1e-9)
     expected = second if gaussian.layout(covariance_type) == gaussian.FULL else np.diagonal(second, axis1=1, axis2=2)
     np.testing.assert_allclose(stats.s2, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_exp_shifted_matches_numpy_exp():
+    from fastem._kernels._math import exp_shifted
+
+    rng = np.random.default_rng(12)
+    values = np.concatenate([rng.uniform(-750.0, 0.0, 500), [0.0, -1e-300, -707.9, -708.1, -745.2, -np.inf, np.nan]])
+    shift = np.zeros_like(values)
+    shift[-1] = -np.inf  # NaN from -inf - -inf must also give 0
+    values[-1] = -np.inf
+    out = values.copy()
+    bits = np.empty(values.shape[0], dtype=np.int64)
+    exp_shifted(out, shift, values.shape[0], bits, bits.view(np.float64))
+    with np.errstate(invalid="ignore"):
+        expected = np.exp(values - shift)
+    with np.errstate(invalid="ignore"):
+        normal = values - shift >= -708.0  # the documented cut-off
+    np.testing.assert_allclose(out[normal], expected[normal], rtol=3e-15 * 708)  # input conditioning |x| eps
+    np.testing.assert_allclose(out[:500][np.abs(values[:500]) < 40], np.exp(values[:500][np.abs(values[:500]) < 40]),
+                               rtol=2e-15)
+    assert np.all(out[~normal] == 0.0)  # below the smallest normal, and -inf: exactly 0

@@ -28,7 +28,8 @@ def exp_shifted(values, shift, n_rows, bits, scales):
     """
     for b in range(n_rows):
         x_raw = values[b] - shift[b]
-        x = max(x_raw, EXP_UNDERFLOW)
+        # A select, not max(): NaN (from -inf - -inf) must map to the clamp too.
+        x = x_raw if x_raw >= EXP_UNDERFLOW else EXP_UNDERFLOW
         n = np.floor(x * LOG2E + 0.5)
         r = (x - n * LN2_HI) - n * LN2_LO
         p = 1.0 / 479001600.0
