@@ -21,7 +21,7 @@ from numba import prange
 from fastem._kernels._gaussian import features, log_density
 from fastem._kernels._grid import block_rows, group_blocks
 from fastem._kernels._jit import kernel
-from fastem._kernels._math import exp_shifted
+from fastem._kernels._math import exp_shifted, log_positive
 
 
 @kernel()
@@ -51,18 +51,24 @@ def normalize(log_prob, n_rows, log_norm, label, total, bits, scales):
         exp_shifted(values, log_norm, n_rows, bits, scales)
         for b in range(n_rows):
             total[b] += values[b]
+    # The largest term is exp(0) = 1, so a row's total lies in [1, k] (0 when
+    # every log_prob is -inf): its log is a positive normal number's.
+    all_finite = True
     for b in range(n_rows):
-        total[b] = 1.0 / total[b]
+        all_finite = all_finite and log_norm[b] > -np.inf
     for j in range(n_components):
         values = log_prob[j]
         for b in range(n_rows):
-            values[b] *= total[b]
+            values[b] /= total[b]
+    log_positive(total, n_rows, bits, scales)
     for b in range(n_rows):
-        if log_norm[b] == -np.inf:
-            for j in range(n_components):
-                log_prob[j, b] = 1.0 if j == label[b] else 0.0
-        else:
-            log_norm[b] -= np.log(total[b])
+        log_norm[b] += total[b]
+    if not all_finite:
+        for b in range(n_rows):
+            if log_norm[b] != log_norm[b] or log_norm[b] == -np.inf:
+                log_norm[b] = -np.inf
+                for j in range(n_components):
+                    log_prob[j, b] = 1.0 if j == label[b] else 0.0
 
 
 @kernel()
