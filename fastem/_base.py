@@ -261,10 +261,10 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
         return online._replace(average=average, steps=online.steps + 1, seen=seen), new, bound
 
     def _fit(self, X, sample_weight):
-        with single_threaded_blas():
-            if is_dask_array(X):
+        if is_dask_array(X):
+            with single_threaded_blas():
                 return self._fit_dask(X, sample_weight)
-            return self._fit_em(X, sample_weight)
+        return self._fit_em(X, sample_weight)
 
     def _fit_dask(self, X, sample_weight):
         """Exact EM on a dask array: the pass runs per block on the cluster."""
@@ -306,7 +306,15 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
                 f"n_samples = {X.shape[0]}"
             )
         sample_weight = check_sample_weight(sample_weight, X)
-        return self._fit_source(ArraySource(X, sample_weight, n_threads=self.n_threads))
+        source = ArraySource(X, sample_weight, n_threads=self.n_threads)
+        if not self._fit_whole(source):
+            with single_threaded_blas():
+                self._fit_source(source)
+        return source
+
+    def _fit_whole(self, source):
+        """Fit a small problem entirely in compiled code when the settings allow; False if they do not."""
+        return False
 
     def _fit_source(self, source):
         """Fit on any data source (in memory, chunks); returns the source."""

@@ -163,12 +163,16 @@ def kmeans_labels(X, n_clusters, random_state, sample_weight=None, n_threads=Non
             changes = np.zeros(grid[1], dtype=np.int64)
             empty = np.empty((0, n_clusters, n_features))
             lloyd_assign(X, mean, kernel_weights, centers, grid, labels, empty, empty[:, :, 0], changes)
-    distinct = int(np.count_nonzero(np.bincount(labels, minlength=n_clusters)))
+    warn_few_clusters(int(np.count_nonzero(np.bincount(labels, minlength=n_clusters))), n_clusters)
+    return labels
+
+
+def warn_few_clusters(distinct, n_clusters):
+    """scikit-learn's KMeans warning when fewer distinct clusters than asked were found."""
     if distinct < n_clusters:
         warnings.warn(
             f"Number of distinct clusters ({distinct}) found smaller than n_clusters ({n_clusters}). "
             "Possibly due to duplicate points in X.",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-    return labels

@@ -1,14 +1,15 @@
 """Many fits at once: ``fit_many`` for many data sets, ``select`` for model selection.
 
-Problems run on a pool of Python threads; each fit runs its passes on one
-Numba thread (the compiled passes release the GIL). A fit's result does not
-depend on its thread count, so every result is bitwise the one
-``clone(estimator).fit(X)`` gives on its own. For small problems the
-Python part of each fit dominates and the problems run one after another;
-running the whole EM loop of a small problem in compiled code is the step
-that remains for high throughput on thousands of small problems.
+Small maximum-likelihood problems from the 'kmeans' initialization (see
+:mod:`fastem._small`) are fitted whole in one compiled call, one problem
+per thread. The others run on a pool of Python threads; each fit runs its
+passes on one Numba thread (the compiled passes release the GIL). A fit's
+result does not depend on its thread count, and ``fit`` itself takes the
+compiled route for exactly the problems ``fit_many`` does, so every result
+is bitwise the one ``clone(estimator).fit(X)`` gives on its own.
 """
 
+import copy
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -16,8 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
 
-from fastem import gaussian
+from fastem import _small, gaussian
 from fastem._threads import resolve_n_threads
 
 
@@ -83,15 +85,22 @@ def fit_many(datasets, estimator, *, sample_weights=None, errors="raise", n_jobs
     if not datasets:
         return []
 
+    outcomes = [None] * len(datasets)
+    for index, outcome in _fit_whole(estimator, datasets, sample_weights, n_jobs).items():
+        outcomes[index] = outcome
+    rest = [index for index, outcome in enumerate(outcomes) if outcome is None]
+
     def run(index):
         try:
             return _fit_one(estimator, datasets[index], sample_weights[index])
         except Exception as error:  # isolated: reported per problem below
             return error, []
 
-    mean_rows = float(np.mean([np.shape(X)[0] for X in datasets]))
-    with ThreadPoolExecutor(max_workers=_workers(n_jobs, len(datasets), mean_rows)) as pool:
-        outcomes = list(pool.map(run, range(len(datasets))))
+    if rest:
+        mean_rows = float(np.mean([np.shape(datasets[i])[0] for i in rest]))
+        with ThreadPoolExecutor(max_workers=_workers(n_jobs, len(rest), mean_rows)) as pool:
+            for index, outcome in zip(rest, pool.map(run, rest)):
+                outcomes[index] = outcome
     results, not_converged = [], []
     for index, (outcome, caught) in enumerate(outcomes):
         if isinstance(outcome, Exception):
@@ -105,6 +114,56 @@ def fit_many(datasets, estimator, *, sample_weights=None, errors="raise", n_jobs
         warnings.warn(f"{len(not_converged)} of {len(datasets)} fits did not converge (problems {shown}).",
                       ConvergenceWarning, stacklevel=2)
     return results
+
+
+def _fit_whole(estimator, datasets, sample_weights, n_jobs):
+    """Fit the problems that qualify for the compiled whole fit in one call.
+
+    Returns {index: (model or exception, [caught ConvergenceWarning flags])}
+    for the problems it settled; the others (and those whose data need
+    ``fit``'s validation to name the fault) are left to single fits.
+    """
+    template = clone(estimator)
+    if not _small.settings_qualify(template):
+        return {}
+    template._validate_params()
+    k, covariance_type = template.n_components, template.covariance_type
+    chosen, n_features = [], None
+    for index, (X, w) in enumerate(zip(datasets, sample_weights)):
+        if not (type(X) is np.ndarray and X.ndim == 2 and X.shape[0] >= max(k, 2) and X.shape[1] >= 1):
+            continue
+        if not _small.data_qualify(X, w, k, covariance_type):
+            continue
+        if n_features is None:
+            n_features = X.shape[1]
+        if X.shape[1] == n_features:
+            chosen.append(index)
+    if not chosen:
+        return {}
+    params = template.get_params(deep=False)
+    random_state = params["random_state"]
+    if random_state is None:  # the global state, advanced problem by problem as a loop of fits would
+        draws = np.stack([_small.kmeans_draws(check_random_state(None), template.n_init, k) for _ in chosen])
+    else:  # clone copies the state: every problem draws the same numbers
+        source = copy.deepcopy(random_state) if isinstance(random_state, np.random.RandomState) else random_state
+        draws = np.broadcast_to(_small.kmeans_draws(check_random_state(source), template.n_init, k),
+                                (len(chosen), template.n_init, _small.draw_count(k)))
+    results = _small.fit([datasets[i] for i in chosen], draws, covariance_type, k, template.reg_covar, template.tol,
+                         template.max_iter, n_jobs if n_jobs is not None else template.n_threads)
+    settled = {}
+    per_model = isinstance(random_state, np.random.RandomState)
+    for index, outcome in zip(chosen, results):
+        if outcome.error is not None and not isinstance(outcome.error, gaussian.IllDefinedCovariance):
+            continue  # not finite: fit's validation gives the message
+        if outcome.error is not None:
+            settled[index] = (outcome.error, [])
+            continue
+        model = type(template)(**(dict(params, random_state=copy.deepcopy(random_state)) if per_model else params))
+        model.n_features_in_ = n_features
+        model._set_outcome(outcome)
+        warned = not outcome.converged or min(outcome.distinct) < k
+        settled[index] = (model, [True] if warned else [])
+    return settled
 
 
 _CRITERIA = ("bic", "aic", "icl")

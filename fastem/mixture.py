@@ -3,8 +3,14 @@
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
-from fastem import gaussian
-from fastem._base import BaseGaussianMixture
+import warnings
+
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+
+from fastem import _small, gaussian
+from fastem._base import _NOT_CONVERGED, BaseGaussianMixture
+from fastem._kmeans import warn_few_clusters
 from fastem._init import initial_responsibilities
 from fastem._validation import check_means_init, check_precisions_init, check_weights_init
 from fastem.prior import GaussianPrior, resolve_prior
@@ -166,6 +172,38 @@ class GaussianMixture(BaseGaussianMixture):
         if prior is None:
             return lambda stats, total_weight=None: gaussian.ml_update(stats, ctype, reg_covar, dtype, total_weight)
         return lambda stats, total_weight=None: gaussian.map_update(stats, ctype, reg_covar, dtype, prior)
+
+    def _fit_whole(self, source):
+        """Small maximum-likelihood fits from k-means run whole in compiled code (see fastem._small)."""
+        if not (_small.settings_qualify(self)
+                and _small.data_qualify(source.X, source.sample_weight, self.n_components, self.covariance_type)):
+            return False
+        draws = _small.kmeans_draws(check_random_state(self.random_state), self.n_init, self.n_components)
+        outcome = _small.fit([source.X], draws[None], self.covariance_type, self.n_components, self.reg_covar,
+                             self.tol, self.max_iter, self.n_threads)[0]
+        self._apply_outcome(outcome)
+        return True
+
+    def _apply_outcome(self, outcome):
+        """Fitted attributes (and warnings) from a compiled whole fit; raises its error."""
+        for distinct in outcome.distinct:
+            warn_few_clusters(distinct, self.n_components)
+        if outcome.error is not None:
+            raise outcome.error
+        if not outcome.converged:
+            warnings.warn(_NOT_CONVERGED, ConvergenceWarning)
+        self._set_outcome(outcome)
+
+    def _set_outcome(self, outcome):
+        """Fitted attributes from a successful compiled whole fit."""
+        if hasattr(self, "_online"):
+            del self._online
+        self._set_state(outcome.params, np.float64)
+        self._set_resolved(None)
+        self.converged_ = outcome.converged
+        self.n_iter_ = outcome.n_iter
+        self.lower_bound_ = outcome.lower_bound
+        self.lower_bounds_ = outcome.lower_bounds
 
     def _check_initial_parameters(self, n_features):
         """Validated copies of the user's initial parameters (never stored on self)."""

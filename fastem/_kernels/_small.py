@@ -1,0 +1,547 @@
+"""Whole fits of small problems in compiled code: k-means initialization, the
+EM loop, the M-step and the convergence test, one problem per thread.
+
+For a problem of a few thousand rows one pass over the data takes
+microseconds, and the Python around it (parameter updates, kernel inputs,
+the loop) takes a hundred times longer. Here everything of a maximum-
+likelihood fit with the 'kmeans' initialization runs in one call, serially
+per (problem, restart) task; tasks run in parallel. So ``fit_many`` runs
+thousands of problems at once and ``n_init`` restarts of one small problem
+run side by side, each with exactly the result it has alone.
+
+The arithmetic follows the Python path's (:mod:`fastem.gaussian`,
+:mod:`fastem._kmeans`) step for step, with sums taken in row order instead
+of NumPy's pairwise order: the two agree to rounding, not bitwise. Whether
+a fit runs here depends only on its settings and shapes, so a problem gets
+the same bits from ``fit`` and from ``fit_many``.
+
+No BLAS: every product is a loop whose inner index runs over the contiguous
+row axis of a block.
+
+Covariance types are numbered ``FULL_COV, TIED_COV, DIAG_COV, SPHERICAL_COV``.
+Per task the outputs are the parameters (covariances and precision Cholesky
+factors as (k, d, d) for full and tied, on row 0 of each (d, d) slot for
+diag and spherical), the bounds of every iteration, and ``info`` =
+(status, n_iter, converged, distinct k-means clusters).
+"""
+
+import numpy as np
+from numba import prange
+
+from fastem._kernels._gaussian import DIAG, FULL, features
+from fastem._kernels._jit import kernel
+from fastem._kernels._kmeans import cumulative_search, first_weighted_index
+from fastem._kernels._pass import all_below_inf, fallback_rows, normalize
+
+FULL_COV = 0
+TIED_COV = 1
+DIAG_COV = 2
+SPHERICAL_COV = 3
+
+OK = 0
+ILL_DEFINED = 1
+NOT_FINITE = 2
+
+LOG_2PI = 1.8378770664093453
+EPS64 = 2.220446049250313e-16
+#: Scatter entries within this many ulps of S2 are rounding noise (see gaussian._scatter_about_mean).
+NOISE_ULPS = 64.0
+
+
+# ----------------------------------------------------------------- k-means
+
+
+@kernel()
+def _distances(xt, point, out):
+    """out[b] = ||xt[:, b] - point||^2 over the columns of the centred, transposed rows ``xt`` (d x n)."""
+    n_samples = xt.shape[1]
+    for b in range(n_samples):
+        out[b] = 0.0
+    for c in range(xt.shape[0]):
+        row = xt[c]
+        p = point[c]
+        for b in range(n_samples):
+            diff = row[b] - p
+            out[b] += diff * diff
+
+
+@kernel()
+def kmeans_seed(xt, draws, centers, closest, scratch):
+    """Greedy k-means++ on the centred, transposed rows ``xt`` (d x n), from pre-drawn uniforms.
+
+    ``draws`` holds the 1 + (k - 1) (2 + int(log k)) uniforms scikit-learn's
+    seeding takes from its random state, in order.
+    """
+    n_clusters, n_features = centers.shape
+    n_samples = xt.shape[1]
+    n_trials = 2 + int(np.log(n_clusters))
+    chosen = first_weighted_index(n_samples, draws[0])
+    for c in range(n_features):
+        centers[0, c] = xt[c, chosen]
+    _distances(xt, centers[0], closest)
+    potential = 0.0
+    for b in range(n_samples):
+        potential += closest[b]
+    no_weights = np.empty(0)
+    targets = np.empty(n_trials)
+    ids = np.empty(n_trials, dtype=np.int64)
+    candidate = np.empty(n_features)
+    for center in range(1, n_clusters):
+        for t in range(n_trials):
+            targets[t] = draws[1 + (center - 1) * n_trials + t] * potential
+        cumulative_search(closest, no_weights, targets, ids)
+        best_potential = np.inf
+        best = 0
+        for t in range(n_trials):
+            column = min(ids[t], n_samples - 1)
+            for c in range(n_features):
+                candidate[c] = xt[c, column]
+            _distances(xt, candidate, scratch)
+            total = 0.0
+            for b in range(n_samples):
+                total += min(closest[b], scratch[b])
+            if total < best_potential:
+                best_potential = total
+                best = column
+        potential = best_potential
+        for c in range(n_features):
+            centers[center, c] = xt[c, best]
+        _distances(xt, centers[center], scratch)
+        for b in range(n_samples):
+            closest[b] = min(closest[b], scratch[b])
+
+
+@kernel()
+def _assign(xt, centers, labels, sums, counts, dot, best, nearest):
+    """Nearest centre of every row (ties to the lower index); returns how many labels changed.
+
+    ``sums``/``counts`` get the per-centre sums of the rows when ``counts`` is not empty.
+    """
+    n_clusters, n_features = centers.shape
+    n_samples = xt.shape[1]
+    for b in range(n_samples):
+        best[b] = np.inf
+        nearest[b] = 0
+    for j in range(n_clusters):
+        norm = 0.0
+        for c in range(n_features):
+            norm += centers[j, c] * centers[j, c]
+        for b in range(n_samples):
+            dot[b] = 0.0
+        for c in range(n_features):
+            row = xt[c]
+            value = centers[j, c]
+            for b in range(n_samples):
+                dot[b] += row[b] * value
+        for b in range(n_samples):
+            # Branch-free so that the loop vectorizes.
+            distance = norm - 2.0 * dot[b]
+            nearest[b] = j if distance < best[b] else nearest[b]
+            best[b] = min(distance, best[b])
+    changes = 0
+    for b in range(n_samples):
+        if labels[b] != nearest[b]:
+            changes += 1
+            labels[b] = nearest[b]
+    if counts.shape[0] > 0:
+        sums[:, :] = 0.0
+        counts[:] = 0.0
+        for b in range(n_samples):
+            counts[nearest[b]] += 1.0
+        for c in range(n_features):
+            row = xt[c]
+            for b in range(n_samples):
+                sums[nearest[b], c] += row[b]
+    return changes
+
+
+@kernel()
+def _relocate_empty(xt, centers, labels, sums, counts, distances):
+    """Move each empty cluster onto one of the rows farthest from their centres
+    (the farthest first; scikit-learn takes the same rows, possibly paired
+    with the empty clusters in another order when several are empty at once)."""
+    n_clusters, n_features = centers.shape
+    n_samples = xt.shape[1]
+    n_empty = 0
+    for j in range(n_clusters):
+        if counts[j] == 0.0:
+            n_empty += 1
+    if n_empty == 0:
+        return
+    largest = 0.0
+    for b in range(n_samples):
+        total = 0.0
+        for c in range(n_features):
+            diff = xt[c, b] - centers[labels[b], c]
+            total += diff * diff
+        distances[b] = total
+        largest = max(largest, total)
+    if largest == 0.0:
+        return
+    for new_id in range(n_clusters):
+        if counts[new_id] != 0.0:
+            continue
+        row = 0
+        for b in range(n_samples):
+            if distances[b] > distances[row]:
+                row = b
+        distances[row] = -1.0
+        old_id = labels[row]
+        for c in range(n_features):
+            sums[old_id, c] -= xt[c, row]
+            sums[new_id, c] = xt[c, row]
+        counts[new_id] = 1.0
+        counts[old_id] -= 1.0
+
+
+@kernel()
+def kmeans_labels(X, first, n_samples, mean, n_clusters, draws, labels, max_iter, tol):
+    """scikit-learn's KMeans(n_init=1) labels of rows first:first+n_samples; returns distinct clusters.
+
+    Seeding from ``draws``, Lloyd iterations on the centred rows until no
+    label changes or the squared centre shift is within ``tol`` times the
+    mean feature variance, empty clusters relocated, a final assignment when
+    the loop did not stop on unchanged labels.
+    """
+    n_features = X.shape[1]
+    xt = np.empty((n_features, n_samples))
+    for b in range(n_samples):
+        for c in range(n_features):
+            xt[c, b] = X[first + b, c] - mean[c]
+    variance = 0.0
+    for c in range(n_features):
+        row = xt[c]
+        column = 0.0
+        for b in range(n_samples):
+            column += row[b] * row[b]
+        variance += column / n_samples
+    threshold = variance / n_features * tol
+    centers = np.empty((n_clusters, n_features))
+    closest = np.empty(n_samples)
+    scratch = np.empty(n_samples)
+    nearest = np.empty(n_samples, dtype=np.int64)
+    kmeans_seed(xt, draws, centers, closest, scratch)
+    sums = np.empty((n_clusters, n_features))
+    counts = np.empty(n_clusters)
+    no_counts = np.empty(0)
+    labels[:] = -1
+    strict = False
+    for _ in range(max_iter):
+        changes = _assign(xt, centers, labels, sums, counts, closest, scratch, nearest)
+        _relocate_empty(xt, centers, labels, sums, counts, closest)
+        shift = 0.0
+        for j in range(n_clusters):
+            for c in range(n_features):
+                new = sums[j, c] / counts[j] if counts[j] > 0.0 else 0.0
+                shift += (new - centers[j, c]) ** 2
+                centers[j, c] = new
+        if changes == 0:
+            strict = True
+            break
+        if shift <= threshold:
+            break
+    if not strict:
+        _assign(xt, centers, labels, sums, no_counts, closest, scratch, nearest)
+    seen = np.zeros(n_clusters, dtype=np.bool_)
+    distinct = 0
+    for b in range(n_samples):
+        if not seen[labels[b]]:
+            seen[labels[b]] = True
+            distinct += 1
+    return distinct
+
+
+# ---------------------------------------------------------------------- EM
+
+
+@kernel()
+def _upper_index(a, c, n_features):
+    """Row of x'_a x'_c (a <= c) in the FULL layout's features."""
+    return 1 + n_features + a * n_features - a * (a - 1) // 2 + (c - a)
+
+
+@kernel()
+def e_step(X, first, n_samples, params, labels, block, sums, phi, resp, work, label, bits, xt, dev, row, out):
+    """Statistics T . r^T (about params' reference) of rows first:first+n_samples; returns the log-likelihood.
+
+    With ``labels`` not empty the responsibilities are their one-hot rows
+    (the initialization) and the log-likelihood is 0. ``work`` holds two
+    scratch rows (log-normalizers, totals).
+    """
+    family, ref, theta = params[0], params[1], params[2]
+    n_stat, n_components = sums.shape
+    given = labels.shape[0] > 0
+    log_norm = work[0]
+    total = work[1]
+    scales = bits.view(np.float64)
+    sums[:, :] = 0.0
+    log_likelihood = 0.0
+    for start in range(0, n_samples, block):
+        n_rows = min(block, n_samples - start)
+        features(family, X, first + start, n_rows, ref, phi)
+        if given:
+            for j in range(n_components):
+                target = resp[j]
+                for b in range(n_rows):
+                    target[b] = 1.0 if labels[start + b] == j else 0.0
+        else:
+            for j in range(n_components):
+                target = resp[j]
+                constant = theta[j, 0]
+                for b in range(n_rows):
+                    target[b] = constant
+                for f in range(1, n_stat):
+                    coefficient = theta[j, f]
+                    source = phi[f]
+                    for b in range(n_rows):
+                        target[b] += coefficient * source[b]
+            if not all_below_inf(resp, n_rows):
+                fallback_rows(X, first + start, n_rows, params, resp, xt, dev, row, out)
+            normalize(resp, n_rows, log_norm, label, total, bits, scales)
+            for b in range(n_rows):
+                log_likelihood += log_norm[b]
+        for f in range(n_stat):
+            source = phi[f]
+            for j in range(n_components):
+                r = resp[j]
+                acc = 0.0
+                for b in range(n_rows):
+                    acc += source[b] * r[b]
+                sums[f, j] += acc
+    return log_likelihood
+
+
+@kernel()
+def _precision_cholesky(covariance, lower, target):
+    """target = inverse(L)^T, L the lower Cholesky factor of ``covariance`` (d x d); False if not positive definite."""
+    d = covariance.shape[0]
+    for j in range(d):
+        pivot = covariance[j, j]
+        for m in range(j):
+            pivot -= lower[j, m] * lower[j, m]
+        if not pivot > 0.0:
+            return False
+        lower[j, j] = np.sqrt(pivot)
+        for i in range(j + 1, d):
+            value = covariance[i, j]
+            for m in range(j):
+                value -= lower[i, m] * lower[j, m]
+            lower[i, j] = value / lower[j, j]
+    # Forward substitution L V = I column by column; target = V^T (upper triangular).
+    target[:, :] = 0.0
+    for c in range(d):
+        for i in range(c, d):
+            value = 1.0 if i == c else 0.0
+            for m in range(c, i):
+                value -= lower[i, m] * target[c, m]
+            target[c, i] = value / lower[i, i]
+    return True
+
+
+@kernel()
+def m_step(sums, ref, covariance_type, reg_covar, total_weight, weights, means, cov, chol, scatter, lower):
+    """Maximum-likelihood parameters from the statistics about ``ref`` (see gaussian.ml_update).
+
+    Counts get 10 eps; scatter entries within rounding noise of S2 become 0;
+    ``total_weight`` <= 0 renormalizes the weights. Returns OK or ILL_DEFINED.
+    """
+    n_components = sums.shape[1]
+    d = ref.shape[0]
+    full_layout = covariance_type <= TIED_COV
+    noise = NOISE_ULPS * EPS64
+    nk_total = 0.0
+    if covariance_type == TIED_COV:
+        cov[0, :, :] = 0.0
+    for j in range(n_components):
+        n = sums[0, j]
+        nk = n + 10.0 * EPS64
+        nk_total += nk
+        weights[j] = nk
+        safe = n if n > 0.0 else 1.0
+        for a in range(d):
+            means[j, a] = (sums[1 + a, j] + n * ref[a]) / nk
+        if full_layout:
+            for a in range(d):
+                scale_a = np.sqrt(abs(sums[_upper_index(a, a, d), j]))
+                for c in range(a, d):
+                    scale_c = np.sqrt(abs(sums[_upper_index(c, c, d), j]))
+                    value = sums[_upper_index(a, c, d), j] - sums[1 + a, j] * sums[1 + c, j] / safe
+                    value = 0.0 if abs(value) <= noise * scale_a * scale_c else value
+                    scatter[a, c] = value
+                    scatter[c, a] = value
+            if covariance_type == FULL_COV:
+                for a in range(d):
+                    for c in range(d):
+                        cov[j, a, c] = scatter[a, c] / nk
+                    cov[j, a, a] += reg_covar
+            else:
+                for a in range(d):
+                    for c in range(d):
+                        cov[0, a, c] += scatter[a, c]
+        else:
+            spherical = 0.0
+            for a in range(d):
+                second = sums[1 + d + a, j]
+                value = second - sums[1 + a, j] ** 2 / safe
+                value = 0.0 if value <= noise * second else value
+                variance = value / nk + reg_covar
+                cov[j, 0, a] = variance
+                spherical += variance
+            if covariance_type == SPHERICAL_COV:
+                cov[j, 0, 0] = spherical / d
+    scale = total_weight if total_weight > 0.0 else nk_total
+    for j in range(n_components):
+        weights[j] /= scale
+    if covariance_type == TIED_COV:
+        for a in range(d):
+            for c in range(d):
+                cov[0, a, c] /= nk_total
+            cov[0, a, a] += reg_covar
+    if full_layout:
+        for j in range(n_components if covariance_type == FULL_COV else 1):
+            if not _precision_cholesky(cov[j], lower, chol[j]):
+                return ILL_DEFINED
+    else:
+        for j in range(n_components):
+            for a in range(d if covariance_type == DIAG_COV else 1):
+                if not cov[j, 0, a] > 0.0:
+                    return ILL_DEFINED
+                chol[j, 0, a] = 1.0 / np.sqrt(cov[j, 0, a])
+    return OK
+
+
+@kernel()
+def kernel_inputs(covariance_type, weights, means, chol, ref, theta, chol3, log_const):
+    """The pass's inputs (see gaussian.kernel_params) about the mixture's mean ``ref``."""
+    n_components, d = means.shape
+    full_layout = covariance_type <= TIED_COV
+    for a in range(d):
+        ref[a] = 0.0
+    for j in range(n_components):
+        for a in range(d):
+            ref[a] += weights[j] * means[j, a]
+    offset = np.empty(d)
+    linear = np.empty(d)
+    for j in range(n_components):
+        source = chol[0] if covariance_type == TIED_COV else chol[j]
+        log_det = 0.0
+        if full_layout:
+            for a in range(d):
+                for c in range(d):
+                    chol3[j, a, c] = source[a, c]
+                log_det += np.log(source[a, a])
+        else:
+            for a in range(d):
+                chol3[j, 0, a] = source[0, a] if covariance_type == DIAG_COV else source[0, 0]
+                log_det += np.log(chol3[j, 0, a])
+        log_const[j] = np.log(weights[j]) + log_det - 0.5 * d * LOG_2PI
+        for a in range(d):
+            offset[a] = means[j, a] - ref[a]
+        if full_layout:
+            u = chol3[j]
+            for a in range(d):
+                linear[a] = 0.0
+            for a in range(d):
+                for c in range(a, d):
+                    precision = 0.0
+                    for m in range(c, d):
+                        precision += u[a, m] * u[c, m]
+                    linear[a] += precision * offset[c]
+                    if c != a:
+                        linear[c] += precision * offset[a]
+                    theta[j, _upper_index(a, c, d)] = -0.5 * precision if a == c else -precision
+        else:
+            for a in range(d):
+                precision = chol3[j, 0, a] ** 2
+                linear[a] = precision * offset[a]
+                theta[j, 1 + d + a] = -0.5 * precision
+        quadratic = 0.0
+        for a in range(d):
+            theta[j, 1 + a] = linear[a]
+            quadratic += linear[a] * offset[a]
+        theta[j, 0] = log_const[j] - 0.5 * quadratic
+
+
+@kernel()
+def fit_task(X, first, n_samples, covariance_type, draws, reg_covar, tol, max_iter, block,
+             weights, means, cov, chol, bounds, info):
+    """One restart of one problem: k-means labels, the initial M-step, EM to convergence.
+
+    ``info`` gets (status, n_iter, converged, distinct k-means clusters).
+    """
+    n_components = weights.shape[0]
+    d = X.shape[1]
+    family = FULL if covariance_type <= TIED_COV else DIAG
+    n_stat = 1 + d + d * (d + 1) // 2 if family == FULL else 1 + 2 * d
+    info[:] = 0
+    for i in range(n_samples):
+        for c in range(d):
+            if not np.isfinite(X[first + i, c]):
+                info[0] = NOT_FINITE
+                return
+    mean = np.zeros(d)
+    for i in range(n_samples):
+        for c in range(d):
+            mean[c] += X[first + i, c]
+    for c in range(d):
+        mean[c] /= n_samples
+    labels = np.empty(n_samples, dtype=np.int64)
+    info[3] = kmeans_labels(X, first, n_samples, mean, n_components, draws, labels, 300, 1e-4)
+
+    size = min(block, n_samples)
+    sums = np.empty((n_stat, n_components))
+    phi = np.empty((n_stat, size))
+    resp = np.empty((n_components, size))
+    work = np.empty((2, size))
+    label = np.empty(size, dtype=np.int64)
+    bits = np.empty(size, dtype=np.int64)
+    xt = np.empty((d, 1))
+    dev = np.empty((d, 1))
+    row = np.empty(1)
+    out = np.empty(1)
+    scatter = np.empty((d, d))
+    lower = np.zeros((d, d))
+    ref = np.empty(d)
+    theta = np.zeros((n_components, n_stat))
+    chol3 = np.empty((n_components, d, d)) if family == FULL else np.empty((n_components, 1, d))
+    log_const = np.empty(n_components)
+
+    params = (family, mean, theta, means, chol3, log_const)
+    e_step(X, first, n_samples, params, labels, block, sums, phi, resp, work, label, bits, xt, dev, row, out)
+    if m_step(sums, mean, covariance_type, reg_covar, float(n_samples), weights, means, cov, chol, scatter, lower) != OK:
+        info[0] = ILL_DEFINED
+        return
+    no_labels = np.empty(0, dtype=np.int64)
+    params = (family, ref, theta, means, chol3, log_const)
+    lower_bound = -np.inf
+    for iteration in range(1, max_iter + 1):
+        info[1] = iteration
+        kernel_inputs(covariance_type, weights, means, chol, ref, theta, chol3, log_const)
+        log_likelihood = e_step(X, first, n_samples, params, no_labels, block, sums, phi, resp, work, label, bits,
+                                xt, dev, row, out)
+        if m_step(sums, ref, covariance_type, reg_covar, -1.0, weights, means, cov, chol, scatter, lower) != OK:
+            info[0] = ILL_DEFINED
+            return
+        previous = lower_bound
+        lower_bound = log_likelihood / n_samples
+        bounds[iteration - 1] = lower_bound
+        if abs(lower_bound - previous) < tol:
+            info[2] = 1
+            return
+
+
+@kernel(parallel=True)
+def fit_batch(X, offsets, covariance_type, draws, reg_covar, tol, max_iter, block, weights, means, cov, chol, bounds, info):
+    """Every (problem, restart) task, in parallel; problem p is rows offsets[p]:offsets[p+1] of X.
+
+    Shapes: draws (P, R, n_draws), weights (P, R, k), means (P, R, k, d),
+    cov and chol (P, R, k, d, d), bounds (P, R, max_iter), info (P, R, 4).
+    Tasks share nothing, so the result does not depend on the thread count.
+    """
+    n_problems, n_restarts = info.shape[0], info.shape[1]
+    for task in prange(n_problems * n_restarts):
+        p = task // n_restarts
+        r = task % n_restarts
+        first = offsets[p]
+        fit_task(X, first, offsets[p + 1] - first, covariance_type, draws[p, r], reg_covar, tol, max_iter, block,
+                 weights[p, r], means[p, r], cov[p, r], chol[p, r], bounds[p, r], info[p, r])

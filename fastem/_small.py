@@ -1,0 +1,140 @@
+"""Small problems fitted whole in compiled code (see fastem._kernels._small).
+
+A fit qualifies when it is a maximum-likelihood GaussianMixture fit from the
+'kmeans' initialization of unweighted float64 data in memory, without user
+initial parameters, warm-start continuation or verbose output, and its pass
+is small (``n * k * n_stats <= MAX_WORK``). ``fit`` and ``fit_many`` use the
+same rule, so a problem gets the same bits from both.
+"""
+
+from typing import NamedTuple
+
+import numba
+import numpy as np
+
+from fastem import gaussian
+from fastem._kernels import n_stats
+from fastem._kernels._small import ILL_DEFINED, NOT_FINITE, fit_batch
+from fastem._source import block_size, readonly
+from fastem._threads import resolve_n_threads
+
+#: Largest n * k * n_stats run whole in compiled code. There one serial pass
+#: costs about half a millisecond; above it (measured: d=8, k=8 between 2,000
+#: and 8,000 rows) the parallel pass with its Python loop is faster.
+MAX_WORK = 1 << 21
+
+#: Iterations and tolerance of the k-means initialization (scikit-learn's KMeans defaults).
+KMEANS_MAX_ITER = 300
+
+_TYPES = {name: index for index, name in enumerate(gaussian.COVARIANCE_TYPES)}
+
+
+class Outcome(NamedTuple):
+    """The best restart of one problem, or the error that stopped it."""
+
+    params: gaussian.GaussianParams
+    lower_bound: float
+    lower_bounds: list
+    n_iter: int
+    converged: bool
+    distinct: list  # distinct k-means clusters of every restart run
+    error: Exception | None
+
+
+def settings_qualify(estimator):
+    """Whether the estimator's settings allow the compiled whole fit."""
+    from fastem.mixture import GaussianMixture
+
+    return (
+        type(estimator) is GaussianMixture
+        and estimator.prior is None
+        and estimator.init_params == "kmeans"
+        and estimator.weights_init is None
+        and estimator.means_init is None
+        and estimator.precisions_init is None
+        and not estimator.verbose
+        and estimator.max_iter > 0
+        and not (estimator.warm_start and hasattr(estimator, "converged_"))
+    )
+
+
+def data_qualify(X, sample_weight, n_components, covariance_type):
+    """Whether the data (already validated) allow the compiled whole fit."""
+    if sample_weight is not None or X.dtype != np.float64:
+        return False
+    family = gaussian.layout(covariance_type)
+    return X.shape[0] * n_components * n_stats(family, X.shape[1]) <= MAX_WORK
+
+
+def draw_count(n_components):
+    """Uniforms one k-means++ seeding takes: one for the first centre, 2 + log k per further centre."""
+    return 1 + (n_components - 1) * (2 + int(np.log(n_components)))
+
+
+def kmeans_draws(random_state, n_init, n_components):
+    """The seeding uniforms of ``n_init`` restarts, shape (n_init, m), advancing ``random_state`` as fit does."""
+    count = draw_count(n_components)
+    return random_state.random_sample(n_init * count).reshape(n_init, count)
+
+
+def fit(datasets, draws, covariance_type, n_components, reg_covar, tol, max_iter, n_threads=None):
+    """Fit every problem (all restarts in parallel); returns one :class:`Outcome` per problem.
+
+    Parameters
+    ----------
+    datasets : list of ndarray of shape (n_i, d), float64, finite or not
+    draws : ndarray of shape (n_problems, n_init, m)
+    """
+    d = datasets[0].shape[1]
+    n_problems, n_init = draws.shape[:2]
+    offsets = np.zeros(n_problems + 1, dtype=np.int64)
+    np.cumsum([X.shape[0] for X in datasets], out=offsets[1:])
+    X = datasets[0] if n_problems == 1 else np.concatenate(datasets)
+    X = readonly(np.ascontiguousarray(X))
+    k = n_components
+    weights = np.empty((n_problems, n_init, k))
+    means = np.empty((n_problems, n_init, k, d))
+    cov = np.zeros((n_problems, n_init, k, d, d))
+    chol = np.zeros((n_problems, n_init, k, d, d))
+    bounds = np.empty((n_problems, n_init, max_iter))
+    info = np.zeros((n_problems, n_init, 4), dtype=np.int64)
+    ctype = _TYPES[covariance_type]
+    previous = numba.get_num_threads()
+    numba.set_num_threads(min(resolve_n_threads(n_threads), n_problems * n_init))
+    try:
+        fit_batch(X, offsets, ctype, np.ascontiguousarray(draws, dtype=np.float64), float(reg_covar), float(tol),
+                  int(max_iter), block_size(d), weights, means, cov, chol, bounds, info)
+    finally:
+        numba.set_num_threads(previous)
+    return [_outcome(covariance_type, weights[p], means[p], cov[p], chol[p], bounds[p], info[p]) for p in range(n_problems)]
+
+
+def _outcome(covariance_type, weights, means, cov, chol, bounds, info):
+    """The first failing restart's error, else the restart of the largest final bound (ties keep the earliest)."""
+    distinct = []
+    best = None
+    for r in range(info.shape[0]):
+        status, n_iter, converged, n_distinct = (int(v) for v in info[r])
+        distinct.append(n_distinct)
+        if status == NOT_FINITE:
+            return Outcome(None, -np.inf, [], 0, False, distinct, ValueError("Input X contains NaN or infinity."))
+        if status == ILL_DEFINED:
+            error = gaussian.IllDefinedCovariance(gaussian._ill_defined_message(False))
+            return Outcome(None, -np.inf, [], 0, False, distinct, error)
+        lower_bound = float(bounds[r, n_iter - 1])
+        if best is None or lower_bound > best[0] or best[0] == -np.inf:
+            best = (lower_bound, r, n_iter, bool(converged))
+    lower_bound, r, n_iter, converged = best
+    params = gaussian.GaussianParams(weights[r].copy(), means[r].copy(), *_shaped(covariance_type, cov[r], chol[r]))
+    return Outcome(params, lower_bound, bounds[r, :n_iter].tolist(), n_iter, converged, distinct, None)
+
+
+def _shaped(covariance_type, cov, chol):
+    """Covariances and precision Cholesky factors in scikit-learn's shapes, from the (k, d, d) slots."""
+    if covariance_type == "full":
+        return cov.copy(), chol.copy()
+    if covariance_type == "tied":
+        return cov[0].copy(), chol[0].copy()
+    if covariance_type == "diag":
+        return cov[:, 0, :].copy(), chol[:, 0, :].copy()
+    return cov[:, 0, 0].copy(), chol[:, 0, 0].copy()

@@ -1,0 +1,245 @@
+"""Small problems fitted whole in compiled code (fastem._small) against the Python path.
+
+The Python path (fastem.gaussian's updates, fastem._kmeans, the driver
+loop) is the compiled whole fit's slow twin; scikit-learn is the reference
+for both.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn import datasets, mixture
+from sklearn.base import clone
+from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import StandardScaler
+
+import fastem
+from fastem import _small, gaussian
+from fastem._kernels import _small as kernels
+from fastem.cli import make_workload
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+DATASETS = {
+    "iris": lambda: (datasets.load_iris().data, 3),
+    "wine": lambda: (StandardScaler().fit_transform(datasets.load_wine().data), 3),
+    "one_feature": lambda: (make_workload(700, 1, 3, seed=1)[0], 3),
+    "one_component": lambda: (make_workload(400, 3, 1, seed=2)[0], 1),
+    "far_from_origin": lambda: (make_workload(1_500, 3, 4, seed=3)[0] + 1e4, 4),
+    "many_components": lambda: (make_workload(1_200, 4, 9, seed=4)[0], 9),
+}
+
+
+def _fit(X, python_path=False, **params):
+    """A fastem fit through the compiled whole fit, or forced through the Python path."""
+    previous = _small.MAX_WORK
+    _small.MAX_WORK = -1 if python_path else previous
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return fastem.GaussianMixture(**params).fit(X)
+    finally:
+        _small.MAX_WORK = previous
+
+
+def test_whole_fit_is_taken_for_small_problems_only():
+    model = fastem.GaussianMixture(3)
+    small, large = np.zeros((100, 2)), np.zeros((200_000, 8))
+    assert _small.settings_qualify(model)
+    assert _small.data_qualify(small, None, 3, "full")
+    assert not _small.data_qualify(large, None, 3, "full")
+    assert not _small.data_qualify(small.astype(np.float32), None, 3, "full")
+    assert not _small.data_qualify(small, np.ones(100), 3, "full")
+    for params in (dict(init_params="random"), dict(prior="default"), dict(verbose=1), dict(max_iter=0),
+                   dict(means_init=np.zeros((3, 2)))):
+        assert not _small.settings_qualify(fastem.GaussianMixture(3, **params))
+    assert not _small.settings_qualify(fastem.BayesianGaussianMixture(n_components=3))
+
+
+@pytest.mark.parametrize("n_clusters", [1, 2, 3, 8])
+@pytest.mark.parametrize("name", ["iris", "wine", "one_feature", "far_from_origin"])
+def test_compiled_kmeans_labels_match_sklearn(name, n_clusters):
+    X = np.ascontiguousarray(DATASETS[name]()[0])
+    labels = np.empty(X.shape[0], dtype=np.int64)
+    for seed in range(3):
+        draws = _small.kmeans_draws(np.random.RandomState(seed), 1, n_clusters)[0]
+        distinct = kernels.kmeans_labels(X, 0, X.shape[0], X.mean(axis=0), n_clusters, draws, labels, 300, 1e-4)
+        expected = KMeans(n_clusters, n_init=1, random_state=seed).fit(X).labels_
+        np.testing.assert_array_equal(labels, expected)
+        assert distinct == len(np.unique(expected))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_whole_fit_equals_the_python_path(name, covariance_type):
+    X, k = DATASETS[name]()
+    params = dict(n_components=k, covariance_type=covariance_type, random_state=0)
+    ours, twin = _fit(X, **params), _fit(X, python_path=True, **params)
+    assert ours.n_iter_ == twin.n_iter_ and ours.converged_ == twin.converged_
+    np.testing.assert_allclose(ours.lower_bounds_, twin.lower_bounds_, rtol=1e-11)
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_"):
+        a, b = getattr(ours, name), getattr(twin, name)
+        assert a.shape == b.shape and a.dtype == b.dtype
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10 * np.abs(b).max())
+
+
+def _random_stats(rng, k, d, covariance_type):
+    X = rng.normal(size=(300, d)) * rng.uniform(0.5, 3.0, size=d) + rng.normal(size=d)
+    resp = rng.dirichlet(np.ones(k), size=X.shape[0])
+    reference = X.mean(axis=0) + 0.3
+    dev = X - reference
+    s2 = np.einsum("nk,na,nc->kac", resp, dev, dev)
+    if gaussian.layout(covariance_type) != gaussian.FULL:
+        s2 = np.einsum("kaa->ka", s2)
+    return gaussian.Stats(resp.sum(axis=0), resp.T @ dev, s2, np.broadcast_to(reference, (k, d)), 0.0), dev, resp
+
+
+def _sums(stats, covariance_type):
+    """The pass's (n_stat, k) layout of statistics."""
+    k, d = stats.s1.shape
+    if gaussian.layout(covariance_type) == gaussian.FULL:
+        upper_a, upper_c = np.triu_indices(d)
+        second = stats.s2[:, upper_a, upper_c]
+    else:
+        second = stats.s2
+    return np.ascontiguousarray(np.concatenate([stats.n[:, None], stats.s1, second], axis=1).T)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_m_step_and_kernel_inputs_match_the_python_updates(covariance_type):
+    rng = np.random.default_rng(0)
+    k, d = 4, 3
+    stats, _, _ = _random_stats(rng, k, d, covariance_type)
+    expected = gaussian.ml_update(stats, covariance_type, 1e-6, np.float64)
+    weights, means = np.empty(k), np.empty((k, d))
+    cov, chol = np.zeros((k, d, d)), np.zeros((k, d, d))
+    ctype = gaussian.COVARIANCE_TYPES.index(covariance_type)
+    status = kernels.m_step(_sums(stats, covariance_type), stats.reference[0].copy(), ctype, 1e-6, -1.0,
+                            weights, means, cov, chol, np.empty((d, d)), np.zeros((d, d)))
+    assert status == kernels.OK
+    got_cov, got_chol = _small._shaped(covariance_type, cov, chol)
+    np.testing.assert_allclose(weights, expected.weights, rtol=1e-13)
+    np.testing.assert_allclose(means, expected.means, rtol=1e-12)
+    np.testing.assert_allclose(got_cov, expected.covariances, rtol=1e-12)
+    np.testing.assert_allclose(got_chol, expected.precisions_cholesky, rtol=1e-11)
+
+    family, ref, theta, _, chol3, log_const = gaussian.kernel_params(expected, covariance_type)
+    got_ref, got_theta = np.empty(d), np.zeros_like(theta)
+    got_chol3, got_log_const = np.empty_like(chol3), np.empty(k)
+    kernels.kernel_inputs(ctype, weights, means, chol, got_ref, got_theta, got_chol3, got_log_const)
+    np.testing.assert_allclose(got_ref, ref, rtol=1e-13)
+    np.testing.assert_allclose(got_chol3, chol3, rtol=1e-11)
+    np.testing.assert_allclose(got_log_const, log_const, rtol=1e-12)
+    np.testing.assert_allclose(got_theta, theta, rtol=1e-10, atol=1e-12)
+
+
+def test_m_step_reports_a_singular_covariance():
+    k, d = 2, 2
+    stats = gaussian.Stats(np.array([3.0, 5.0]), np.zeros((k, d)), np.zeros((k, d, d)), np.zeros((k, d)), 0.0)
+    for ctype, name in enumerate(COVARIANCE_TYPES):
+        layout_stats = stats if gaussian.layout(name) == gaussian.FULL else stats._replace(s2=np.zeros((k, d)))
+        status = kernels.m_step(_sums(layout_stats, name), np.zeros(d), ctype, 0.0, -1.0, np.empty(k), np.empty((k, d)),
+                                np.zeros((k, d, d)), np.zeros((k, d, d)), np.empty((d, d)), np.zeros((d, d)))
+        assert status == kernels.ILL_DEFINED
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_parallel_restarts_give_the_sequential_result(covariance_type):
+    X = make_workload(3_000, 2, 4, seed=5)[0]
+    params = dict(n_components=4, covariance_type=covariance_type, n_init=5)
+    state = np.random.RandomState(7)
+    one = _fit(X, n_threads=1, random_state=np.random.RandomState(7), **params)
+    two = _fit(X, n_threads=2, random_state=state, **params)
+    assert one.lower_bounds_ == two.lower_bounds_
+    np.testing.assert_array_equal(one.means_, two.means_)
+    np.testing.assert_array_equal(one.covariances_, two.covariances_)
+    sequential_state = np.random.RandomState(7)
+    sequential = _fit(X, python_path=True, random_state=sequential_state, **params)
+    np.testing.assert_allclose(two.lower_bounds_, sequential.lower_bounds_, rtol=1e-11)
+    # Every restart drew its seeding: the state is where the sequential restarts leave it.
+    assert state.randint(1 << 30) == sequential_state.randint(1 << 30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reference = mixture.GaussianMixture(**params, random_state=7).fit(X)
+    np.testing.assert_allclose(two.lower_bound_, reference.lower_bound_, rtol=1e-10)
+
+
+def test_singular_covariance_fails_like_the_python_path():
+    X = np.repeat(np.array([[0.0, 0.0], [1.0, 1.0]]), 30, axis=0)
+    params = dict(n_components=3, reg_covar=0.0, random_state=0)
+    for python_path in (False, True):
+        previous = _small.MAX_WORK
+        _small.MAX_WORK = -1 if python_path else previous
+        try:
+            with pytest.warns(ConvergenceWarning, match="distinct clusters"):
+                with pytest.raises(ValueError, match="ill-defined empirical covariance"):
+                    fastem.GaussianMixture(**params).fit(X)
+        finally:
+            _small.MAX_WORK = previous
+
+
+def test_duplicate_rows_warn_and_fit_like_sklearn():
+    X = np.repeat(np.array([[0.0, 0.0], [1.0, 1.0]]), 30, axis=0)
+    with pytest.warns(ConvergenceWarning) as ours_caught:
+        ours = fastem.GaussianMixture(3, random_state=0).fit(X)
+    with pytest.warns(ConvergenceWarning) as their_caught:
+        reference = mixture.GaussianMixture(3, random_state=0).fit(X)
+    assert sorted(str(w.message) for w in ours_caught) == sorted(str(w.message) for w in their_caught)
+    np.testing.assert_allclose(ours.lower_bounds_, reference.lower_bounds_, rtol=1e-6)
+
+
+def test_not_converged_warns():
+    X = make_workload(2_000, 3, 5, seed=7)[0]
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        model = fastem.GaussianMixture(5, max_iter=2, tol=0.0, random_state=0).fit(X)
+    assert model.n_iter_ == 2 and not model.converged_ and len(model.lower_bounds_) == 2
+
+
+def test_fit_many_isolates_a_singular_problem():
+    problems = [make_workload(300, 2, 3, seed=s)[0] for s in range(4)]
+    problems[2] = np.repeat(problems[2][:2], 150, axis=0)
+    estimator = fastem.GaussianMixture(3, reg_covar=0.0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        results = fastem.fit_many(problems, estimator, errors="collect")
+        with pytest.raises(ValueError, match="problem 2 failed: Fitting the mixture model failed"):
+            fastem.fit_many(problems, estimator)
+    assert isinstance(results[2], ValueError)
+    for index in (0, 1, 3):
+        alone = clone(estimator).fit(problems[index])
+        assert results[index].lower_bounds_ == alone.lower_bounds_
+
+
+def test_fit_many_random_state_instance_is_copied_per_problem():
+    problems = [make_workload(400, 2, 3, seed=s)[0] for s in range(3)]
+    state = np.random.RandomState(3)
+    before = state.get_state()[1].copy()
+    estimator = fastem.GaussianMixture(3, n_init=2, random_state=state)
+    models = fastem.fit_many(problems, estimator)
+    np.testing.assert_array_equal(state.get_state()[1], before)
+    for X, model in zip(problems, models):
+        alone = clone(estimator).fit(X)
+        assert model.lower_bounds_ == alone.lower_bounds_
+        assert model.random_state is not state
+    assert all(m.lower_bound_ > -np.inf for m in fastem.fit_many(problems, fastem.GaussianMixture(3)))
+
+
+def test_empty_cluster_relocation_matches_the_python_path():
+    from fastem._kmeans import _relocate_empty_clusters
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(50, 3))
+    mean = X.mean(axis=0)
+    centers = rng.normal(size=(4, 3))
+    labels = rng.integers(0, 3, size=50)  # cluster 3 is empty
+    sums = np.zeros((4, 3))
+    np.add.at(sums, labels, X - mean)
+    counts = np.bincount(labels, minlength=4).astype(float)
+    expected_sums, expected_counts = sums.copy(), counts.copy()
+    _relocate_empty_clusters(X, mean, None, centers, expected_sums, expected_counts, labels)
+    kernels._relocate_empty(np.ascontiguousarray((X - mean).T), centers, labels, sums, counts, np.empty(50))
+    assert expected_counts[3] == 1.0
+    np.testing.assert_array_equal(counts, expected_counts)
+    np.testing.assert_allclose(sums, expected_sums, rtol=1e-14, atol=1e-14)
