@@ -33,6 +33,7 @@ class Outcome(NamedTuple):
     """The best restart of one problem, or the error that stopped it."""
 
     params: gaussian.GaussianParams
+    precisions: np.ndarray
     lower_bound: float
     lower_bounds: list
     n_iter: int
@@ -106,35 +107,41 @@ def fit(datasets, draws, covariance_type, n_components, reg_covar, tol, max_iter
                   int(max_iter), block_size(d), weights, means, cov, chol, bounds, info)
     finally:
         numba.set_num_threads(previous)
-    return [_outcome(covariance_type, weights[p], means[p], cov[p], chol[p], bounds[p], info[p]) for p in range(n_problems)]
+    cov, chol = _shaped(covariance_type, cov, chol)
+    precisions = gaussian.precisions_from_cholesky(chol, covariance_type)
+    arrays = (weights, means, cov, chol, precisions)
+    info = info.tolist()
+    return [_outcome(arrays, p, bounds[p], info[p]) for p in range(n_problems)]
 
 
-def _outcome(covariance_type, weights, means, cov, chol, bounds, info):
-    """The first failing restart's error, else the restart of the largest final bound (ties keep the earliest)."""
-    distinct = []
+def _outcome(arrays, p, bounds, info):
+    """Problem p's first failing restart's error, else its restart of largest final bound (ties keep the earliest).
+
+    The parameters are views into the batch's arrays ``(weights, means,
+    covariances, precisions_cholesky, precisions)``, indexed (problem, restart, ...).
+    """
+    distinct = [row[3] for row in info]
     best = None
-    for r in range(info.shape[0]):
-        status, n_iter, converged, n_distinct = (int(v) for v in info[r])
-        distinct.append(n_distinct)
+    for r, (status, n_iter, converged, _) in enumerate(info):
         if status == NOT_FINITE:
-            return Outcome(None, -np.inf, [], 0, False, distinct, ValueError("Input X contains NaN or infinity."))
+            return Outcome(None, None, -np.inf, [], 0, False, distinct, ValueError("Input X contains NaN or infinity."))
         if status == ILL_DEFINED:
             error = gaussian.IllDefinedCovariance(gaussian._ill_defined_message(False))
-            return Outcome(None, -np.inf, [], 0, False, distinct, error)
+            return Outcome(None, None, -np.inf, [], 0, False, distinct, error)
         lower_bound = float(bounds[r, n_iter - 1])
         if best is None or lower_bound > best[0] or best[0] == -np.inf:
             best = (lower_bound, r, n_iter, bool(converged))
     lower_bound, r, n_iter, converged = best
-    params = gaussian.GaussianParams(weights[r].copy(), means[r].copy(), *_shaped(covariance_type, cov[r], chol[r]))
-    return Outcome(params, lower_bound, bounds[r, :n_iter].tolist(), n_iter, converged, distinct, None)
+    params = gaussian.GaussianParams(*(a[p, r] for a in arrays[:4]))
+    return Outcome(params, arrays[4][p, r], lower_bound, bounds[r, :n_iter].tolist(), n_iter, converged, distinct, None)
 
 
 def _shaped(covariance_type, cov, chol):
-    """Covariances and precision Cholesky factors in scikit-learn's shapes, from the (k, d, d) slots."""
+    """Covariances and precision Cholesky factors in scikit-learn's shapes, from the (..., k, d, d) slots."""
     if covariance_type == "full":
-        return cov.copy(), chol.copy()
+        return cov, chol
     if covariance_type == "tied":
-        return cov[0].copy(), chol[0].copy()
+        return cov[..., 0, :, :].copy(), chol[..., 0, :, :].copy()
     if covariance_type == "diag":
-        return cov[:, 0, :].copy(), chol[:, 0, :].copy()
-    return cov[:, 0, 0].copy(), chol[:, 0, 0].copy()
+        return cov[..., 0, :].copy(), chol[..., 0, :].copy()
+    return cov[..., 0, 0].copy(), chol[..., 0, 0].copy()

@@ -62,9 +62,13 @@ def fit_many(datasets, estimator, *, sample_weights=None, errors="raise", n_jobs
         ValueError naming its index and cause. 'collect': its slot holds the
         exception and every other problem is fitted.
     n_jobs : int or None, default=None
-        Problems fitted at once. None: one per core Numba uses when the
-        problems average at least 20,000 rows, else one at a time (small
-        fits are mostly Python, which threads do not overlap).
+        Problems fitted at once. Small maximum-likelihood problems from the
+        'kmeans' initialization (n * k * n_stats up to 2^21, unweighted
+        float64; see :mod:`fastem._small`) are fitted whole in compiled
+        code, one per thread, on ``n_jobs`` threads (None: the estimator's
+        ``n_threads``). The others run through ``fit``: None means one per
+        core when they average at least 20,000 rows, else one at a time
+        (their fits are mostly Python, which threads do not overlap).
 
     Returns
     -------

@@ -198,7 +198,9 @@ class GaussianMixture(BaseGaussianMixture):
         """Fitted attributes from a successful compiled whole fit."""
         if hasattr(self, "_online"):
             del self._online
-        self._set_state(outcome.params, np.float64)
+        # Fresh float64 arrays of this fit (views into its batch): no copies.
+        self.weights_, self.means_, self.covariances_, self.precisions_cholesky_ = outcome.params
+        self.precisions_ = outcome.precisions
         self._set_resolved(None)
         self.converged_ = outcome.converged
         self.n_iter_ = outcome.n_iter
