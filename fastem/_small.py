@@ -7,14 +7,14 @@ is small (``n * k * n_stats <= MAX_WORK``). ``fit`` and ``fit_many`` use the
 same rule, so a problem gets the same bits from both.
 """
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
-import numba
 import numpy as np
 
 from fastem import gaussian
 from fastem._kernels import n_stats
-from fastem._kernels._small import ILL_DEFINED, NOT_FINITE, fit_batch
+from fastem._kernels._small import ILL_DEFINED, NOT_FINITE, fit_tasks
 from fastem._source import block_size, readonly
 from fastem._threads import resolve_n_threads
 
@@ -23,8 +23,8 @@ from fastem._threads import resolve_n_threads
 #: and 8,000 rows) the parallel pass with its Python loop is faster.
 MAX_WORK = 1 << 21
 
-#: Iterations and tolerance of the k-means initialization (scikit-learn's KMeans defaults).
-KMEANS_MAX_ITER = 300
+#: Most (problem, restart) tasks per compiled call when several threads share a batch.
+TASKS_PER_CALL = 64
 
 _TYPES = {name: index for index, name in enumerate(gaussian.COVARIANCE_TYPES)}
 
@@ -99,14 +99,18 @@ def fit(datasets, draws, covariance_type, n_components, reg_covar, tol, max_iter
     chol = np.zeros((n_problems, n_init, k, d, d))
     bounds = np.empty((n_problems, n_init, max_iter))
     info = np.zeros((n_problems, n_init, 4), dtype=np.int64)
-    ctype = _TYPES[covariance_type]
-    previous = numba.get_num_threads()
-    numba.set_num_threads(min(resolve_n_threads(n_threads), n_problems * n_init))
-    try:
-        fit_batch(X, offsets, ctype, np.ascontiguousarray(draws, dtype=np.float64), float(reg_covar), float(tol),
-                  int(max_iter), block_size(d), weights, means, cov, chol, bounds, info)
-    finally:
-        numba.set_num_threads(previous)
+    arguments = (X, offsets, _TYPES[covariance_type], np.ascontiguousarray(draws, dtype=np.float64), float(reg_covar),
+                 float(tol), int(max_iter), block_size(d), weights, means, cov, chol, bounds, info)
+    n_tasks = n_problems * n_init
+    n_workers = min(resolve_n_threads(n_threads), n_tasks)
+    if n_workers == 1:
+        fit_tasks(*arguments, 0, n_tasks)
+    else:
+        # Small ranges handed out in order: threads finishing early take more.
+        size = max(1, min(TASKS_PER_CALL, n_tasks // (4 * n_workers)))
+        with ThreadPoolExecutor(max_workers=n_workers) as pool:
+            list(pool.map(lambda first: fit_tasks(*arguments, first, min(first + size, n_tasks)),
+                          range(0, n_tasks, size)))
     cov, chol = _shaped(covariance_type, cov, chol)
     precisions = gaussian.precisions_from_cholesky(chol, covariance_type)
     arrays = (weights, means, cov, chol, precisions)

@@ -5,7 +5,7 @@ For a problem of a few thousand rows one pass over the data takes
 microseconds, and the Python around it (parameter updates, kernel inputs,
 the loop) takes a hundred times longer. Here everything of a maximum-
 likelihood fit with the 'kmeans' initialization runs in one call, serially
-per (problem, restart) task; tasks run in parallel. So ``fit_many`` runs
+per (problem, restart) task; ranges of tasks run on several threads. So ``fit_many`` runs
 thousands of problems at once and ``n_init`` restarts of one small problem
 run side by side, each with exactly the result it has alone.
 
@@ -26,7 +26,6 @@ diag and spherical), the bounds of every iteration, and ``info`` =
 """
 
 import numpy as np
-from numba import prange
 
 from fastem._kernels._gaussian import DIAG, FULL, features
 from fastem._kernels._jit import kernel
@@ -530,16 +529,20 @@ def fit_task(X, first, n_samples, covariance_type, draws, reg_covar, tol, max_it
             return
 
 
-@kernel(parallel=True)
-def fit_batch(X, offsets, covariance_type, draws, reg_covar, tol, max_iter, block, weights, means, cov, chol, bounds, info):
-    """Every (problem, restart) task, in parallel; problem p is rows offsets[p]:offsets[p+1] of X.
+@kernel()
+def fit_tasks(X, offsets, covariance_type, draws, reg_covar, tol, max_iter, block, weights, means, cov, chol, bounds,
+              info, first_task, stop_task):
+    """(problem, restart) tasks first_task:stop_task, in order; problem p is rows offsets[p]:offsets[p+1] of X.
 
     Shapes: draws (P, R, n_draws), weights (P, R, k), means (P, R, k, d),
     cov and chol (P, R, k, d, d), bounds (P, R, max_iter), info (P, R, 4).
-    Tasks share nothing, so the result does not depend on the thread count.
+    Tasks share nothing: the caller runs ranges of them on several threads
+    (the function releases the GIL), and the result does not depend on how.
+    A ``prange`` here would compile the whole fit a second time into the
+    parallel loop's body (about 9 s).
     """
-    n_problems, n_restarts = info.shape[0], info.shape[1]
-    for task in prange(n_problems * n_restarts):
+    n_restarts = info.shape[1]
+    for task in range(first_task, stop_task):
         p = task // n_restarts
         r = task % n_restarts
         first = offsets[p]
