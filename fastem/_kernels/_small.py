@@ -29,7 +29,7 @@ import numpy as np
 
 from fastem._kernels._gaussian import DIAG, FULL, features
 from fastem._kernels._jit import kernel
-from fastem._kernels._kmeans import cumulative_search, first_weighted_index
+from fastem._kernels._kmeans import first_weighted_index
 from fastem._kernels._pass import all_below_inf, fallback_rows, normalize
 
 FULL_COV = 0
@@ -45,6 +45,9 @@ LOG_2PI = 1.8378770664093453
 EPS64 = 2.220446049250313e-16
 #: Scatter entries within this many ulps of S2 are rounding noise (see gaussian._scatter_about_mean).
 NOISE_ULPS = 64.0
+#: Up to this many clusters k-means sums its clusters by masked passes over all rows (k passes of
+#: vector adds), above it by adding each row into its cluster (one pass of dependent scalar adds).
+MASKED_SUMS_MAX_CLUSTERS = 16
 
 
 # ----------------------------------------------------------------- k-means
@@ -81,14 +84,17 @@ def kmeans_seed(xt, draws, centers, closest, scratch):
     potential = 0.0
     for b in range(n_samples):
         potential += closest[b]
-    no_weights = np.empty(0)
     targets = np.empty(n_trials)
-    ids = np.empty(n_trials, dtype=np.int64)
     candidate = np.empty(n_features)
     for center in range(1, n_clusters):
         for t in range(n_trials):
             targets[t] = draws[1 + (center - 1) * n_trials + t] * potential
-        cumulative_search(closest, no_weights, targets, ids)
+        # np.searchsorted(np.cumsum(closest), targets), the sums in the same order.
+        cumulative = 0.0
+        for b in range(n_samples):
+            cumulative += closest[b]
+            scratch[b] = cumulative
+        ids = np.searchsorted(scratch, targets)
         best_potential = np.inf
         best = 0
         for t in range(n_trials):
@@ -139,10 +145,25 @@ def _assign(xt, centers, labels, sums, counts, dot, best, nearest):
             best[b] = min(distance, best[b])
     changes = 0
     for b in range(n_samples):
-        if labels[b] != nearest[b]:
-            changes += 1
-            labels[b] = nearest[b]
-    if counts.shape[0] > 0:
+        changes += labels[b] != nearest[b]
+        labels[b] = nearest[b]
+    if counts.shape[0] == 0:
+        return changes
+    if n_clusters <= MASKED_SUMS_MAX_CLUSTERS:
+        # Per cluster, sums over all rows masked by the label: vectorizes,
+        # where adding each row into its cluster's sum waits on the last add.
+        for j in range(n_clusters):
+            count = 0.0
+            for b in range(n_samples):
+                count += 1.0 if nearest[b] == j else 0.0
+            counts[j] = count
+            for c in range(n_features):
+                row = xt[c]
+                total = 0.0
+                for b in range(n_samples):
+                    total += row[b] if nearest[b] == j else 0.0
+                sums[j, c] = total
+    else:
         sums[:, :] = 0.0
         counts[:] = 0.0
         for b in range(n_samples):
