@@ -172,3 +172,22 @@ def test_exp_shifted_matches_numpy_exp():
     np.testing.assert_allclose(out[:500][np.abs(values[:500]) < 40], np.exp(values[:500][np.abs(values[:500]) < 40]),
                                rtol=2e-15)
     assert np.all(out[~normal] == 0.0)  # below the smallest normal, and -inf: exactly 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_labels_alone_skip_nothing(shape, covariance_type, dtype):
+    # Asked for labels only, the pass takes the largest log-probability and
+    # skips the exponentials; the labels are those of the full E-step.
+    n, d, k = shape
+    rng = np.random.default_rng(7 * n + d + k)
+    X = _data(rng, n, d, dtype)
+    X[0] = 1e200 if dtype == np.float64 else 1e30  # a row whose features overflow
+    params = naive.random_params(rng, covariance_type, k, d)
+    kparams = gaussian.kernel_params(params, covariance_type)
+    _, _, alone = ArraySource(X).evaluate(kparams, label=True)
+    _, _, full = ArraySource(X).evaluate(kparams, log_norm=True, resp=True, label=True)
+    np.testing.assert_array_equal(alone, full)
+    log_prob = naive.weighted_log_prob(X[1:], params.weights, params.means, params.covariances, covariance_type)
+    np.testing.assert_array_equal(alone[1:], log_prob.argmax(axis=1))

@@ -128,18 +128,18 @@ def _load_centred_rows(X, start, n_rows, mean, rows):
 
 
 @kernel()
-def _add_sums(sums, counts, block_sums, onehot, n_rows):
-    """sums += block_sums; counts += row sums of onehot."""
-    for j in range(sums.shape[0]):
-        row = onehot[j]
-        total = 0.0
-        for b in range(n_rows):
-            total += row[b]
-        counts[j] += total
+def _add_rows(sums, counts, rows, nearest, sample_weight, start, n_rows):
+    """Add each (weighted) row of a block into its cluster's sum, in row order
+    (scikit-learn's Lloyd step adds rows one by one too)."""
+    weighted = sample_weight.shape[0] > 0
+    for b in range(n_rows):
+        w = sample_weight[start + b] if weighted else 1.0
+        j = nearest[b]
+        counts[j] += w
         target = sums[j]
-        source = block_sums[j]
+        source = rows[b]
         for c in range(target.shape[0]):
-            target[c] += source[c]
+            target[c] += source[c] * w
 
 
 @kernel(parallel=True)
@@ -148,8 +148,7 @@ def lloyd_assign(X, mean, sample_weight, centers, grid, labels, sums, counts, ch
 
     Distances are ||c||^2 - 2 x.c (the row's own norm does not change the
     argmin), ties to the lowest index; x.c for a block of centred rows is one
-    matrix product, and so are the per-centre sums (with the block's weighted
-    one-hot labels). ``changes[g]`` counts rows of group g whose label
+    matrix product; the per-centre sums add the rows one by one. ``changes[g]`` counts rows of group g whose label
     changed. ``sums``/``counts`` with a leading length of 0 skip the sums.
     """
     block_size, n_groups = grid
@@ -165,8 +164,6 @@ def lloyd_assign(X, mean, sample_weight, centers, grid, labels, sums, counts, ch
     for group in prange(n_groups):
         rows = np.zeros((block_size, n_features))
         dots = np.empty((n_clusters, block_size))
-        onehot = np.zeros((n_clusters, block_size))
-        block_sums = np.empty((n_clusters, n_features))
         best = np.empty(block_size)
         nearest = np.empty(block_size, dtype=np.int64)
         first, stop = group_blocks(group, n_groups, n_samples, block_size)
@@ -189,8 +186,4 @@ def lloyd_assign(X, mean, sample_weight, centers, grid, labels, sums, counts, ch
                     changes[group] += 1
                     labels[start + b] = nearest[b]
             if accumulate:
-                onehot[:, :] = 0.0
-                for b in range(n_rows):
-                    onehot[nearest[b], b] = sample_weight[start + b] if weighted else 1.0
-                np.dot(onehot, rows, block_sums)
-                _add_sums(sums[group], counts[group], block_sums, onehot, n_rows)
+                _add_rows(sums[group], counts[group], rows, nearest, sample_weight, start, n_rows)

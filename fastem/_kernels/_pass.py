@@ -25,6 +25,19 @@ from fastem._kernels._math import exp_shifted, log_positive
 
 
 @kernel()
+def row_max(log_prob, n_rows, largest, label):
+    """largest[b] = max_j log_prob[j, b] and label[b] the first j reaching it (0 when all are -inf)."""
+    for b in range(n_rows):
+        largest[b] = -np.inf
+        label[b] = 0
+    for j in range(log_prob.shape[0]):
+        values = log_prob[j]
+        for b in range(n_rows):
+            label[b] = j if values[b] > largest[b] else label[b]
+            largest[b] = max(values[b], largest[b])
+
+
+@kernel()
 def normalize(log_prob, n_rows, log_norm, label, total, bits, scales):
     """Turn weighted log-probabilities (k x block) into responsibilities in place.
 
@@ -36,14 +49,7 @@ def normalize(log_prob, n_rows, log_norm, label, total, bits, scales):
     ``bits`` and ``scales`` are scratch rows (see :func:`exp_shifted`).
     """
     n_components = log_prob.shape[0]
-    for b in range(n_rows):
-        log_norm[b] = -np.inf
-        label[b] = 0
-    for j in range(n_components):
-        values = log_prob[j]
-        for b in range(n_rows):
-            label[b] = j if values[b] > log_norm[b] else label[b]
-            log_norm[b] = max(values[b], log_norm[b])
+    row_max(log_prob, n_rows, log_norm, label)
     for b in range(n_rows):
         total[b] = 0.0
     for j in range(n_components):
@@ -191,6 +197,8 @@ def em_pass(X, sample_weight, params, resp_in, grid, stats, outputs):
     given_resp = resp_in.shape[0] > 0
     want_stats = stat_sums.shape[0] > 0
     want_entropy = stat_entropy.shape[0] > 0
+    # predict: the labels need the largest log-probability only, no exponentials.
+    labels_only = not want_stats and out_label.shape[0] > 0 and out_log_norm.shape[0] == 0 and out_resp.shape[0] == 0
 
     for group in prange(n_groups):
         phi = np.zeros((n_stat, block_size))
@@ -227,6 +235,10 @@ def em_pass(X, sample_weight, params, resp_in, grid, stats, outputs):
                 np.dot(theta, phi, resp)
                 if not all_below_inf(resp, n_rows):
                     fallback_rows(X, start, n_rows, params, resp, xt, dev, row, out)
+                if labels_only:
+                    row_max(resp, n_rows, log_norm, label)
+                    out_label[start : start + n_rows] = label[:n_rows]
+                    continue
                 if want_entropy:
                     copy_rows(resp, log_prob, n_rows)
                 normalize(resp, n_rows, log_norm, label, total, bits, scales)
