@@ -2,7 +2,7 @@
 
 Usage: python bench/many.py [--problems 2000]
 
-Times fastem.fit_many, a Python loop of fastem fits (median of three runs
+Times fastem.fit_many, a Python loop of fastem fits (median of five runs
 each), and a Python loop of scikit-learn fits (one run) on the same problems, and checks that every fastem result
 matches scikit-learn's lower_bound_ to 1e-6 relative.
 """
@@ -29,7 +29,7 @@ def main(argv=None):
     template = fastem.GaussianMixture(3, random_state=0)
     fastem.fit_many(datasets[:4], template)  # compile / load the cache
 
-    def median_time(run, repeats=3):
+    def median_time(run, repeats=5):
         times, result = [], None
         for _ in range(repeats):
             start = time.perf_counter()
@@ -37,7 +37,7 @@ def main(argv=None):
             times.append(time.perf_counter() - start)
         return float(np.median(times)), result
 
-    # fastem's two ways take the median of three runs (a first run can pay a
+    # fastem's two ways take the median of five runs (a first run can pay a
     # full garbage collection of the process's objects, ~0.1 s here).
     t_many, many = median_time(lambda: fastem.fit_many(datasets, template))
     t_loop, loop = median_time(lambda: [fastem.GaussianMixture(3, random_state=0).fit(X) for X in datasets])

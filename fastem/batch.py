@@ -76,6 +76,15 @@ def fit_many(datasets, estimator, *, sample_weights=None, errors="raise", n_jobs
         Fitted estimators (or exceptions with ``errors='collect'``), in the
         order of ``datasets``; each equals ``clone(estimator).fit(X)``.
         A ConvergenceWarning of any problem is re-issued once, naming it.
+        With ``random_state=None`` the problems fitted in compiled code draw
+        from NumPy's global state in index order, before the others.
+
+    Raises
+    ------
+    ValueError
+        For a failing problem with ``errors='raise'``, for bad arguments,
+        and (InvalidParameterError) for an estimator whose parameters are
+        invalid, whatever ``errors`` says: that is no problem's fault.
     """
     if errors not in ("raise", "collect"):
         raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
@@ -88,6 +97,7 @@ def fit_many(datasets, estimator, *, sample_weights=None, errors="raise", n_jobs
             raise ValueError(f"sample_weights has {len(sample_weights)} entries for {len(datasets)} data sets")
     if not datasets:
         return []
+    clone(estimator)._validate_params()
 
     outcomes = [None] * len(datasets)
     for index, outcome in _fit_whole(estimator, datasets, sample_weights, n_jobs).items():
@@ -130,7 +140,6 @@ def _fit_whole(estimator, datasets, sample_weights, n_jobs):
     template = clone(estimator)
     if not _small.settings_qualify(template):
         return {}
-    template._validate_params()
     k, covariance_type = template.n_components, template.covariance_type
     chosen, n_features = [], None
     for index, (X, w) in enumerate(zip(datasets, sample_weights)):

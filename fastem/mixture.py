@@ -1,12 +1,11 @@
 """fastem.GaussianMixture: scikit-learn's GaussianMixture on fastem's compiled pass."""
 
-import numpy as np
-from sklearn.utils._param_validation import StrOptions
-
 import warnings
 
+import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import StrOptions
 
 from fastem import _small, gaussian
 from fastem._base import _NOT_CONVERGED, BaseGaussianMixture

@@ -73,6 +73,10 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="sample_weights has 1 entries for 2"):
         fastem.fit_many([np.ones((5, 2))] * 2, fastem.GaussianMixture(), sample_weights=[None])
     assert fastem.fit_many([], fastem.GaussianMixture()) == []
+    # A bad template is no problem's fault: it raises whatever ``errors`` says.
+    for estimator in (fastem.GaussianMixture(n_components=0), fastem.BayesianGaussianMixture(tol=-1.0)):
+        with pytest.raises(ValueError, match="must be"):
+            fastem.fit_many([np.ones((5, 2))], estimator, errors="collect")
 
 
 def test_select_finds_the_true_model():
