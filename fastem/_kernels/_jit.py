@@ -20,13 +20,18 @@ import numba
 FASTMATH = frozenset({"reassoc", "contract", "nsz", "arcp"})
 
 
-def kernel(parallel=False):
+def kernel(parallel=False, inline="never"):
     """Return the decorator for a fastem kernel.
 
     Parameters
     ----------
     parallel : bool, default=False
         Compile ``prange`` loops as parallel loops.
+    inline : {'never', 'always'}, default='never'
+        'always' compiles the function into each caller (Numba IR
+        inlining) instead of as a library of its own that every caller
+        links and optimizes again: cheaper to compile for a function with
+        one caller.
 
     Returns
     -------
@@ -40,6 +45,7 @@ def kernel(parallel=False):
             error_model="numpy",
             nogil=True,
             parallel=parallel,
+            inline=inline,
         )
         try:
             with warnings.catch_warnings():

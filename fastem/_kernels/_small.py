@@ -482,7 +482,7 @@ def kernel_inputs(covariance_type, weights, means, chol, ref, theta, chol3, log_
         theta[j, 0] = log_const[j] - 0.5 * quadratic
 
 
-@kernel()
+@kernel(inline="always")
 def fit_task(X, first, n_samples, covariance_type, draws, reg_covar, tol, max_iter, block,
              weights, means, cov, chol, bounds, info):
     """One restart of one problem: k-means labels, the initial M-step, EM to convergence.
