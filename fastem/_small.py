@@ -1,7 +1,7 @@
 """Small problems fitted whole in compiled code (see fastem._kernels._small).
 
 A fit qualifies when it is a maximum-likelihood GaussianMixture fit from the
-'kmeans' initialization of unweighted float64 data in memory, without user
+'kmeans' initialization of float64 data in memory (weighted or not), without user
 initial parameters, warm-start continuation or verbose output, and its pass
 is small (``n * k * n_stats <= MAX_WORK``). ``fit`` and ``fit_many`` use the
 same rule, so a problem gets the same bits from both.
@@ -67,9 +67,9 @@ def settings_qualify(estimator):
     )
 
 
-def data_qualify(X, sample_weight, n_components, covariance_type):
+def data_qualify(X, n_components, covariance_type):
     """Whether the data (already validated) allow the compiled whole fit."""
-    if sample_weight is not None or X.dtype != np.float64:
+    if X.dtype != np.float64:
         return False
     family = gaussian.layout(covariance_type)
     return X.shape[0] * n_components * n_stats(family, X.shape[1]) <= MAX_WORK
@@ -86,12 +86,13 @@ def kmeans_draws(random_state, n_init, n_components):
     return random_state.random_sample(n_init * count).reshape(n_init, count)
 
 
-def fit(datasets, draws, covariance_type, n_components, reg_covar, tol, max_iter, n_threads=None):
+def fit(datasets, sample_weights, draws, covariance_type, n_components, reg_covar, tol, max_iter, n_threads=None):
     """Fit every problem (all restarts in parallel); returns one :class:`Outcome` per problem.
 
     Parameters
     ----------
     datasets : list of ndarray of shape (n_i, d), float64, finite or not
+    sample_weights : list of (validated float64 ndarray of shape (n_i,) or None)
     draws : ndarray of shape (n_problems, n_init, m)
     """
     d = datasets[0].shape[1]
@@ -100,6 +101,9 @@ def fit(datasets, draws, covariance_type, n_components, reg_covar, tol, max_iter
     np.cumsum([X.shape[0] for X in datasets], out=offsets[1:])
     X = datasets[0] if n_problems == 1 else np.concatenate(datasets)
     X = readonly(np.ascontiguousarray(X))
+    weight_parts = [np.ones(A.shape[0]) if w is None else w for A, w in zip(datasets, sample_weights)]
+    sample_weight = readonly(np.ascontiguousarray(weight_parts[0] if n_problems == 1 else np.concatenate(weight_parts),
+                                                  dtype=np.float64))
     k = n_components
     weights = np.empty((n_problems, n_init, k))
     means = np.empty((n_problems, n_init, k, d))
@@ -107,8 +111,8 @@ def fit(datasets, draws, covariance_type, n_components, reg_covar, tol, max_iter
     chol = np.zeros((n_problems, n_init, k, d, d))
     bounds = np.empty((n_problems, n_init, max_iter))
     info = np.zeros((n_problems, n_init, 4), dtype=np.int64)
-    arguments = (X, offsets, _TYPES[covariance_type], np.ascontiguousarray(draws, dtype=np.float64), float(reg_covar),
-                 float(tol), int(max_iter), block_size(d), weights, means, cov, chol, bounds, info)
+    arguments = (X, sample_weight, offsets, _TYPES[covariance_type], np.ascontiguousarray(draws, dtype=np.float64),
+                 float(reg_covar), float(tol), int(max_iter), block_size(d), weights, means, cov, chol, bounds, info)
     n_tasks = n_problems * n_init
     n_workers = min(resolve_n_threads(n_threads), n_tasks)
     if n_workers == 1 or X.shape[0] * n_init < PARALLEL_MIN_ROWS:

@@ -1,7 +1,7 @@
 """Many fits at once: ``fit_many`` for many data sets, ``select`` for model selection.
 
 Small maximum-likelihood problems from the 'kmeans' initialization (see
-:mod:`fastem._small`) are fitted whole in one compiled call, one problem
+:mod:`fastem._small`), weighted or not, are fitted whole in one compiled call, one problem
 per thread. The others run on a pool of Python threads; each fit runs its
 passes on one Numba thread (the compiled passes release the GIL). A fit's
 result does not depend on its thread count, and ``fit`` itself takes the
@@ -21,6 +21,7 @@ from sklearn.utils import check_random_state
 
 from fastem import _small, gaussian
 from fastem._threads import resolve_n_threads
+from fastem._validation import check_sample_weight
 
 
 #: Below this many rows per problem (on average) a fit is mostly Python
@@ -63,8 +64,8 @@ def fit_many(datasets, estimator, *, sample_weights=None, errors="raise", n_jobs
         exception and every other problem is fitted.
     n_jobs : int or None, default=None
         Problems fitted at once. Small maximum-likelihood problems from the
-        'kmeans' initialization (n * k * n_stats up to 2^21, unweighted
-        float64; see :mod:`fastem._small`) are fitted whole in compiled
+        'kmeans' initialization (n * k * n_stats up to 2^21, float64; see
+        :mod:`fastem._small`) are fitted whole in compiled
         code, one per thread, on ``n_jobs`` threads (None: the estimator's
         ``n_threads``). The others run through ``fit``: None means one per
         core when they average at least 20,000 rows, else one at a time
@@ -141,16 +142,19 @@ def _fit_whole(estimator, datasets, sample_weights, n_jobs):
     if not _small.settings_qualify(template):
         return {}
     k, covariance_type = template.n_components, template.covariance_type
-    chosen, n_features = [], None
+    chosen, weights, n_features = [], [], None
     for index, (X, w) in enumerate(zip(datasets, sample_weights)):
         if not (type(X) is np.ndarray and X.ndim == 2 and X.shape[0] >= max(k, 2) and X.shape[1] >= 1):
             continue
-        if not _small.data_qualify(X, w, k, covariance_type):
+        if not _small.data_qualify(X, k, covariance_type) or X.shape[1] != (n_features or X.shape[1]):
             continue
-        if n_features is None:
-            n_features = X.shape[1]
-        if X.shape[1] == n_features:
-            chosen.append(index)
+        try:
+            w = check_sample_weight(w, X)
+        except (TypeError, ValueError):
+            continue  # fit's validation names the fault
+        n_features = X.shape[1]
+        chosen.append(index)
+        weights.append(w)
     if not chosen:
         return {}
     params = template.get_params(deep=False)
@@ -161,7 +165,7 @@ def _fit_whole(estimator, datasets, sample_weights, n_jobs):
         source = copy.deepcopy(random_state) if isinstance(random_state, np.random.RandomState) else random_state
         draws = np.broadcast_to(_small.kmeans_draws(check_random_state(source), template.n_init, k),
                                 (len(chosen), template.n_init, _small.draw_count(k)))
-    results = _small.fit([datasets[i] for i in chosen], draws, covariance_type, k, template.reg_covar, template.tol,
+    results = _small.fit([datasets[i] for i in chosen], weights, draws, covariance_type, k, template.reg_covar, template.tol,
                          template.max_iter, n_jobs if n_jobs is not None else template.n_threads)
     settled = {}
     per_model = isinstance(random_state, np.random.RandomState)

@@ -174,12 +174,11 @@ class GaussianMixture(BaseGaussianMixture):
 
     def _fit_whole(self, source):
         """Small maximum-likelihood fits from k-means run whole in compiled code (see fastem._small)."""
-        if not (_small.settings_qualify(self)
-                and _small.data_qualify(source.X, source.sample_weight, self.n_components, self.covariance_type)):
+        if not (_small.settings_qualify(self) and _small.data_qualify(source.X, self.n_components, self.covariance_type)):
             return False
         draws = _small.kmeans_draws(check_random_state(self.random_state), self.n_init, self.n_components)
-        outcome = _small.fit([source.X], draws[None], self.covariance_type, self.n_components, self.reg_covar,
-                             self.tol, self.max_iter, self.n_threads)[0]
+        outcome = _small.fit([source.X], [source.sample_weight], draws[None], self.covariance_type, self.n_components,
+                             self.reg_covar, self.tol, self.max_iter, self.n_threads)[0]
         self._apply_outcome(outcome)
         return True
 

@@ -32,14 +32,14 @@ DATASETS = {
 }
 
 
-def _fit(X, python_path=False, **params):
+def _fit(X, python_path=False, sample_weight=None, **params):
     """A fastem fit through the compiled whole fit, or forced through the Python path."""
     previous = _small.MAX_WORK
     _small.MAX_WORK = -1 if python_path else previous
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            return fastem.GaussianMixture(**params).fit(X)
+            return fastem.GaussianMixture(**params).fit(X, sample_weight=sample_weight)
     finally:
         _small.MAX_WORK = previous
 
@@ -48,10 +48,9 @@ def test_whole_fit_is_taken_for_small_problems_only():
     model = fastem.GaussianMixture(3)
     small, large = np.zeros((100, 2)), np.zeros((200_000, 8))
     assert _small.settings_qualify(model)
-    assert _small.data_qualify(small, None, 3, "full")
-    assert not _small.data_qualify(large, None, 3, "full")
-    assert not _small.data_qualify(small.astype(np.float32), None, 3, "full")
-    assert not _small.data_qualify(small, np.ones(100), 3, "full")
+    assert _small.data_qualify(small, 3, "full")
+    assert not _small.data_qualify(large, 3, "full")
+    assert not _small.data_qualify(small.astype(np.float32), 3, "full")
     for params in (dict(init_params="random"), dict(prior="default"), dict(verbose=1), dict(max_iter=0),
                    dict(means_init=np.zeros((3, 2)))):
         assert not _small.settings_qualify(fastem.GaussianMixture(3, **params))
@@ -65,18 +64,36 @@ def test_compiled_kmeans_labels_match_sklearn(name, n_clusters):
     labels = np.empty(X.shape[0], dtype=np.int64)
     for seed in range(3):
         draws = _small.kmeans_draws(np.random.RandomState(seed), 1, n_clusters)[0]
-        distinct = kernels.kmeans_labels(X, 0, X.shape[0], X.mean(axis=0), n_clusters, draws, labels, 300, 1e-4)
+        distinct = kernels.kmeans_labels(X, 0, X.shape[0], X.mean(axis=0), np.ones(X.shape[0]), n_clusters, draws,
+                                         labels, 300, 1e-4)
         expected = KMeans(n_clusters, n_init=1, random_state=seed).fit(X).labels_
         np.testing.assert_array_equal(labels, expected)
         assert distinct == len(np.unique(expected))
 
 
+@pytest.mark.parametrize("n_clusters", [2, 3, 8])
+@pytest.mark.parametrize("name", ["iris", "wine", "far_from_origin"])
+def test_compiled_weighted_kmeans_labels_match_sklearn(name, n_clusters):
+    X = np.ascontiguousarray(DATASETS[name]()[0])
+    weights = np.random.default_rng(n_clusters).uniform(0.0, 3.0, size=X.shape[0])
+    weights[::7] = 0.0
+    labels = np.empty(X.shape[0], dtype=np.int64)
+    for seed in range(3):
+        draws = _small.kmeans_draws(np.random.RandomState(seed), 1, n_clusters)[0]
+        kernels.kmeans_labels(X, 0, X.shape[0], X.mean(axis=0), weights, n_clusters, draws, labels, 300, 1e-4)
+        expected = KMeans(n_clusters, n_init=1, random_state=seed).fit(X, sample_weight=weights).labels_
+        np.testing.assert_array_equal(labels, expected)
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 @pytest.mark.parametrize("name", sorted(DATASETS))
-def test_whole_fit_equals_the_python_path(name, covariance_type):
+def test_whole_fit_equals_the_python_path(name, covariance_type, weighted):
     X, k = DATASETS[name]()
+    weights = np.random.default_rng(1).uniform(0.2, 2.0, size=X.shape[0]) if weighted else None
     params = dict(n_components=k, covariance_type=covariance_type, random_state=0)
-    ours, twin = _fit(X, **params), _fit(X, python_path=True, **params)
+    ours = _fit(X, sample_weight=weights, **params)
+    twin = _fit(X, python_path=True, sample_weight=weights, **params)
     assert ours.n_iter_ == twin.n_iter_ and ours.converged_ == twin.converged_
     np.testing.assert_allclose(ours.lower_bounds_, twin.lower_bounds_, rtol=1e-11)
     for name in ("weights_", "means_", "covariances_", "precisions_cholesky_", "precisions_"):
@@ -239,7 +256,7 @@ def test_empty_cluster_relocation_matches_the_python_path():
     counts = np.bincount(labels, minlength=4).astype(float)
     expected_sums, expected_counts = sums.copy(), counts.copy()
     _relocate_empty_clusters(X, mean, None, centers, expected_sums, expected_counts, labels)
-    kernels._relocate_empty(np.ascontiguousarray((X - mean).T), centers, labels, sums, counts, np.empty(50))
+    kernels._relocate_empty(np.ascontiguousarray((X - mean).T), np.ones(50), centers, labels, sums, counts, np.empty(50))
     assert expected_counts[3] == 1.0
     np.testing.assert_array_equal(counts, expected_counts)
     np.testing.assert_allclose(sums, expected_sums, rtol=1e-14, atol=1e-14)

@@ -29,7 +29,6 @@ import numpy as np
 
 from fastem._kernels._gaussian import DIAG, FULL, features
 from fastem._kernels._jit import kernel
-from fastem._kernels._kmeans import first_weighted_index
 from fastem._kernels._pass import all_below_inf, fallback_rows, normalize
 
 FULL_COV = 0
@@ -68,31 +67,44 @@ def _distances(xt, point, out):
 
 
 @kernel()
-def kmeans_seed(xt, draws, centers, closest, scratch):
-    """Greedy k-means++ on the centred, transposed rows ``xt`` (d x n), from pre-drawn uniforms.
+def kmeans_seed(xt, weight, draws, centers, closest, scratch):
+    """Greedy k-means++ on the centred, transposed rows ``xt`` (d x n) of weights ``weight``, from pre-drawn uniforms.
 
     ``draws`` holds the 1 + (k - 1) (2 + int(log k)) uniforms scikit-learn's
-    seeding takes from its random state, in order.
+    seeding takes from its random state, in order. Unit weights give the
+    unweighted seeding bit for bit (scikit-learn weighs by ones too).
     """
     n_clusters, n_features = centers.shape
     n_samples = xt.shape[1]
     n_trials = 2 + int(np.log(n_clusters))
-    chosen = first_weighted_index(n_samples, draws[0])
+    # RandomState.choice(n, p=w / sum(w)): the first i whose normalized cumulative probability exceeds the draw.
+    total = 0.0
+    for b in range(n_samples):
+        total += weight[b]
+    cumulative = 0.0
+    for b in range(n_samples):
+        cumulative += weight[b] / total
+        scratch[b] = cumulative
+    chosen = n_samples - 1
+    for b in range(n_samples):
+        if scratch[b] / cumulative > draws[0]:
+            chosen = b
+            break
     for c in range(n_features):
         centers[0, c] = xt[c, chosen]
     _distances(xt, centers[0], closest)
     potential = 0.0
     for b in range(n_samples):
-        potential += closest[b]
+        potential += weight[b] * closest[b]
     targets = np.empty(n_trials)
     candidate = np.empty(n_features)
     for center in range(1, n_clusters):
         for t in range(n_trials):
             targets[t] = draws[1 + (center - 1) * n_trials + t] * potential
-        # np.searchsorted(np.cumsum(closest), targets), the sums in the same order.
+        # np.searchsorted(np.cumsum(weight * closest), targets), the sums in the same order.
         cumulative = 0.0
         for b in range(n_samples):
-            cumulative += closest[b]
+            cumulative += weight[b] * closest[b]
             scratch[b] = cumulative
         ids = np.searchsorted(scratch, targets)
         best_potential = np.inf
@@ -104,7 +116,7 @@ def kmeans_seed(xt, draws, centers, closest, scratch):
             _distances(xt, candidate, scratch)
             total = 0.0
             for b in range(n_samples):
-                total += min(closest[b], scratch[b])
+                total += weight[b] * min(closest[b], scratch[b])
             if total < best_potential:
                 best_potential = total
                 best = column
@@ -117,10 +129,10 @@ def kmeans_seed(xt, draws, centers, closest, scratch):
 
 
 @kernel()
-def _assign(xt, centers, labels, sums, counts, dot, best, nearest):
+def _assign(xt, weight, centers, labels, sums, counts, dot, best, nearest):
     """Nearest centre of every row (ties to the lower index); returns how many labels changed.
 
-    ``sums``/``counts`` get the per-centre sums of the rows when ``counts`` is not empty.
+    ``sums``/``counts`` get the per-centre weighted sums of the rows when ``counts`` is not empty.
     """
     n_clusters, n_features = centers.shape
     n_samples = xt.shape[1]
@@ -155,28 +167,28 @@ def _assign(xt, centers, labels, sums, counts, dot, best, nearest):
         for j in range(n_clusters):
             count = 0.0
             for b in range(n_samples):
-                count += 1.0 if nearest[b] == j else 0.0
+                count += weight[b] if nearest[b] == j else 0.0
             counts[j] = count
             for c in range(n_features):
                 row = xt[c]
                 total = 0.0
                 for b in range(n_samples):
-                    total += row[b] if nearest[b] == j else 0.0
+                    total += row[b] * weight[b] if nearest[b] == j else 0.0
                 sums[j, c] = total
     else:
         sums[:, :] = 0.0
         counts[:] = 0.0
         for b in range(n_samples):
-            counts[nearest[b]] += 1.0
+            counts[nearest[b]] += weight[b]
         for c in range(n_features):
             row = xt[c]
             for b in range(n_samples):
-                sums[nearest[b], c] += row[b]
+                sums[nearest[b], c] += row[b] * weight[b]
     return changes
 
 
 @kernel()
-def _relocate_empty(xt, centers, labels, sums, counts, distances):
+def _relocate_empty(xt, weight, centers, labels, sums, counts, distances):
     """Move each empty cluster onto one of the rows farthest from their centres
     (the farthest first; scikit-learn takes the same rows, possibly paired
     with the empty clusters in another order when several are empty at once)."""
@@ -207,16 +219,18 @@ def _relocate_empty(xt, centers, labels, sums, counts, distances):
                 row = b
         distances[row] = -1.0
         old_id = labels[row]
+        w = weight[row]
         for c in range(n_features):
-            sums[old_id, c] -= xt[c, row]
-            sums[new_id, c] = xt[c, row]
-        counts[new_id] = 1.0
-        counts[old_id] -= 1.0
+            point = xt[c, row] * w
+            sums[old_id, c] -= point
+            sums[new_id, c] = point
+        counts[new_id] = w
+        counts[old_id] -= w
 
 
 @kernel()
-def kmeans_labels(X, first, n_samples, mean, n_clusters, draws, labels, max_iter, tol):
-    """scikit-learn's KMeans(n_init=1) labels of rows first:first+n_samples; returns distinct clusters.
+def kmeans_labels(X, first, n_samples, mean, weight, n_clusters, draws, labels, max_iter, tol):
+    """scikit-learn's KMeans(n_init=1) labels of rows first:first+n_samples (weights ``weight``); returns distinct clusters.
 
     Seeding from ``draws``, Lloyd iterations on the centred rows until no
     label changes or the squared centre shift is within ``tol`` times the
@@ -240,15 +254,15 @@ def kmeans_labels(X, first, n_samples, mean, n_clusters, draws, labels, max_iter
     closest = np.empty(n_samples)
     scratch = np.empty(n_samples)
     nearest = np.empty(n_samples, dtype=np.int64)
-    kmeans_seed(xt, draws, centers, closest, scratch)
+    kmeans_seed(xt, weight, draws, centers, closest, scratch)
     sums = np.empty((n_clusters, n_features))
     counts = np.empty(n_clusters)
     no_counts = np.empty(0)
     labels[:] = -1
     strict = False
     for _ in range(max_iter):
-        changes = _assign(xt, centers, labels, sums, counts, closest, scratch, nearest)
-        _relocate_empty(xt, centers, labels, sums, counts, closest)
+        changes = _assign(xt, weight, centers, labels, sums, counts, closest, scratch, nearest)
+        _relocate_empty(xt, weight, centers, labels, sums, counts, closest)
         shift = 0.0
         for j in range(n_clusters):
             for c in range(n_features):
@@ -261,7 +275,7 @@ def kmeans_labels(X, first, n_samples, mean, n_clusters, draws, labels, max_iter
         if shift <= threshold:
             break
     if not strict:
-        _assign(xt, centers, labels, sums, no_counts, closest, scratch, nearest)
+        _assign(xt, weight, centers, labels, sums, no_counts, closest, scratch, nearest)
     seen = np.zeros(n_clusters, dtype=np.bool_)
     distinct = 0
     for b in range(n_samples):
@@ -281,8 +295,9 @@ def _upper_index(a, c, n_features):
 
 
 @kernel()
-def e_step(X, first, n_samples, params, labels, block, sums, phi, resp, work, label, bits, xt, dev, row, out):
-    """Statistics T . r^T (about params' reference) of rows first:first+n_samples; returns the log-likelihood.
+def e_step(X, first, n_samples, weight, params, labels, block, sums, phi, resp, work, label, bits, xt, dev, row, out):
+    """Weighted statistics T . (w r)^T (about params' reference) of rows first:first+n_samples;
+    returns the weighted log-likelihood (rows of weight zero left out).
 
     With ``labels`` not empty the responsibilities are their one-hot rows
     (the initialization) and the log-likelihood is 0. ``work`` holds two
@@ -319,7 +334,12 @@ def e_step(X, first, n_samples, params, labels, block, sums, phi, resp, work, la
                 fallback_rows(X, first + start, n_rows, params, resp, xt, dev, row, out)
             normalize(resp, n_rows, log_norm, label, total, bits, scales)
             for b in range(n_rows):
-                log_likelihood += log_norm[b]
+                w = weight[start + b]
+                log_likelihood += w * log_norm[b] if w != 0.0 else 0.0
+        for j in range(n_components):
+            target = resp[j]
+            for b in range(n_rows):
+                target[b] *= weight[start + b]
         for f in range(n_stat):
             source = phi[f]
             for j in range(n_components):
@@ -483,9 +503,10 @@ def kernel_inputs(covariance_type, weights, means, chol, ref, theta, chol3, log_
 
 
 @kernel(inline="always")
-def fit_task(X, first, n_samples, covariance_type, draws, reg_covar, tol, max_iter, block,
+def fit_task(X, sample_weight, first, n_samples, covariance_type, draws, reg_covar, tol, max_iter, block,
              weights, means, cov, chol, bounds, info):
-    """One restart of one problem: k-means labels, the initial M-step, EM to convergence.
+    """One restart of one problem (rows first:first+n_samples of X, their weights in
+    ``sample_weight``): k-means labels, the initial M-step, EM to convergence.
 
     ``info`` gets (status, n_iter, converged, distinct k-means clusters).
     """
@@ -499,6 +520,11 @@ def fit_task(X, first, n_samples, covariance_type, draws, reg_covar, tol, max_it
             if not np.isfinite(X[first + i, c]):
                 info[0] = NOT_FINITE
                 return
+    weight = np.empty(n_samples)
+    total_weight = 0.0
+    for i in range(n_samples):
+        weight[i] = sample_weight[first + i]
+        total_weight += weight[i]
     mean = np.zeros(d)
     for i in range(n_samples):
         for c in range(d):
@@ -506,7 +532,7 @@ def fit_task(X, first, n_samples, covariance_type, draws, reg_covar, tol, max_it
     for c in range(d):
         mean[c] /= n_samples
     labels = np.empty(n_samples, dtype=np.int64)
-    info[3] = kmeans_labels(X, first, n_samples, mean, n_components, draws, labels, 300, 1e-4)
+    info[3] = kmeans_labels(X, first, n_samples, mean, weight, n_components, draws, labels, 300, 1e-4)
 
     size = min(block, n_samples)
     sums = np.empty((n_stat, n_components))
@@ -527,8 +553,8 @@ def fit_task(X, first, n_samples, covariance_type, draws, reg_covar, tol, max_it
     log_const = np.empty(n_components)
 
     params = (family, mean, theta, means, chol3, log_const)
-    e_step(X, first, n_samples, params, labels, block, sums, phi, resp, work, label, bits, xt, dev, row, out)
-    if m_step(sums, mean, covariance_type, reg_covar, float(n_samples), weights, means, cov, chol, scatter, lower) != OK:
+    e_step(X, first, n_samples, weight, params, labels, block, sums, phi, resp, work, label, bits, xt, dev, row, out)
+    if m_step(sums, mean, covariance_type, reg_covar, total_weight, weights, means, cov, chol, scatter, lower) != OK:
         info[0] = ILL_DEFINED
         return
     no_labels = np.empty(0, dtype=np.int64)
@@ -537,13 +563,13 @@ def fit_task(X, first, n_samples, covariance_type, draws, reg_covar, tol, max_it
     for iteration in range(1, max_iter + 1):
         info[1] = iteration
         kernel_inputs(covariance_type, weights, means, chol, ref, theta, chol3, log_const)
-        log_likelihood = e_step(X, first, n_samples, params, no_labels, block, sums, phi, resp, work, label, bits,
-                                xt, dev, row, out)
+        log_likelihood = e_step(X, first, n_samples, weight, params, no_labels, block, sums, phi, resp, work, label,
+                                bits, xt, dev, row, out)
         if m_step(sums, ref, covariance_type, reg_covar, -1.0, weights, means, cov, chol, scatter, lower) != OK:
             info[0] = ILL_DEFINED
             return
         previous = lower_bound
-        lower_bound = log_likelihood / n_samples
+        lower_bound = log_likelihood / total_weight
         bounds[iteration - 1] = lower_bound
         if abs(lower_bound - previous) < tol:
             info[2] = 1
@@ -551,9 +577,11 @@ def fit_task(X, first, n_samples, covariance_type, draws, reg_covar, tol, max_it
 
 
 @kernel()
-def fit_tasks(X, offsets, covariance_type, draws, reg_covar, tol, max_iter, block, weights, means, cov, chol, bounds,
-              info, first_task, stop_task):
-    """(problem, restart) tasks first_task:stop_task, in order; problem p is rows offsets[p]:offsets[p+1] of X.
+def fit_tasks(X, sample_weight, offsets, covariance_type, draws, reg_covar, tol, max_iter, block, weights, means, cov,
+              chol, bounds, info, first_task, stop_task):
+    """(problem, restart) tasks first_task:stop_task, in order; problem p is rows offsets[p]:offsets[p+1]
+    of X, with those entries of ``sample_weight`` as weights (ones for an unweighted problem: a weight of
+    one changes no bit).
 
     Shapes: draws (P, R, n_draws), weights (P, R, k), means (P, R, k, d),
     cov and chol (P, R, k, d, d), bounds (P, R, max_iter), info (P, R, 4).
@@ -567,5 +595,5 @@ def fit_tasks(X, offsets, covariance_type, draws, reg_covar, tol, max_iter, bloc
         p = task // n_restarts
         r = task % n_restarts
         first = offsets[p]
-        fit_task(X, first, offsets[p + 1] - first, covariance_type, draws[p, r], reg_covar, tol, max_iter, block,
-                 weights[p, r], means[p, r], cov[p, r], chol[p, r], bounds[p, r], info[p, r])
+        fit_task(X, sample_weight, first, offsets[p + 1] - first, covariance_type, draws[p, r], reg_covar, tol,
+                 max_iter, block, weights[p, r], means[p, r], cov[p, r], chol[p, r], bounds[p, r], info[p, r])
