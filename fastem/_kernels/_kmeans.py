@@ -22,14 +22,15 @@ def _load_centred(X, start, n_rows, mean, xt):
 
 
 @kernel()
-def _squared_distances(xt, n_rows, point, out):
+def squared_distances(xt, n_rows, point, out):
     """out[b] = ||xt[:, b] - point||^2 for the rows of a block."""
     for b in range(n_rows):
         out[b] = 0.0
     for c in range(xt.shape[0]):
         p = point[c]
+        row = xt[c]
         for b in range(n_rows):
-            diff = xt[c, b] - p
+            diff = row[b] - p
             out[b] += diff * diff
 
 
@@ -87,7 +88,7 @@ def update_closest(X, mean, point, closest, grid):
         for block in range(first, stop):
             start, n_rows = block_rows(block, block_size, n_samples)
             _load_centred(X, start, n_rows, mean, xt)
-            _squared_distances(xt, n_rows, point, distance)
+            squared_distances(xt, n_rows, point, distance)
             for b in range(n_rows):
                 closest[start + b] = min(closest[start + b], distance[b])
 
@@ -106,7 +107,7 @@ def candidate_potentials(X, mean, points, closest, sample_weight, grid, partial)
             start, n_rows = block_rows(block, block_size, n_samples)
             _load_centred(X, start, n_rows, mean, xt)
             for t in range(points.shape[0]):
-                _squared_distances(xt, n_rows, points[t], distance)
+                squared_distances(xt, n_rows, points[t], distance)
                 total = 0.0
                 for b in range(n_rows):
                     w = sample_weight[start + b] if weighted else 1.0

@@ -29,6 +29,7 @@ import numpy as np
 
 from fastem._kernels._gaussian import DIAG, FULL, features
 from fastem._kernels._jit import kernel
+from fastem._kernels._kmeans import squared_distances
 from fastem._kernels._pass import all_below_inf, fallback_rows, normalize
 
 FULL_COV = 0
@@ -50,20 +51,6 @@ MASKED_SUMS_MAX_CLUSTERS = 16
 
 
 # ----------------------------------------------------------------- k-means
-
-
-@kernel()
-def _distances(xt, point, out):
-    """out[b] = ||xt[:, b] - point||^2 over the columns of the centred, transposed rows ``xt`` (d x n)."""
-    n_samples = xt.shape[1]
-    for b in range(n_samples):
-        out[b] = 0.0
-    for c in range(xt.shape[0]):
-        row = xt[c]
-        p = point[c]
-        for b in range(n_samples):
-            diff = row[b] - p
-            out[b] += diff * diff
 
 
 @kernel()
@@ -92,7 +79,7 @@ def kmeans_seed(xt, weight, draws, centers, closest, scratch):
             break
     for c in range(n_features):
         centers[0, c] = xt[c, chosen]
-    _distances(xt, centers[0], closest)
+    squared_distances(xt, n_samples, centers[0], closest)
     potential = 0.0
     for b in range(n_samples):
         potential += weight[b] * closest[b]
@@ -113,7 +100,7 @@ def kmeans_seed(xt, weight, draws, centers, closest, scratch):
             column = min(ids[t], n_samples - 1)
             for c in range(n_features):
                 candidate[c] = xt[c, column]
-            _distances(xt, candidate, scratch)
+            squared_distances(xt, n_samples, candidate, scratch)
             total = 0.0
             for b in range(n_samples):
                 total += weight[b] * min(closest[b], scratch[b])
@@ -123,7 +110,7 @@ def kmeans_seed(xt, weight, draws, centers, closest, scratch):
         potential = best_potential
         for c in range(n_features):
             centers[center, c] = xt[c, best]
-        _distances(xt, centers[center], scratch)
+        squared_distances(xt, n_samples, centers[center], scratch)
         for b in range(n_samples):
             closest[b] = min(closest[b], scratch[b])
 
