@@ -7,6 +7,7 @@ is small (``n * k * n_stats <= MAX_WORK``). ``fit`` and ``fit_many`` use the
 same rule, so a problem gets the same bits from both.
 """
 
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
@@ -138,11 +139,14 @@ def fit(datasets, sample_weights, draws, covariance_type, n_components, reg_cova
 
 
 def _executor():
-    """The process's thread pool for batches (one thread per core Numba uses), made on first use."""
+    """The process's thread pool for batches (one thread per core Numba uses), made on first use.
+
+    A child forked after the pool was made has none of its threads: it makes its own.
+    """
     with _pool_lock:
-        if not _pool:
-            _pool.append(ThreadPoolExecutor(max_workers=resolve_n_threads(None), thread_name_prefix="fastem"))
-        return _pool[0]
+        if not _pool or _pool[0][0] != os.getpid():
+            _pool[:] = [(os.getpid(), ThreadPoolExecutor(max_workers=resolve_n_threads(None), thread_name_prefix="fastem"))]
+        return _pool[0][1]
 
 
 def _outcomes(covariance_type, weights, means, cov, chol, bounds, info):

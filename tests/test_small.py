@@ -260,3 +260,20 @@ def test_empty_cluster_relocation_matches_the_python_path():
     assert expected_counts[3] == 1.0
     np.testing.assert_array_equal(counts, expected_counts)
     np.testing.assert_allclose(sums, expected_sums, rtol=1e-14, atol=1e-14)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_forked_child_fits_in_parallel():
+    # The batch pool's threads do not survive a fork: the child must make its own, not wait on dead threads.
+    import multiprocessing
+
+    problems = [make_workload(60_000, 2, 3, seed=s)[0] for s in range(2)]
+    estimator = fastem.GaussianMixture(3, random_state=0, n_threads=2)
+    parent = fastem.fit_many(problems, estimator)  # the parent's pool now exists
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        bounds = pool.apply_async(_bounds_of_fit_many, (problems, estimator)).get(timeout=120)
+    assert bounds == [m.lower_bounds_ for m in parent]
+
+
+def _bounds_of_fit_many(problems, estimator):
+    return [m.lower_bounds_ for m in fastem.fit_many(problems, estimator)]
