@@ -168,11 +168,11 @@ def _outcome(arrays, p, bounds, info):
     distinct = [row[3] for row in info]
     best = None
     for r, (status, n_iter, converged, _) in enumerate(info):
-        if status == NOT_FINITE:
-            return Outcome(None, None, -np.inf, [], 0, False, distinct, ValueError("Input X contains NaN or infinity."))
-        if status == ILL_DEFINED:
+        if status == NOT_FINITE:  # found before k-means ran
+            return Outcome(None, None, -np.inf, [], 0, False, [], ValueError("Input X contains NaN or infinity."))
+        if status == ILL_DEFINED:  # restarts in sequence would have stopped here
             error = gaussian.IllDefinedCovariance(gaussian._ill_defined_message(False))
-            return Outcome(None, None, -np.inf, [], 0, False, distinct, error)
+            return Outcome(None, None, -np.inf, [], 0, False, distinct[: r + 1], error)
         lower_bound = float(bounds[r, n_iter - 1])
         if best is None or lower_bound > best[0] or best[0] == -np.inf:
             best = (lower_bound, r, n_iter, bool(converged))
