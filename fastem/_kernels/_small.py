@@ -5,9 +5,11 @@ For a problem of a few thousand rows one pass over the data takes
 microseconds, and the Python around it (parameter updates, kernel inputs,
 the loop) takes a hundred times longer. Here everything of a maximum-
 likelihood fit with the 'kmeans' initialization runs in one call, serially
-per (problem, restart) task; ranges of tasks run on several threads. So ``fit_many`` runs
-thousands of problems at once and ``n_init`` restarts of one small problem
-run side by side, each with exactly the result it has alone.
+per (problem, restart) task; the caller runs ranges of tasks on several
+threads. So ``fit_many`` runs thousands of problems at once and ``n_init``
+restarts of one small problem run side by side, each with exactly the
+result it has alone. Sample weights are always given (ones for an
+unweighted problem; multiplying by one changes no bit).
 
 The arithmetic follows the Python path's (:mod:`fastem.gaussian`,
 :mod:`fastem._kmeans`) step for step, with sums taken in row order instead
