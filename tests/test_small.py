@@ -163,7 +163,8 @@ def test_m_step_reports_a_singular_covariance():
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_parallel_restarts_give_the_sequential_result(covariance_type):
+def test_parallel_restarts_give_the_sequential_result(covariance_type, monkeypatch):
+    monkeypatch.setattr(_small, "PARALLEL_MIN_ROWS", 0)  # two threads even for this small problem
     X = make_workload(3_000, 2, 4, seed=5)[0]
     params = dict(n_components=4, covariance_type=covariance_type, n_init=5)
     state = np.random.RandomState(7)
@@ -277,3 +278,17 @@ def test_forked_child_fits_in_parallel():
 
 def _bounds_of_fit_many(problems, estimator):
     return [m.lower_bounds_ for m in fastem.fit_many(problems, estimator)]
+
+
+def test_fit_many_on_two_threads_equals_one_thread(monkeypatch):
+    monkeypatch.setattr(_small, "PARALLEL_MIN_ROWS", 0)
+    monkeypatch.setattr(_small, "TASKS_PER_CALL", 3)  # many ranges, taken by whichever thread is free
+    problems = [make_workload(int(n), 3, 3, seed=int(n))[0] for n in np.linspace(100, 900, 25)]
+    estimator = fastem.GaussianMixture(3, n_init=2, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        one = fastem.fit_many(problems, estimator, n_jobs=1)
+        two = fastem.fit_many(problems, estimator, n_jobs=2)
+    for a, b in zip(one, two):
+        assert a.lower_bounds_ == b.lower_bounds_
+        np.testing.assert_array_equal(a.precisions_cholesky_, b.precisions_cholesky_)
