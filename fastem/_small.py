@@ -102,9 +102,11 @@ def fit(datasets, sample_weights, draws, covariance_type, n_components, reg_cova
     np.cumsum([X.shape[0] for X in datasets], out=offsets[1:])
     X = datasets[0] if n_problems == 1 else np.concatenate(datasets)
     X = readonly(np.ascontiguousarray(X))
-    weight_parts = [np.ones(A.shape[0]) if w is None else w for A, w in zip(datasets, sample_weights)]
-    sample_weight = readonly(np.ascontiguousarray(weight_parts[0] if n_problems == 1 else np.concatenate(weight_parts),
-                                                  dtype=np.float64))
+    sample_weight = np.ones(X.shape[0])
+    for p, w in enumerate(sample_weights):
+        if w is not None:
+            sample_weight[offsets[p] : offsets[p + 1]] = w
+    sample_weight = readonly(sample_weight)
     k = n_components
     weights = np.empty((n_problems, n_init, k))
     means = np.empty((n_problems, n_init, k, d))
@@ -151,10 +153,17 @@ def _executor():
 
 def _outcomes(covariance_type, weights, means, cov, chol, bounds, info):
     """Per-problem :class:`Outcome` from the batch's arrays."""
-    n_problems = info.shape[0]
+    n_problems, n_init = info.shape[:2]
     cov, chol = _shaped(covariance_type, cov, chol)
     precisions = gaussian.precisions_from_cholesky(chol, covariance_type)
     arrays = (weights, means, cov, chol, precisions)
+    if n_init == 1 and not info[:, 0, 0].any():  # the common case, without a per-problem loop over restarts
+        n_iter = info[:, 0, 1].tolist()
+        converged = info[:, 0, 2].astype(bool).tolist()
+        distinct = info[:, 0, 3].tolist()
+        return [Outcome(gaussian.GaussianParams(weights[p, 0], means[p, 0], cov[p, 0], chol[p, 0]), precisions[p, 0],
+                        float(bounds[p, 0, n_iter[p] - 1]), bounds[p, 0, : n_iter[p]].tolist(), n_iter[p],
+                        converged[p], [distinct[p]], None) for p in range(n_problems)]
     info = info.tolist()
     return [_outcome(arrays, p, bounds[p], info[p]) for p in range(n_problems)]
 

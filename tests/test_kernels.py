@@ -191,3 +191,22 @@ def test_labels_alone_skip_nothing(shape, covariance_type, dtype):
     np.testing.assert_array_equal(alone, full)
     log_prob = naive.weighted_log_prob(X[1:], params.weights, params.means, params.covariances, covariance_type)
     np.testing.assert_array_equal(alone[1:], log_prob.argmax(axis=1))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_pass_gives_the_same_bits_wherever_the_arrays_sit(covariance_type):
+    rng = np.random.default_rng(11)
+    X = _data(rng, 3_000, 3, np.float64)
+    weights = rng.uniform(0.5, 2.0, size=X.shape[0])
+    params = naive.random_params(rng, covariance_type, 4, 3)
+    kparams = gaussian.kernel_params(params, covariance_type)
+    seen = set()
+    for shift in range(8):
+        buffer, weight_buffer = np.empty(X.size + 8), np.empty(X.shape[0] + 8)
+        placed = buffer[shift : shift + X.size].reshape(X.shape)
+        placed[...] = X
+        placed_weights = weight_buffer[7 - shift : 7 - shift + X.shape[0]]
+        placed_weights[...] = weights
+        stats = ArraySource(placed, placed_weights).statistics(kparams, entropy=True)
+        seen.add((stats.n.tobytes(), stats.s1.tobytes(), stats.s2.tobytes(), stats.log_likelihood, stats.entropy))
+    assert len(seen) == 1

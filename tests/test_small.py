@@ -18,6 +18,7 @@ from sklearn.preprocessing import StandardScaler
 import fastem
 from fastem import _small, gaussian
 from fastem._kernels import _small as kernels
+from fastem._source import readonly
 from fastem.cli import make_workload
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -292,3 +293,35 @@ def test_fit_many_on_two_threads_equals_one_thread(monkeypatch):
     for a, b in zip(one, two):
         assert a.lower_bounds_ == b.lower_bounds_
         np.testing.assert_array_equal(a.precisions_cholesky_, b.precisions_cholesky_)
+
+
+def _placed(array, shift):
+    """A copy of ``array`` starting ``shift`` elements into a fresh buffer: another address, another alignment."""
+    buffer = np.empty(array.size + 8, dtype=array.dtype)
+    copy = buffer[shift : shift + array.size].reshape(array.shape)
+    copy[...] = array
+    return copy
+
+
+def test_same_bits_wherever_the_arrays_sit():
+    # Bits must not depend on addresses: a sum in a loop that also stored once
+    # took LLVM's scalar fallback (another order) for some placements of the
+    # arrays, about one call in three here.
+    X = make_workload(574, 2, 3, seed=9)[0]
+    rng = np.random.default_rng(9)
+    # Weights over six decades: sums of them round differently in another order.
+    weights = rng.uniform(0.5, 2.0, size=X.shape[0]) * 10.0 ** rng.uniform(-3, 3, size=X.shape[0])
+    draws = _small.kmeans_draws(np.random.RandomState(0), 1, 3)[None]
+    offsets = np.array([0, X.shape[0]])
+    k, d, max_iter = 3, 2, 100
+    results = set()
+    for trial in range(120):
+        _ = [np.empty(int(size)) for size in np.random.default_rng(trial).integers(1, 5000, size=5)]  # stir the heap
+        for ctype in (kernels.FULL_COV, kernels.SPHERICAL_COV):
+            out = (np.empty((1, 1, k)), np.empty((1, 1, k, d)), np.zeros((1, 1, k, d, d)), np.zeros((1, 1, k, d, d)),
+                   np.empty((1, 1, max_iter)), np.zeros((1, 1, 4), dtype=np.int64))
+            kernels.fit_tasks(readonly(_placed(X, trial % 8)), readonly(_placed(weights, (trial + 3) % 8)), offsets,
+                              ctype, draws, 1e-6, 1e-3, max_iter, 512, *out, 0, 1)
+            n_iter = out[5][0, 0, 1]
+            results.add((ctype, out[4][0, 0, :n_iter].tobytes(), out[1].tobytes()))
+    assert len(results) == 2

@@ -159,9 +159,10 @@ def lloyd_assign(X, mean, sample_weight, centers, grid, labels, sums, counts, ch
     accumulate = sums.shape[0] > 0
     norms = np.empty(n_clusters)
     for j in range(n_clusters):
-        norms[j] = 0.0
+        total = 0.0  # a sum in a loop that stores nothing (see fastem._kernels._small.fit_task)
         for c in range(n_features):
-            norms[j] += centers[j, c] * centers[j, c]
+            total += centers[j, c] * centers[j, c]
+        norms[j] = total
     for group in prange(n_groups):
         rows = np.zeros((block_size, n_features))
         dots = np.empty((n_clusters, block_size))

@@ -257,7 +257,9 @@ def kmeans_labels(X, first, n_samples, mean, weight, n_clusters, draws, labels, 
             for c in range(n_features):
                 new = sums[j, c] / counts[j] if counts[j] > 0.0 else 0.0
                 shift += (new - centers[j, c]) ** 2
-                centers[j, c] = new
+        for j in range(n_clusters):
+            for c in range(n_features):
+                centers[j, c] = sums[j, c] / counts[j] if counts[j] > 0.0 else 0.0
         if changes == 0:
             strict = True
             break
@@ -408,15 +410,15 @@ def m_step(sums, ref, covariance_type, reg_covar, total_weight, weights, means, 
                     for c in range(d):
                         cov[0, a, c] += scatter[a, c]
         else:
-            spherical = 0.0
             for a in range(d):
                 second = sums[1 + d + a, j]
                 value = second - sums[1 + a, j] ** 2 / safe
                 value = 0.0 if value <= noise * second else value
-                variance = value / nk + reg_covar
-                cov[j, 0, a] = variance
-                spherical += variance
+                cov[j, 0, a] = value / nk + reg_covar
             if covariance_type == SPHERICAL_COV:
+                spherical = 0.0
+                for a in range(d):
+                    spherical += cov[j, 0, a]
                 cov[j, 0, 0] = spherical / d
     scale = total_weight if total_weight > 0.0 else nk_total
     for j in range(n_components):
@@ -441,53 +443,60 @@ def m_step(sums, ref, covariance_type, reg_covar, total_weight, weights, means, 
 
 @kernel()
 def kernel_inputs(covariance_type, weights, means, chol, ref, theta, chol3, log_const):
-    """The pass's inputs (see gaussian.kernel_params) about the mixture's mean ``ref``."""
+    """The pass's inputs (see gaussian.kernel_params) about the mixture's mean ``ref``.
+
+    Every sum here runs in a loop that stores nothing: see the note in fit_task.
+    """
     n_components, d = means.shape
     full_layout = covariance_type <= TIED_COV
     for a in range(d):
-        ref[a] = 0.0
-    for j in range(n_components):
-        for a in range(d):
-            ref[a] += weights[j] * means[j, a]
+        total = 0.0
+        for j in range(n_components):
+            total += weights[j] * means[j, a]
+        ref[a] = total
     offset = np.empty(d)
     linear = np.empty(d)
+    precision = np.zeros((d, d))
     for j in range(n_components):
         source = chol[0] if covariance_type == TIED_COV else chol[j]
-        log_det = 0.0
         if full_layout:
             for a in range(d):
                 for c in range(d):
                     chol3[j, a, c] = source[a, c]
-                log_det += np.log(source[a, a])
         else:
             for a in range(d):
                 chol3[j, 0, a] = source[0, a] if covariance_type == DIAG_COV else source[0, 0]
-                log_det += np.log(chol3[j, 0, a])
+        log_det = 0.0
+        for a in range(d):
+            log_det += np.log(chol3[j, a, a] if full_layout else chol3[j, 0, a])
         log_const[j] = np.log(weights[j]) + log_det - 0.5 * d * LOG_2PI
         for a in range(d):
             offset[a] = means[j, a] - ref[a]
         if full_layout:
             u = chol3[j]
             for a in range(d):
-                linear[a] = 0.0
-            for a in range(d):
                 for c in range(a, d):
-                    precision = 0.0
+                    value = 0.0
                     for m in range(c, d):
-                        precision += u[a, m] * u[c, m]
-                    linear[a] += precision * offset[c]
-                    if c != a:
-                        linear[c] += precision * offset[a]
-                    theta[j, _upper_index(a, c, d)] = -0.5 * precision if a == c else -precision
+                        value += u[a, m] * u[c, m]
+                    precision[a, c] = value
+                    precision[c, a] = value
+                    theta[j, _upper_index(a, c, d)] = -0.5 * value if a == c else -value
+            for a in range(d):
+                value = 0.0
+                for c in range(d):
+                    value += precision[a, c] * offset[c]
+                linear[a] = value
         else:
             for a in range(d):
-                precision = chol3[j, 0, a] ** 2
-                linear[a] = precision * offset[a]
-                theta[j, 1 + d + a] = -0.5 * precision
+                value = chol3[j, 0, a] ** 2
+                linear[a] = value * offset[a]
+                theta[j, 1 + d + a] = -0.5 * value
         quadratic = 0.0
         for a in range(d):
-            theta[j, 1 + a] = linear[a]
             quadratic += linear[a] * offset[a]
+        for a in range(d):
+            theta[j, 1 + a] = linear[a]
         theta[j, 0] = log_const[j] - 0.5 * quadratic
 
 
@@ -510,9 +519,16 @@ def fit_task(X, sample_weight, first, n_samples, covariance_type, draws, reg_cov
                 info[0] = NOT_FINITE
                 return
     weight = np.empty(n_samples)
-    total_weight = 0.0
     for i in range(n_samples):
         weight[i] = sample_weight[first + i]
+    # Determinism: every sum into a scalar runs in a loop that stores
+    # nothing. In a loop that also stores, LLVM guards the vectorized body
+    # with a run-time check that the arrays do not overlap and falls back to
+    # the scalar loop, which adds in another order, when the check fails:
+    # the bits then depend on where the arrays happen to sit (seen here,
+    # weighted fits differing in the last bits between runs).
+    total_weight = 0.0
+    for i in range(n_samples):
         total_weight += weight[i]
     mean = np.zeros(d)
     for i in range(n_samples):
