@@ -153,6 +153,25 @@ def test_statistics_over_many_groups_match_loops(covariance_type):
     np.testing.assert_allclose(stats.s2, expected, rtol=1e-9, atol=1e-9)
 
 
+def test_log_positive_matches_numpy_log():
+    from fastem._kernels._math import log_positive
+
+    rng = np.random.default_rng(13)
+    values = np.concatenate([
+        rng.uniform(1.0, 64.0, 2_000),  # the normalization's totals lie in [1, k]
+        10.0 ** rng.uniform(-300, 300, 2_000),
+        [1.0, 2.0, 0.5, np.sqrt(2.0), np.nextafter(np.sqrt(2.0), 2.0), np.nextafter(1.0, 0.0), 3.0, 1e-300, 1e300],
+    ])
+    out = values.copy()
+    bits = np.empty(values.shape[0], dtype=np.int64)
+    log_positive(out, values.shape[0], bits, bits.view(np.float64))
+    expected = np.log(values)
+    np.testing.assert_array_equal(out[values == 1.0], 0.0)
+    nonzero = expected != 0.0
+    # Within one unit in the last place of numpy's log everywhere.
+    assert np.all(np.abs(out - expected)[nonzero] <= np.spacing(np.abs(expected[nonzero])))
+
+
 def test_exp_shifted_matches_numpy_exp():
     from fastem._kernels._math import exp_shifted
 
