@@ -149,13 +149,13 @@ def lloyd_assign(X, mean, sample_weight, centers, grid, labels, sums, counts, ch
 
     Distances are ||c||^2 - 2 x.c (the row's own norm does not change the
     argmin), ties to the lowest index; x.c for a block of centred rows is one
-    matrix product; the per-centre sums add the rows one by one. ``changes[g]`` counts rows of group g whose label
-    changed. ``sums``/``counts`` with a leading length of 0 skip the sums.
+    matrix product; the per-centre sums add the rows one by one.
+    ``changes[g]`` counts rows of group g whose label changed.
+    ``sums``/``counts`` with a leading length of 0 skip the sums.
     """
     block_size, n_groups = grid
     n_samples, n_features = X.shape
     n_clusters = centers.shape[0]
-    weighted = sample_weight.shape[0] > 0
     accumulate = sums.shape[0] > 0
     norms = np.empty(n_clusters)
     for j in range(n_clusters):
