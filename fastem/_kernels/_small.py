@@ -522,11 +522,10 @@ def fit_task(X, sample_weight, first, n_samples, covariance_type, draws, reg_cov
     for i in range(n_samples):
         weight[i] = sample_weight[first + i]
     # Determinism: every sum into a scalar runs in a loop that stores
-    # nothing. In a loop that also stores, LLVM guards the vectorized body
-    # with a run-time check that the arrays do not overlap and falls back to
-    # the scalar loop, which adds in another order, when the check fails:
-    # the bits then depend on where the arrays happen to sit (seen here,
-    # weighted fits differing in the last bits between runs).
+    # nothing. Summed in the copying loop above, the total weight varied in
+    # its last bits with where the arrays sat (about one call in three);
+    # most likely LLVM guards such a vectorized loop with a run-time overlap
+    # check whose scalar fallback adds in another order.
     total_weight = 0.0
     for i in range(n_samples):
         total_weight += weight[i]
