@@ -35,12 +35,16 @@ DATASETS = {
 
 def _fit(X, python_path=False, sample_weight=None, **params):
     """A fastem fit through the compiled whole fit, or forced through the Python path."""
+    model = fastem.GaussianMixture(**params)
+    compiled = _small.settings_qualify(model) and _small.data_qualify(np.asarray(X, dtype=np.float64),
+                                                                      model.n_components, model.covariance_type)
+    assert compiled or python_path, "these tests need problems the compiled whole fit takes"
     previous = _small.MAX_WORK
     _small.MAX_WORK = -1 if python_path else previous
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            return fastem.GaussianMixture(**params).fit(X, sample_weight=sample_weight)
+            return model.fit(X, sample_weight=sample_weight)
     finally:
         _small.MAX_WORK = previous
 
