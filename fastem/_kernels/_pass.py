@@ -57,18 +57,22 @@ def normalize(log_prob, n_rows, log_norm, label, total, bits, scales):
         exp_shifted(values, log_norm, n_rows, bits, scales)
         for b in range(n_rows):
             total[b] += values[b]
-    # The largest term is exp(0) = 1, so a row's total lies in [1, k] (0 when
-    # every log_prob is -inf): its log is a positive normal number's.
     n_infinite = 0  # counted, not and-ed: a short-circuit "and" is a branch per row and does not vectorize
     for b in range(n_rows):
         n_infinite += 0 if log_norm[b] > -np.inf else 1
+    # One reciprocal per row, then k multiplications. The largest term is
+    # exp(0) = 1, so a row's total lies in [1, k] and its reciprocal in
+    # [1/k, 1]: a positive normal number, whose log the vectorized series
+    # takes (a row with every log_prob -inf is mended below).
+    for b in range(n_rows):
+        total[b] = 1.0 / total[b]
     for j in range(n_components):
         values = log_prob[j]
         for b in range(n_rows):
-            values[b] /= total[b]
+            values[b] *= total[b]
     log_positive(total, n_rows, bits, scales)
     for b in range(n_rows):
-        log_norm[b] += total[b]
+        log_norm[b] -= total[b]
     if n_infinite > 0:
         for b in range(n_rows):
             if log_norm[b] != log_norm[b] or log_norm[b] == -np.inf:
