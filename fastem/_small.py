@@ -16,7 +16,7 @@ import numpy as np
 
 from fastem import gaussian
 from fastem._kernels import n_stats
-from fastem._kernels._small import ILL_DEFINED, NOT_FINITE, fit_tasks
+from fastem._kernels._small import NOT_FINITE, OK, fit_tasks
 from fastem._source import block_size, readonly
 from fastem._threads import resolve_n_threads
 
@@ -88,7 +88,9 @@ def kmeans_draws(random_state, n_init, n_components):
 
 
 def fit(datasets, sample_weights, draws, covariance_type, n_components, reg_covar, tol, max_iter, n_threads=None):
-    """Fit every problem (all restarts in parallel); returns one :class:`Outcome` per problem.
+    """Fit every problem (all restarts in parallel); returns one :class:`Outcome` per problem,
+    None for a problem holding NaN or infinity (``fit`` validates its data first; fit_many leaves
+    such a problem to it, for its message).
 
     Parameters
     ----------
@@ -152,50 +154,52 @@ def _executor():
 
 
 def _outcomes(covariance_type, weights, means, cov, chol, bounds, info):
-    """Per-problem :class:`Outcome` from the batch's arrays."""
-    n_problems, n_init = info.shape[:2]
+    """Per-problem :class:`Outcome` (None for a problem with NaN or infinity, left to fit's validation)."""
     cov, chol = _shaped(covariance_type, cov, chol)
-    precisions = gaussian.precisions_from_cholesky(chol, covariance_type)
-    arrays = (weights, means, cov, chol, precisions)
-    if n_init == 1 and not info[:, 0, 0].any():  # the common case, without a per-problem loop over restarts
-        n_iter = info[:, 0, 1].tolist()
-        converged = info[:, 0, 2].astype(bool).tolist()
-        distinct = info[:, 0, 3].tolist()
-        return [Outcome(gaussian.GaussianParams(weights[p, 0], means[p, 0], cov[p, 0], chol[p, 0]), precisions[p, 0],
-                        float(bounds[p, 0, n_iter[p] - 1]), bounds[p, 0, : n_iter[p]].tolist(), n_iter[p],
-                        converged[p], [distinct[p]], None) for p in range(n_problems)]
     info = info.tolist()
-    return [_outcome(arrays, p, bounds[p], info[p]) for p in range(n_problems)]
+    choices = [_choose(rows, bounds[p]) for p, rows in enumerate(info)]
+    problems = np.arange(len(info))
+    best = np.array([choice[0] for choice in choices])
+    # One gather per array copies out every problem's chosen restart; each
+    # problem's fitted arrays are views of these.
+    weights, means, cov, chol = (a[problems, best] for a in (weights, means, cov, chol))
+    precisions = gaussian.precisions_from_cholesky(chol, covariance_type)
+    outcomes = []
+    for p, (rows, (r, failure)) in enumerate(zip(info, choices)):
+        distinct = [row[3] for row in rows]
+        if failure is not None:
+            outcomes.append(None if failure == NOT_FINITE else Outcome(
+                None, None, -np.inf, [], 0, False, distinct[: r + 1],
+                gaussian.IllDefinedCovariance(gaussian._ill_defined_message(False))))
+            continue
+        n_iter = rows[r][1]
+        lower_bounds = bounds[p, r, :n_iter].tolist()
+        params = gaussian.GaussianParams(weights[p], means[p], cov[p], chol[p])
+        outcomes.append(Outcome(params, precisions[p], lower_bounds[-1], lower_bounds, n_iter, bool(rows[r][2]),
+                                distinct, None))
+    return outcomes
 
 
-def _outcome(arrays, p, bounds, info):
-    """Problem p's first failing restart's error, else its restart of largest final bound (ties keep the earliest).
-
-    The parameters are views into the batch's arrays ``(weights, means,
-    covariances, precisions_cholesky, precisions)``, indexed (problem, restart, ...).
-    """
-    distinct = [row[3] for row in info]
-    best = None
-    for r, (status, n_iter, converged, _) in enumerate(info):
-        if status == NOT_FINITE:  # found before k-means ran
-            return Outcome(None, None, -np.inf, [], 0, False, [], ValueError("Input X contains NaN or infinity."))
-        if status == ILL_DEFINED:  # restarts in sequence would have stopped here
-            error = gaussian.IllDefinedCovariance(gaussian._ill_defined_message(False))
-            return Outcome(None, None, -np.inf, [], 0, False, distinct[: r + 1], error)
-        lower_bound = float(bounds[r, n_iter - 1])
-        if best is None or lower_bound > best[0] or best[0] == -np.inf:
-            best = (lower_bound, r, n_iter, bool(converged))
-    lower_bound, r, n_iter, converged = best
-    params = gaussian.GaussianParams(*(a[p, r] for a in arrays[:4]))
-    return Outcome(params, arrays[4][p, r], lower_bound, bounds[r, :n_iter].tolist(), n_iter, converged, distinct, None)
+def _choose(rows, bounds):
+    """(restart, None) for one problem: its restart of largest final bound, ties to the earliest, as
+    restarts in sequence choose; or (restart, status) of the first that failed, where restarts in
+    sequence would have stopped (NaN or infinity is found before k-means runs)."""
+    best, best_bound = None, -np.inf
+    for r, (status, n_iter, _, _) in enumerate(rows):
+        if status != OK:
+            return r, status
+        bound = bounds[r, n_iter - 1]
+        if best is None or bound > best_bound or best_bound == -np.inf:
+            best, best_bound = r, bound
+    return best, None
 
 
 def _shaped(covariance_type, cov, chol):
-    """Covariances and precision Cholesky factors in scikit-learn's shapes, from the (..., k, d, d) slots."""
+    """Views of covariances and precision Cholesky factors in scikit-learn's shapes, from the (..., k, d, d) slots."""
     if covariance_type == "full":
         return cov, chol
     if covariance_type == "tied":
-        return cov[..., 0, :, :].copy(), chol[..., 0, :, :].copy()
+        return cov[..., 0, :, :], chol[..., 0, :, :]
     if covariance_type == "diag":
-        return cov[..., 0, :].copy(), chol[..., 0, :].copy()
-    return cov[..., 0, 0].copy(), chol[..., 0, 0].copy()
+        return cov[..., 0, :], chol[..., 0, :]
+    return cov[..., 0, 0], chol[..., 0, 0]

@@ -170,7 +170,7 @@ def _fit_whole(estimator, datasets, sample_weights, n_jobs):
     settled = {}
     per_model = isinstance(random_state, np.random.RandomState)
     for index, outcome in zip(chosen, results):
-        if outcome.error is not None and not isinstance(outcome.error, gaussian.IllDefinedCovariance):
+        if outcome is None:
             continue  # not finite: fit's validation gives the message
         if outcome.error is not None:
             settled[index] = (outcome.error, [])
