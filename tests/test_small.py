@@ -62,7 +62,7 @@ def test_whole_fit_is_taken_for_small_problems_only():
     assert not _small.settings_qualify(fastem.BayesianGaussianMixture(n_components=3))
 
 
-@pytest.mark.parametrize("n_clusters", [1, 2, 3, 8])
+@pytest.mark.parametrize("n_clusters", [1, 2, 3, 8, 20])  # 20: above MASKED_SUMS_MAX_CLUSTERS, the other way to sum
 @pytest.mark.parametrize("name", ["iris", "wine", "one_feature", "far_from_origin"])
 def test_compiled_kmeans_labels_match_sklearn(name, n_clusters):
     X = np.ascontiguousarray(DATASETS[name]()[0])
@@ -76,7 +76,7 @@ def test_compiled_kmeans_labels_match_sklearn(name, n_clusters):
         assert distinct == len(np.unique(expected))
 
 
-@pytest.mark.parametrize("n_clusters", [2, 3, 8])
+@pytest.mark.parametrize("n_clusters", [2, 3, 8, 20])
 @pytest.mark.parametrize("name", ["iris", "wine", "far_from_origin"])
 def test_compiled_weighted_kmeans_labels_match_sklearn(name, n_clusters):
     X = np.ascontiguousarray(DATASETS[name]()[0])
