@@ -220,10 +220,7 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
             online, state, bound = self._online_step(X, sample_weight, first)
         self._set_state(state, X.dtype)
         self._online = online
-        self.converged_ = False
-        self.n_iter_ = online.steps
-        self.lower_bound_ = bound
-        self.lower_bounds_ = []
+        self._set_run(False, online.steps, bound, [])
         return self
 
     def _online_step(self, X, sample_weight, first):
@@ -359,11 +356,15 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
             warnings.warn(_NOT_CONVERGED, ConvergenceWarning)
         self._set_state(result.params, source.dtype)
         self._set_resolved(resolved)
-        self.converged_ = result.converged
-        self.n_iter_ = result.n_iter
-        self.lower_bound_ = result.lower_bound
-        self.lower_bounds_ = result.lower_bounds
+        self._set_run(result.converged, result.n_iter, result.lower_bound, result.lower_bounds)
         return source
+
+    def _set_run(self, converged, n_iter, lower_bound, lower_bounds):
+        """The fitted attributes that describe the run (any fit route)."""
+        self.converged_ = converged
+        self.n_iter_ = n_iter
+        self.lower_bound_ = lower_bound
+        self.lower_bounds_ = lower_bounds
 
     def _check_initial_parameters(self, n_features):
         """Validate user-supplied initial parameters (GaussianMixture has some)."""

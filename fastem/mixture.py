@@ -200,10 +200,7 @@ class GaussianMixture(BaseGaussianMixture):
         self.weights_, self.means_, self.covariances_, self.precisions_cholesky_ = outcome.params
         self.precisions_ = outcome.precisions
         self._set_resolved(None)
-        self.converged_ = outcome.converged
-        self.n_iter_ = outcome.n_iter
-        self.lower_bound_ = outcome.lower_bound
-        self.lower_bounds_ = outcome.lower_bounds
+        self._set_run(outcome.converged, outcome.n_iter, outcome.lower_bound, outcome.lower_bounds)
 
     def _check_initial_parameters(self, n_features):
         """Validated copies of the user's initial parameters (never stored on self)."""
