@@ -336,12 +336,7 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
             def initialize():
                 return previous
 
-        def step(state):
-            kparams = self._kernel_params_of(state)
-            stats = source.statistics(kparams, entropy=self._needs_entropy)
-            new = update(stats)
-            return new, self._bound(stats, state, new, resolved, source.total_weight)
-
+        step = self._step_rule(source, resolved, update)
         monitor = _VerboseMonitor(self.verbose, self.verbose_interval) if self.verbose else None
         result = fit_restarts(
             initialize,
@@ -358,6 +353,17 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
         self._set_resolved(resolved)
         self._set_run(result.converged, result.n_iter, result.lower_bound, result.lower_bounds)
         return source
+
+    def _step_rule(self, source, resolved, update):
+        """The driver's ``step(state) -> (new_state, bound)``: one pass over ``source``, one update."""
+
+        def step(state):
+            kparams = self._kernel_params_of(state)
+            stats = source.statistics(kparams, entropy=self._needs_entropy)
+            new = update(stats)
+            return new, self._bound(stats, state, new, resolved, source.total_weight)
+
+        return step
 
     def _set_run(self, converged, n_iter, lower_bound, lower_bounds):
         """The fitted attributes that describe the run (any fit route)."""

@@ -155,7 +155,7 @@ def _executor():
 
 def _outcomes(covariance_type, weights, means, cov, chol, bounds, info):
     """Per-problem :class:`Outcome` (None for a problem with NaN or infinity, left to fit's validation)."""
-    cov, chol = _shaped(covariance_type, cov, chol)
+    cov, chol = gaussian.from_slots(covariance_type, cov, chol)
     info = info.tolist()
     choices = [_choose(rows, bounds[p]) for p, rows in enumerate(info)]
     problems = np.arange(len(info))
@@ -192,14 +192,3 @@ def _choose(rows, bounds):
         if best is None or bound > best_bound or best_bound == -np.inf:
             best, best_bound = r, bound
     return best, None
-
-
-def _shaped(covariance_type, cov, chol):
-    """Views of covariances and precision Cholesky factors in scikit-learn's shapes, from the (..., k, d, d) slots."""
-    if covariance_type == "full":
-        return cov, chol
-    if covariance_type == "tied":
-        return cov[..., 0, :, :], chol[..., 0, :, :]
-    if covariance_type == "diag":
-        return cov[..., 0, :], chol[..., 0, :]
-    return cov[..., 0, 0], chol[..., 0, 0]

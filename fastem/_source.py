@@ -6,7 +6,9 @@ so results are bitwise identical for any thread count.
 
 import numpy as np
 
+from fastem import gaussian
 from fastem._kernels import em_pass, n_stats
+from fastem._kernels._update import OK, ml_update
 from fastem._threads import pass_guard, thread_limit
 from fastem.gaussian import combine_stats, stats_from_sums
 from fastem.prior import CHUNK_ROWS, weighted_mean, weighted_moments
@@ -78,7 +80,7 @@ def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, entropy=Fal
     n_components, n_stat = theta.shape
     size, n_groups = grid(n_samples, n_features, n_components, family)
     groups = n_groups if stats else 0
-    stat_arrays = (np.zeros((groups, n_stat, n_components)), np.zeros(groups), np.zeros(groups if entropy else 0))
+    stat_arrays = (np.empty((groups, n_stat, n_components)), np.empty(groups), np.empty(groups if entropy else 0))
     if outputs is None:
         outputs = (np.empty(0), np.empty((0, n_components)), np.empty(0, dtype=np.int64))
     if resp_in is None:
@@ -91,6 +93,72 @@ def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, entropy=Fal
     # Reduce the groups' slots in group order: deterministic for any thread count.
     sums, log_likelihood, resp_entropy = (a.sum(axis=0) for a in stat_arrays)
     return stats_from_sums(sums.T, reference, float(log_likelihood), family, float(resp_entropy))
+
+
+class MLSteps:
+    """Maximum-likelihood EM iterations over an in-memory array: the driver's
+    ``step(params) -> (new_params, bound)`` as two compiled calls, the pass and
+    :func:`fastem._kernels._update.ml_update` (group reduction, M-step and the
+    next pass's inputs), with no NumPy between them.
+
+    The Python update (:func:`fastem.gaussian.ml_update` with
+    :func:`fastem.gaussian.kernel_params`) costs about 0.4 ms per iteration
+    at d=16, k=16: as much as a pass over 2,000 rows. The next pass's inputs
+    come out of the update and are kept for the call given exactly the
+    parameters they belong to; any other parameters (a restart's first)
+    get theirs from kernel_params.
+
+    Parameters
+    ----------
+    source : ArraySource
+    n_components : int
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    reg_covar : float
+    """
+
+    def __init__(self, source, n_components, covariance_type, reg_covar):
+        n_samples, n_features = source.X.shape
+        k = n_components
+        self._family = gaussian.layout(covariance_type)
+        self._grid = grid(n_samples, n_features, k, self._family)
+        n_stat = n_stats(self._family, n_features)
+        n_groups = self._grid[1]
+        self._X = readonly(source.X)
+        self._weights = _EMPTY_WEIGHTS if source.sample_weight is None else source.sample_weight
+        # Each pass sets every group's slot: the arrays are reused.
+        self._stats = (np.empty((n_groups, n_stat, k)), np.empty(n_groups), np.empty(0))
+        self._outputs = (np.empty(0), np.empty((0, k)), np.empty(0, dtype=np.int64))
+        self._resp_in = np.empty((0, k))
+        self._sums = np.empty((n_stat, k))
+        self._covariance_type = covariance_type
+        self._type_index = gaussian.COVARIANCE_TYPES.index(covariance_type)
+        self._reg_covar = float(reg_covar)
+        self._pad = 10.0 * float(np.finfo(source.dtype).eps)
+        self._float32 = source.dtype == np.float32
+        self._total_weight = source.total_weight
+        self._n_threads = source.n_threads
+        self._last = (None, None)
+
+    def __call__(self, params):
+        last, kparams = self._last
+        if params is not last:
+            kparams = gaussian.kernel_params(params, self._covariance_type)
+        with thread_limit(self._n_threads), pass_guard():
+            em_pass(self._X, self._weights, kparams, self._resp_in, self._grid, self._stats, self._outputs)
+        k, d = params.means.shape
+        full = self._family == gaussian.FULL
+        slots = (1 if self._covariance_type == "tied" else k, d if full else 1, d)
+        weights, means, cov, chol = np.empty(k), np.empty((k, d)), np.zeros(slots), np.zeros(slots)
+        ref, theta, log_const = np.empty(d), np.empty(kparams[2].shape), np.empty(k)
+        chol3 = np.empty((k, d, d) if full else (k, 1, d))
+        status, log_likelihood = ml_update(self._stats[0], self._stats[1], kparams[1], self._type_index,
+                                           self._reg_covar, self._pad, self._sums, weights, means, cov, chol,
+                                           ref, theta, chol3, log_const)
+        if status != OK:
+            raise gaussian.IllDefinedCovariance(gaussian._ill_defined_message(self._float32))
+        new = gaussian.GaussianParams(weights, means, *gaussian.from_slots(self._covariance_type, cov, chol))
+        self._last = (new, (self._family, ref, theta, means, chol3, log_const))
+        return new, log_likelihood / self._total_weight
 
 
 class ArraySource:

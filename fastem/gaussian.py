@@ -404,6 +404,19 @@ def covariances_from_cholesky(precisions_cholesky, covariance_type):
     return 1.0 / precisions_cholesky**2
 
 
+def from_slots(covariance_type, cov, chol):
+    """Views in the shapes above of covariances and precision Cholesky factors held as the
+    compiled M-step holds them (:mod:`fastem._kernels._update`): (..., k, d, d) slots, tied
+    in slot 0, diag on row 0 of each slot, spherical in its entry (0, 0)."""
+    if covariance_type == "full":
+        return cov, chol
+    if covariance_type == "tied":
+        return cov[..., 0, :, :], chol[..., 0, :, :]
+    if covariance_type == "diag":
+        return cov[..., 0, :], chol[..., 0, :]
+    return cov[..., 0, 0], chol[..., 0, 0]
+
+
 def n_parameters(covariance_type, n_components, n_features):
     """Number of free parameters, as scikit-learn counts them for BIC/AIC."""
     cov_params = {

@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import StrOptions
 from fastem import _small, gaussian
 from fastem._base import _NOT_CONVERGED, BaseGaussianMixture
 from fastem._kmeans import warn_few_clusters
+from fastem._source import ArraySource, MLSteps
 from fastem._init import initial_responsibilities
 from fastem._validation import check_means_init, check_precisions_init, check_weights_init
 from fastem.prior import GaussianPrior, resolve_prior
@@ -171,6 +172,12 @@ class GaussianMixture(BaseGaussianMixture):
         if prior is None:
             return lambda stats, total_weight=None: gaussian.ml_update(stats, ctype, reg_covar, dtype, total_weight)
         return lambda stats, total_weight=None: gaussian.map_update(stats, ctype, reg_covar, dtype, prior)
+
+    def _step_rule(self, source, prior, update):
+        """Maximum likelihood over data in memory: the pass and a compiled update (see _source.MLSteps)."""
+        if prior is None and isinstance(source, ArraySource):
+            return MLSteps(source, self.n_components, self.covariance_type, self.reg_covar)
+        return super()._step_rule(source, prior, update)
 
     def _fit_whole(self, source):
         """Small maximum-likelihood fits from k-means run whole in compiled code (see fastem._small)."""

@@ -5,7 +5,8 @@ import pytest
 
 import naive
 from fastem import gaussian
-from fastem._source import ArraySource, block_size, grid
+from fastem._kernels import em_pass
+from fastem._source import ArraySource, block_size, grid, readonly
 
 COVARIANCE_TYPES = gaussian.COVARIANCE_TYPES
 # (n_samples, n_features, n_components): a block's worth and less, not a
@@ -151,6 +152,25 @@ def test_statistics_over_many_groups_match_loops(covariance_type):
     np.testing.assert_allclose(stats.s1, first, rtol=1e-9, atol=1e-9)
     expected = second if gaussian.layout(covariance_type) == gaussian.FULL else np.diagonal(second, axis1=1, axis2=2)
     np.testing.assert_allclose(stats.s2, expected, rtol=1e-9, atol=1e-9)
+
+
+def test_pass_sets_every_group_slot_whatever_it_held():
+    # Callers reuse the per-group slots between passes without zeroing them.
+    rng = np.random.default_rng(12)
+    X = _data(rng, 5000, 3, np.float64)
+    params = naive.random_params(rng, "full", 3, 3)
+    kparams = gaussian.kernel_params(params, "full")
+    n_stat, n_groups = kparams[2].shape[1], 7
+    results = []
+    for fill in (0.0, np.nan, 1e300):
+        stats = (np.full((n_groups, n_stat, 3), fill), np.full(n_groups, fill), np.full(n_groups, fill))
+        no_outputs = (np.empty(0), np.empty((0, 3)), np.empty(0, dtype=np.int64))
+        em_pass(readonly(X), np.empty(0), kparams, np.empty((0, 3)), (512, n_groups), stats, no_outputs)
+        results.append(stats)
+    for stats in results[1:]:
+        for got, want in zip(stats, results[0]):
+            np.testing.assert_array_equal(got, want)
+    assert np.all(np.isfinite(results[0][0])) and results[0][1].sum() < 0 and results[0][2].sum() < 0
 
 
 def test_log_positive_matches_numpy_log():

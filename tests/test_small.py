@@ -18,6 +18,7 @@ from sklearn.preprocessing import StandardScaler
 import fastem
 from fastem import _small, gaussian
 from fastem._kernels import _small as kernels
+from fastem._kernels import _update
 from fastem._source import readonly
 from fastem.cli import make_workload
 
@@ -105,66 +106,6 @@ def test_whole_fit_equals_the_python_path(name, covariance_type, weighted):
         a, b = getattr(ours, name), getattr(twin, name)
         assert a.shape == b.shape and a.dtype == b.dtype
         np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-10 * np.abs(b).max())
-
-
-def _random_stats(rng, k, d, covariance_type):
-    X = rng.normal(size=(300, d)) * rng.uniform(0.5, 3.0, size=d) + rng.normal(size=d)
-    resp = rng.dirichlet(np.ones(k), size=X.shape[0])
-    reference = X.mean(axis=0) + 0.3
-    dev = X - reference
-    s2 = np.einsum("nk,na,nc->kac", resp, dev, dev)
-    if gaussian.layout(covariance_type) != gaussian.FULL:
-        s2 = np.einsum("kaa->ka", s2)
-    return gaussian.Stats(resp.sum(axis=0), resp.T @ dev, s2, np.broadcast_to(reference, (k, d)), 0.0), dev, resp
-
-
-def _sums(stats, covariance_type):
-    """The pass's (n_stat, k) layout of statistics."""
-    k, d = stats.s1.shape
-    if gaussian.layout(covariance_type) == gaussian.FULL:
-        upper_a, upper_c = np.triu_indices(d)
-        second = stats.s2[:, upper_a, upper_c]
-    else:
-        second = stats.s2
-    return np.ascontiguousarray(np.concatenate([stats.n[:, None], stats.s1, second], axis=1).T)
-
-
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_m_step_and_kernel_inputs_match_the_python_updates(covariance_type):
-    rng = np.random.default_rng(0)
-    k, d = 4, 3
-    stats, _, _ = _random_stats(rng, k, d, covariance_type)
-    expected = gaussian.ml_update(stats, covariance_type, 1e-6, np.float64)
-    weights, means = np.empty(k), np.empty((k, d))
-    cov, chol = np.zeros((k, d, d)), np.zeros((k, d, d))
-    ctype = gaussian.COVARIANCE_TYPES.index(covariance_type)
-    status = kernels.m_step(_sums(stats, covariance_type), stats.reference[0].copy(), ctype, 1e-6, -1.0,
-                            weights, means, cov, chol, np.empty((d, d)), np.zeros((d, d)))
-    assert status == kernels.OK
-    got_cov, got_chol = _small._shaped(covariance_type, cov, chol)
-    np.testing.assert_allclose(weights, expected.weights, rtol=1e-13)
-    np.testing.assert_allclose(means, expected.means, rtol=1e-12)
-    np.testing.assert_allclose(got_cov, expected.covariances, rtol=1e-12)
-    np.testing.assert_allclose(got_chol, expected.precisions_cholesky, rtol=1e-11)
-
-    family, ref, theta, _, chol3, log_const = gaussian.kernel_params(expected, covariance_type)
-    got_ref, got_theta = np.empty(d), np.zeros_like(theta)
-    got_chol3, got_log_const = np.empty_like(chol3), np.empty(k)
-    kernels.kernel_inputs(ctype, weights, means, chol, got_ref, got_theta, got_chol3, got_log_const)
-    np.testing.assert_allclose(got_ref, ref, rtol=1e-13)
-    np.testing.assert_allclose(got_chol3, chol3, rtol=1e-11)
-    np.testing.assert_allclose(got_log_const, log_const, rtol=1e-12)
-    np.testing.assert_allclose(got_theta, theta, rtol=1e-10, atol=1e-12)
-
-
-def test_m_step_reports_a_singular_covariance():
-    k, d = 2, 2
-    stats = gaussian.Stats(np.array([3.0, 5.0]), np.zeros((k, d)), np.zeros((k, d, d)), np.zeros((k, d)), 0.0)
-    for ctype, name in enumerate(COVARIANCE_TYPES):
-        layout_stats = stats if gaussian.layout(name) == gaussian.FULL else stats._replace(s2=np.zeros((k, d)))
-        status = kernels.m_step(_sums(layout_stats, name), np.zeros(d), ctype, 0.0, -1.0, np.empty(k), np.empty((k, d)),
-                                np.zeros((k, d, d)), np.zeros((k, d, d)), np.empty((d, d)), np.zeros((d, d)))
-        assert status == kernels.ILL_DEFINED
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -321,7 +262,7 @@ def test_same_bits_wherever_the_arrays_sit():
     results = set()
     for trial in range(120):
         _ = [np.empty(int(size)) for size in np.random.default_rng(trial).integers(1, 5000, size=5)]  # stir the heap
-        for ctype in (kernels.FULL_COV, kernels.SPHERICAL_COV):
+        for ctype in (_update.FULL_COV, _update.SPHERICAL_COV):
             out = (np.empty((1, 1, k)), np.empty((1, 1, k, d)), np.zeros((1, 1, k, d, d)), np.zeros((1, 1, k, d, d)),
                    np.empty((1, 1, max_iter)), np.zeros((1, 1, 4), dtype=np.int64))
             kernels.fit_tasks(readonly(_placed(X, trial % 8)), readonly(_placed(weights, (trial + 3) % 8)), offsets,

@@ -186,9 +186,10 @@ def em_pass(X, sample_weight, params, resp_in, grid, stats, outputs):
         E-step (initialization from labels or random responsibilities).
     grid : tuple (block_size, n_groups)
     stats : tuple (sums, log_likelihood, entropy)
-        ``sums`` (G, n_stat, k) gets sum_i w_i r_ij T(x_i - ref) per group,
-        ``log_likelihood`` (G,) the weighted log-likelihood per group. A
-        leading length of 0 skips the statistics. ``entropy`` (G,) gets
+        ``sums`` (G, n_stat, k) is set to sum_i w_i r_ij T(x_i - ref) per
+        group, ``log_likelihood`` (G,) to the weighted log-likelihood per
+        group (their old contents are not read). A leading length of 0
+        skips the statistics. ``entropy`` (G,) is set to
         sum_i w_i sum_j r_ij log r_ij per group (variational Bayes needs it),
         or has length 0.
     outputs : tuple (log_norm, resp, label)
@@ -224,6 +225,13 @@ def em_pass(X, sample_weight, params, resp_in, grid, stats, outputs):
         dev = np.empty((n_features, 1))
         row = np.empty(1)
         out = np.empty(1)
+        # This group's slots are set here, not added to: callers may reuse them unzeroed.
+        # (Scalars summed across the block loop and stored after it were not stored at
+        # all inside the parallel loop; the slots themselves take the sums.)
+        if want_stats:
+            stat_ll[group] = 0.0
+        if want_entropy:
+            stat_entropy[group] = 0.0
         first, stop = group_blocks(group, n_groups, n_samples, block_size)
         for block in range(first, stop):
             start, n_rows = block_rows(block, block_size, n_samples)
@@ -272,4 +280,4 @@ def em_pass(X, sample_weight, params, resp_in, grid, stats, outputs):
             np.dot(phi, resp.T, block_sums)
             add_into(sums, block_sums)
         if want_stats:
-            add_into(stat_sums[group], sums)
+            copy_rows(sums, stat_sums[group], n_components)

@@ -20,7 +20,7 @@ the same bits from ``fit`` and from ``fit_many``.
 No BLAS: every product is a loop whose inner index runs over the contiguous
 row axis of a block.
 
-Covariance types are numbered ``FULL_COV, TIED_COV, DIAG_COV, SPHERICAL_COV``.
+Covariance types are numbered as in :mod:`fastem._kernels._update`.
 Per task the outputs are the parameters (covariances and precision Cholesky
 factors as (k, d, d) for full and tied, on row 0 of each (d, d) slot for
 diag and spherical), the bounds of every iteration, and ``info`` =
@@ -33,20 +33,17 @@ from fastem._kernels._gaussian import DIAG, FULL, features
 from fastem._kernels._jit import kernel
 from fastem._kernels._kmeans import squared_distances
 from fastem._kernels._pass import all_below_inf, fallback_rows, normalize
+from fastem._kernels._update import (  # noqa: F401 (OK and ILL_DEFINED: statuses of this module's fits too)
+    EPS64,
+    ILL_DEFINED,
+    OK,
+    TIED_COV,
+    kernel_inputs,
+    m_step,
+)
 
-FULL_COV = 0
-TIED_COV = 1
-DIAG_COV = 2
-SPHERICAL_COV = 3
-
-OK = 0
-ILL_DEFINED = 1
 NOT_FINITE = 2
 
-LOG_2PI = 1.8378770664093453
-EPS64 = 2.220446049250313e-16
-#: Scatter entries within this many ulps of S2 are rounding noise (see gaussian._scatter_about_mean).
-NOISE_ULPS = 64.0
 #: Up to this many clusters k-means sums its clusters by masked passes over all rows (k passes of
 #: vector adds), above it by adding each row into its cluster (one pass of dependent scalar adds).
 MASKED_SUMS_MAX_CLUSTERS = 16
@@ -280,12 +277,6 @@ def kmeans_labels(X, first, n_samples, mean, weight, n_clusters, draws, labels, 
 
 
 @kernel()
-def _upper_index(a, c, n_features):
-    """Row of x'_a x'_c (a <= c) in the FULL layout's features."""
-    return 1 + n_features + a * n_features - a * (a - 1) // 2 + (c - a)
-
-
-@kernel()
 def e_step(X, first, n_samples, weight, params, labels, block, sums, phi, resp, work, label, bits, xt, dev, row, out):
     """Weighted statistics T . (w r)^T (about params' reference) of rows first:first+n_samples;
     returns the weighted log-likelihood (rows of weight zero left out).
@@ -340,164 +331,6 @@ def e_step(X, first, n_samples, weight, params, labels, block, sums, phi, resp, 
                     acc += source[b] * r[b]
                 sums[f, j] += acc
     return log_likelihood
-
-
-@kernel()
-def _precision_cholesky(covariance, lower, target):
-    """target = inverse(L)^T, L the lower Cholesky factor of ``covariance`` (d x d); False if not positive definite."""
-    d = covariance.shape[0]
-    for j in range(d):
-        pivot = covariance[j, j]
-        for m in range(j):
-            pivot -= lower[j, m] * lower[j, m]
-        if not pivot > 0.0:
-            return False
-        lower[j, j] = np.sqrt(pivot)
-        for i in range(j + 1, d):
-            value = covariance[i, j]
-            for m in range(j):
-                value -= lower[i, m] * lower[j, m]
-            lower[i, j] = value / lower[j, j]
-    # Forward substitution L V = I column by column; target = V^T (upper triangular).
-    target[:, :] = 0.0
-    for c in range(d):
-        for i in range(c, d):
-            value = 1.0 if i == c else 0.0
-            for m in range(c, i):
-                value -= lower[i, m] * target[c, m]
-            target[c, i] = value / lower[i, i]
-    return True
-
-
-@kernel()
-def m_step(sums, ref, covariance_type, reg_covar, total_weight, weights, means, cov, chol, scatter, lower):
-    """Maximum-likelihood parameters from the statistics about ``ref`` (see gaussian.ml_update).
-
-    Counts get 10 eps; scatter entries within rounding noise of S2 become 0;
-    ``total_weight`` <= 0 renormalizes the weights. Returns OK or ILL_DEFINED.
-    """
-    n_components = sums.shape[1]
-    d = ref.shape[0]
-    full_layout = covariance_type <= TIED_COV
-    noise = NOISE_ULPS * EPS64
-    nk_total = 0.0
-    if covariance_type == TIED_COV:
-        cov[0, :, :] = 0.0
-    for j in range(n_components):
-        n = sums[0, j]
-        nk = n + 10.0 * EPS64
-        nk_total += nk
-        weights[j] = nk
-        safe = n if n > 0.0 else 1.0
-        for a in range(d):
-            means[j, a] = (sums[1 + a, j] + n * ref[a]) / nk
-        if full_layout:
-            for a in range(d):
-                scale_a = np.sqrt(abs(sums[_upper_index(a, a, d), j]))
-                for c in range(a, d):
-                    scale_c = np.sqrt(abs(sums[_upper_index(c, c, d), j]))
-                    value = sums[_upper_index(a, c, d), j] - sums[1 + a, j] * sums[1 + c, j] / safe
-                    value = 0.0 if abs(value) <= noise * scale_a * scale_c else value
-                    scatter[a, c] = value
-                    scatter[c, a] = value
-            if covariance_type == FULL_COV:
-                for a in range(d):
-                    for c in range(d):
-                        cov[j, a, c] = scatter[a, c] / nk
-                    cov[j, a, a] += reg_covar
-            else:
-                for a in range(d):
-                    for c in range(d):
-                        cov[0, a, c] += scatter[a, c]
-        else:
-            for a in range(d):
-                second = sums[1 + d + a, j]
-                value = second - sums[1 + a, j] ** 2 / safe
-                value = 0.0 if value <= noise * second else value
-                cov[j, 0, a] = value / nk + reg_covar
-            if covariance_type == SPHERICAL_COV:
-                spherical = 0.0
-                for a in range(d):
-                    spherical += cov[j, 0, a]
-                cov[j, 0, 0] = spherical / d
-    scale = total_weight if total_weight > 0.0 else nk_total
-    for j in range(n_components):
-        weights[j] /= scale
-    if covariance_type == TIED_COV:
-        for a in range(d):
-            for c in range(d):
-                cov[0, a, c] /= nk_total
-            cov[0, a, a] += reg_covar
-    if full_layout:
-        for j in range(n_components if covariance_type == FULL_COV else 1):
-            if not _precision_cholesky(cov[j], lower, chol[j]):
-                return ILL_DEFINED
-    else:
-        for j in range(n_components):
-            for a in range(d if covariance_type == DIAG_COV else 1):
-                if not cov[j, 0, a] > 0.0:
-                    return ILL_DEFINED
-                chol[j, 0, a] = 1.0 / np.sqrt(cov[j, 0, a])
-    return OK
-
-
-@kernel()
-def kernel_inputs(covariance_type, weights, means, chol, ref, theta, chol3, log_const):
-    """The pass's inputs (see gaussian.kernel_params) about the mixture's mean ``ref``.
-
-    Every sum here runs in a loop that stores nothing: see the note in fit_task.
-    """
-    n_components, d = means.shape
-    full_layout = covariance_type <= TIED_COV
-    for a in range(d):
-        total = 0.0
-        for j in range(n_components):
-            total += weights[j] * means[j, a]
-        ref[a] = total
-    offset = np.empty(d)
-    linear = np.empty(d)
-    precision = np.zeros((d, d))
-    for j in range(n_components):
-        source = chol[0] if covariance_type == TIED_COV else chol[j]
-        if full_layout:
-            for a in range(d):
-                for c in range(d):
-                    chol3[j, a, c] = source[a, c]
-        else:
-            for a in range(d):
-                chol3[j, 0, a] = source[0, a] if covariance_type == DIAG_COV else source[0, 0]
-        log_det = 0.0
-        for a in range(d):
-            log_det += np.log(chol3[j, a, a] if full_layout else chol3[j, 0, a])
-        log_const[j] = np.log(weights[j]) + log_det - 0.5 * d * LOG_2PI
-        for a in range(d):
-            offset[a] = means[j, a] - ref[a]
-        if full_layout:
-            u = chol3[j]
-            for a in range(d):
-                for c in range(a, d):
-                    value = 0.0
-                    for m in range(c, d):
-                        value += u[a, m] * u[c, m]
-                    precision[a, c] = value
-                    precision[c, a] = value
-                    theta[j, _upper_index(a, c, d)] = -0.5 * value if a == c else -value
-            for a in range(d):
-                value = 0.0
-                for c in range(d):
-                    value += precision[a, c] * offset[c]
-                linear[a] = value
-        else:
-            for a in range(d):
-                value = chol3[j, 0, a] ** 2
-                linear[a] = value * offset[a]
-                theta[j, 1 + d + a] = -0.5 * value
-        quadratic = 0.0
-        for a in range(d):
-            quadratic += linear[a] * offset[a]
-        for a in range(d):
-            theta[j, 1 + a] = linear[a]
-        theta[j, 0] = log_const[j] - 0.5 * quadratic
 
 
 @kernel(inline="always")
@@ -558,7 +391,8 @@ def fit_task(X, sample_weight, first, n_samples, covariance_type, draws, reg_cov
 
     params = (family, mean, theta, means, chol3, log_const)
     e_step(X, first, n_samples, weight, params, labels, block, sums, phi, resp, work, label, bits, xt, dev, row, out)
-    if m_step(sums, mean, covariance_type, reg_covar, total_weight, weights, means, cov, chol, scatter, lower) != OK:
+    pad = 10.0 * EPS64
+    if m_step(sums, mean, covariance_type, reg_covar, pad, total_weight, weights, means, cov, chol, scatter, lower) != OK:
         info[0] = ILL_DEFINED
         return
     no_labels = np.empty(0, dtype=np.int64)
@@ -569,7 +403,7 @@ def fit_task(X, sample_weight, first, n_samples, covariance_type, draws, reg_cov
         kernel_inputs(covariance_type, weights, means, chol, ref, theta, chol3, log_const)
         log_likelihood = e_step(X, first, n_samples, weight, params, no_labels, block, sums, phi, resp, work, label,
                                 bits, xt, dev, row, out)
-        if m_step(sums, ref, covariance_type, reg_covar, -1.0, weights, means, cov, chol, scatter, lower) != OK:
+        if m_step(sums, ref, covariance_type, reg_covar, pad, -1.0, weights, means, cov, chol, scatter, lower) != OK:
             info[0] = ILL_DEFINED
             return
         previous = lower_bound
