@@ -27,7 +27,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from workloads import Shape, best_time, data, fit_quietly, fixed_work_model, starting_point  # noqa: E402
 
 
-def per_iteration(shape, repeat=2, iterations=10):
+def per_iteration(shape, repeat=3):
+    # Enough iterations that a measurement lasts ~0.2 s or more: at 10^4 rows an
+    # iteration is ~0.3 ms, and ten of them drown in a shared machine's noise.
+    iterations = max(10, 10**7 // shape.n_samples)
     X = data(shape)
     start = starting_point(X, shape)
     one = fixed_work_model("fastem", shape, start, 1)
@@ -119,12 +122,22 @@ def main(argv=None):
     args = parser.parse_args(argv)
     lines = []
     rows_n, rows_k = scaling(args.quick)
+    # Off linear: in n, the time per row against the largest n's; in k, the
+    # time against the least-squares line a + b k (a row's features cost the
+    # same for every k, so the time per row per component falls with k).
+    largest_n, largest_time = rows_n[-1]
+    ks, k_times = np.array([k for k, _ in rows_k]), np.array([t for _, t in rows_k])
+    slope, intercept = np.polyfit(ks, k_times, 1)
     lines += ["Per-iteration time, d=8, full covariance:", "",
-              "| n | k | ms per iteration | ns per row per component |", "|---:|---:|---:|---:|"]
+              "| n | k | ms per iteration | ns per row per component | off linear |", "|---:|---:|---:|---:|---:|"]
     for n, seconds in rows_n:
-        lines.append(f"| {n:,} | 8 | {seconds * 1e3:.2f} | {seconds / n / 8 * 1e9:.2f} |")
+        off = seconds / n / (largest_time / largest_n) - 1.0
+        lines.append(f"| {n:,} | 8 | {seconds * 1e3:.2f} | {seconds / n / 8 * 1e9:.2f} | {off:+.1%} |")
     for k, seconds in rows_k:
-        lines.append(f"| 100,000 | {k} | {seconds * 1e3:.2f} | {seconds / 100_000 / k * 1e9:.2f} |")
+        off = seconds / (intercept + slope * k) - 1.0
+        lines.append(f"| 100,000 | {k} | {seconds * 1e3:.2f} | {seconds / 100_000 / k * 1e9:.2f} | {off:+.1%} |")
+    lines += ["", f"Off linear: in n, time per row against n={largest_n:,}; in k, time against the least-squares "
+              f"line {intercept * 1e3:.2f} ms + {slope * 1e3:.3f} ms x k."]
     n_mem = 10**6 if args.quick else 10**7
     added, x_mb = memory(n_mem)
     lines += ["", f"Memory: a default fit (k-means init) at n={n_mem:,}, d=8, k=8 adds {added:.0f} MB to peak RSS "

@@ -133,14 +133,16 @@ def test_grid_depends_on_shape_only():
     size, n_groups = grid(100_000, 16, 16, gaussian.FULL)
     assert size == 256 and n_groups == 64
     assert grid(10, 3, 2, gaussian.DIAG) == (512, 1)
+    # Few rows: groups of at least four blocks (10,000 rows of 8 features: 40 blocks).
+    assert grid(10_000, 8, 8, gaussian.FULL) == (256, 10)
     # Huge statistics per group cap the group count, never below 8.
     assert grid(10**6, 512, 64, gaussian.FULL)[1] == 8
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_statistics_over_many_groups_match_loops(covariance_type):
-    # 6,000 rows of 3 features: 12 blocks, one per group, so groups run on
-    # both threads and every group's slot must start from zero.
+    # 6,000 rows of 3 features: 12 blocks in 3 groups, so groups run on
+    # both threads and every group's slot must be set, not added to.
     rng = np.random.default_rng(11)
     X = _data(rng, 6000, 3, np.float64)
     sample_weight = rng.uniform(0.0, 2.0, size=6000)
