@@ -74,8 +74,9 @@ def test_m_step_reports_a_singular_covariance():
     stats = gaussian.Stats(np.array([3.0, 5.0]), np.zeros((k, d)), np.zeros((k, d, d)), np.zeros((k, d)), 0.0)
     for ctype, name in enumerate(COVARIANCE_TYPES):
         layout_stats = stats if gaussian.layout(name) == gaussian.FULL else stats._replace(s2=np.zeros((k, d)))
-        status = _update.m_step(_sums(layout_stats, name), np.zeros(d), ctype, 0.0, PAD64, -1.0, np.empty(k),
-                                np.empty((k, d)), np.zeros((k, d, d)), np.zeros((k, d, d)), np.empty((d, d)), np.zeros((d, d)))
+        outputs = (np.empty(k), np.empty((k, d)), np.zeros((k, d, d)), np.zeros((k, d, d)))
+        status = _update.m_step(_sums(layout_stats, name), np.zeros(d), ctype, 0.0, PAD64, -1.0, *outputs,
+                                np.empty((d, d)), np.zeros((d, d)))
         assert status == _update.ILL_DEFINED
 
 

@@ -33,7 +33,7 @@ from fastem._kernels._gaussian import DIAG, FULL, features
 from fastem._kernels._jit import kernel
 from fastem._kernels._kmeans import squared_distances
 from fastem._kernels._pass import all_below_inf, fallback_rows, normalize
-from fastem._kernels._update import (  # noqa: F401 (OK and ILL_DEFINED: statuses of this module's fits too)
+from fastem._kernels._update import (
     EPS64,
     ILL_DEFINED,
     OK,

@@ -140,7 +140,7 @@ def m_step(sums, ref, covariance_type, reg_covar, pad, total_weight, weights, me
 def kernel_inputs(covariance_type, weights, means, chol, ref, theta, chol3, log_const):
     """The pass's inputs (see gaussian.kernel_params) about the mixture's mean ``ref``.
 
-    Every sum here runs in a loop that stores nothing: see the note in fit_task.
+    Every sum here runs in a loop that stores nothing: see the note in fastem._kernels._small.fit_task.
     """
     n_components, d = means.shape
     full_layout = covariance_type <= TIED_COV
