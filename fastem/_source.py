@@ -55,6 +55,18 @@ def readonly(X):
     return view
 
 
+def _no_outputs(n_components):
+    """The pass's ``outputs`` and ``resp_in`` when neither is wanted."""
+    return (np.empty(0), np.empty((0, n_components)), np.empty(0, dtype=np.int64)), np.empty((0, n_components))
+
+
+def _call_pass(X, sample_weight, kparams, resp_in, pass_grid, stat_arrays, outputs, n_threads):
+    """em_pass on ``n_threads`` threads (read-only X; None weights mean all ones)."""
+    weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight
+    with thread_limit(n_threads), pass_guard():
+        em_pass(readonly(X), weights, kparams, resp_in, pass_grid, stat_arrays, outputs)
+
+
 def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, entropy=False, outputs=None, n_threads=None):
     """One pass over ``X``; returns reduced statistics (or None) and fills ``outputs``.
 
@@ -85,13 +97,10 @@ def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, entropy=Fal
     size, n_groups = grid(n_samples, n_features, n_components, family)
     groups = n_groups if stats else 0
     stat_arrays = (np.empty((groups, n_stat, n_components)), np.empty(groups), np.empty(groups if entropy else 0))
-    if outputs is None:
-        outputs = (np.empty(0), np.empty((0, n_components)), np.empty(0, dtype=np.int64))
-    if resp_in is None:
-        resp_in = np.empty((0, n_components))
-    weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight
-    with thread_limit(n_threads), pass_guard():
-        em_pass(readonly(X), weights, kparams, resp_in, (size, n_groups), stat_arrays, outputs)
+    no_outputs, no_resp = _no_outputs(n_components)
+    outputs = no_outputs if outputs is None else outputs
+    resp_in = no_resp if resp_in is None else resp_in
+    _call_pass(X, sample_weight, kparams, resp_in, (size, n_groups), stat_arrays, outputs, n_threads)
     if not stats:
         return None
     # Reduce the groups' slots in group order: deterministic for any thread count.
@@ -127,28 +136,25 @@ class MLSteps:
         self._grid = grid(n_samples, n_features, k, self._family)
         n_stat = n_stats(self._family, n_features)
         n_groups = self._grid[1]
-        self._X = readonly(source.X)
-        self._weights = _EMPTY_WEIGHTS if source.sample_weight is None else source.sample_weight
+        self._source = source
         # Each pass sets every group's slot: the arrays are reused.
         self._stats = (np.empty((n_groups, n_stat, k)), np.empty(n_groups), np.empty(0))
-        self._outputs = (np.empty(0), np.empty((0, k)), np.empty(0, dtype=np.int64))
-        self._resp_in = np.empty((0, k))
+        self._outputs, self._resp_in = _no_outputs(k)
         self._sums = np.empty((n_stat, k))
         self._covariance_type = covariance_type
         self._type_index = gaussian.COVARIANCE_TYPES.index(covariance_type)
         self._reg_covar = float(reg_covar)
         self._pad = 10.0 * float(np.finfo(source.dtype).eps)
         self._float32 = source.dtype == np.float32
-        self._total_weight = source.total_weight
-        self._n_threads = source.n_threads
         self._last = (None, None)
 
     def __call__(self, params):
         last, kparams = self._last
         if params is not last:
             kparams = gaussian.kernel_params(params, self._covariance_type)
-        with thread_limit(self._n_threads), pass_guard():
-            em_pass(self._X, self._weights, kparams, self._resp_in, self._grid, self._stats, self._outputs)
+        source = self._source
+        _call_pass(source.X, source.sample_weight, kparams, self._resp_in, self._grid, self._stats, self._outputs,
+                   source.n_threads)
         k, d = params.means.shape
         full = self._family == gaussian.FULL
         slots = (1 if self._covariance_type == "tied" else k, d if full else 1, d)
@@ -162,7 +168,7 @@ class MLSteps:
             raise gaussian.IllDefinedCovariance(gaussian._ill_defined_message(self._float32))
         new = gaussian.GaussianParams(weights, means, *gaussian.from_slots(self._covariance_type, cov, chol))
         self._last = (new, (self._family, ref, theta, means, chol3, log_const))
-        return new, log_likelihood / self._total_weight
+        return new, log_likelihood / source.total_weight
 
 
 class ArraySource:
