@@ -60,11 +60,18 @@ def _no_outputs(n_components):
     return (np.empty(0), np.empty((0, n_components)), np.empty(0, dtype=np.int64)), np.empty((0, n_components))
 
 
+def pass_data(X):
+    """em_pass's ``data``: read-only X in the slot of its dtype, no rows in the other."""
+    if X.dtype == np.float32:
+        return readonly(np.empty((0, X.shape[1]))), readonly(X)
+    return readonly(X), readonly(np.empty((0, X.shape[1]), dtype=np.float32))
+
+
 def _call_pass(X, sample_weight, kparams, resp_in, pass_grid, stat_arrays, outputs, n_threads):
     """em_pass on ``n_threads`` threads (read-only X; None weights mean all ones)."""
     weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight
     with thread_limit(n_threads), pass_guard():
-        em_pass(readonly(X), weights, kparams, resp_in, pass_grid, stat_arrays, outputs)
+        em_pass(pass_data(X), weights, kparams, resp_in, pass_grid, stat_arrays, outputs)
 
 
 def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, entropy=False, outputs=None, n_threads=None):

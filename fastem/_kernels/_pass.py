@@ -167,12 +167,17 @@ def add_into(target, values):
 
 
 @kernel(parallel=True)
-def em_pass(X, sample_weight, params, resp_in, grid, stats, outputs):
+def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
     """Run the E-step over X and add the expected sufficient statistics.
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), float32 or float64
+    data : tuple (X64, X32)
+        X of shape (n_samples, n_features) in one of the two, float64 or
+        float32; the other has no rows. One compiled pass serves both
+        dtypes: only reading rows into the float64 features depends on it,
+        and a second specialization of the whole parallel loop cost ~7 s of
+        cold compile.
     sample_weight : ndarray of shape (n_samples,) or (0,)
         Empty means every weight is one.
     params : tuple (family, ref, theta, means, chol, log_const)
@@ -200,7 +205,10 @@ def em_pass(X, sample_weight, params, resp_in, grid, stats, outputs):
     block_size, n_groups = grid
     stat_sums, stat_ll, stat_entropy = stats
     out_log_norm, out_resp, out_label = outputs
-    n_samples, n_features = X.shape
+    X64, X32 = data
+    single = X32.shape[0] > 0
+    n_samples = X32.shape[0] if single else X64.shape[0]
+    n_features = X64.shape[1]
     n_components, n_stat = theta.shape
     weighted = sample_weight.shape[0] > 0
     given_resp = resp_in.shape[0] > 0
@@ -238,7 +246,10 @@ def em_pass(X, sample_weight, params, resp_in, grid, stats, outputs):
             if n_rows < block_size:
                 phi[:, n_rows:] = 0.0
                 resp[:, n_rows:] = 0.0
-            features(family, X, start, n_rows, ref, phi)
+            if single:
+                features(family, X32, start, n_rows, ref, phi)
+            else:
+                features(family, X64, start, n_rows, ref, phi)
             if weighted:
                 for b in range(n_rows):
                     weight[b] = sample_weight[start + b]
@@ -250,7 +261,10 @@ def em_pass(X, sample_weight, params, resp_in, grid, stats, outputs):
             else:
                 np.dot(theta, phi, resp)
                 if not all_below_inf(resp, n_rows):
-                    fallback_rows(X, start, n_rows, params, resp, xt, dev, row, out)
+                    if single:
+                        fallback_rows(X32, start, n_rows, params, resp, xt, dev, row, out)
+                    else:
+                        fallback_rows(X64, start, n_rows, params, resp, xt, dev, row, out)
                 if labels_only:
                     row_max(resp, n_rows, log_norm, label)
                     out_label[start : start + n_rows] = label[:n_rows]
