@@ -7,6 +7,7 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
+from fastem import _kmeans
 from fastem._kmeans import kmeans_labels
 from fastem.cli import make_workload
 
@@ -47,6 +48,20 @@ def test_same_labels_for_one_and_two_threads():
     np.testing.assert_array_equal(one, two)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_seeding_same_with_kept_or_recomputed_distances(monkeypatch, weighted):
+    # The chosen candidate's closest distances are kept from the candidates'
+    # pass when they fit in TRIAL_BYTES; computed again from X, they are bitwise the same.
+    X = make_workload(30_000, 4, 7, seed=6)[0]
+    weights = np.random.default_rng(1).uniform(0.1, 3.0, size=X.shape[0]) if weighted else None
+    mean, grid = X.mean(axis=0), _kmeans._grid(X.shape[0])
+    kept = _kmeans._kmeans_plusplus(X, mean, 7, np.random.RandomState(0), weights, grid)
+    monkeypatch.setattr(_kmeans, "TRIAL_BYTES", 0)
+    recomputed = _kmeans._kmeans_plusplus(X, mean, 7, np.random.RandomState(0), weights, grid)
+    np.testing.assert_array_equal(kept, recomputed)
+    assert len(np.unique(kept, axis=0)) == 7
+
+
 def test_duplicate_points_warn_like_sklearn():
     X = np.repeat(np.array([[0.0, 0.0], [1.0, 1.0]]), 5, axis=0)
     with pytest.warns(ConvergenceWarning, match=r"Number of distinct clusters \(2\) found smaller than n_clusters \(3\)"):
@@ -60,3 +75,19 @@ def test_float32_uses_sklearn_kmeans():
     X = make_workload(2_000, 3, 3, seed=5)[0].astype(np.float32)
     labels = kmeans_labels(X, 3, np.random.RandomState(0))
     np.testing.assert_array_equal(labels, KMeans(3, n_init=1, random_state=0).fit(X).labels_)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cumulative_search_is_searchsorted_of_cumsum(weighted):
+    from fastem._kernels._kmeans import cumulative_search
+
+    rng = np.random.default_rng(7)
+    values = rng.exponential(size=10_000)
+    values[rng.integers(0, 10_000, 3000)] = 0.0  # runs of equal cumulative sums
+    weights = rng.uniform(0.1, 3.0, size=values.size) if weighted else np.empty(0)
+    cumsum = np.cumsum(values * weights if weighted else values)
+    targets = np.concatenate([rng.uniform(size=7) * cumsum[-1], cumsum[[0, 17, 17, 5000]], [cumsum[-1] * 2, 0.0]])
+    for order in (targets, targets[::-1], np.sort(targets)):
+        out = np.empty(order.size, dtype=np.int64)
+        cumulative_search(values, weights, order, out)
+        np.testing.assert_array_equal(out, np.searchsorted(cumsum, order))

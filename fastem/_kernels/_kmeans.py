@@ -65,15 +65,23 @@ def cumulative_search(values, weights, targets, out):
     for t in range(n_targets):
         out[t] = values.shape[0]
     remaining = n_targets
+    lowest = np.inf  # the smallest target not yet reached: one comparison per row
+    for t in range(n_targets):
+        lowest = min(lowest, targets[t])
     cumulative = 0.0
     for i in range(values.shape[0]):
         cumulative += values[i] * weights[i] if weighted else values[i]
-        for t in range(n_targets):
-            if out[t] == values.shape[0] and cumulative >= targets[t]:
-                out[t] = i
-                remaining -= 1
-        if remaining == 0:
-            break
+        if cumulative >= lowest:
+            lowest = np.inf
+            for t in range(n_targets):
+                if out[t] == values.shape[0]:
+                    if cumulative >= targets[t]:
+                        out[t] = i
+                        remaining -= 1
+                    else:
+                        lowest = min(lowest, targets[t])
+            if remaining == 0:
+                break
 
 
 @kernel(parallel=True)
@@ -94,11 +102,18 @@ def update_closest(X, mean, point, closest, grid):
 
 
 @kernel(parallel=True)
-def candidate_potentials(X, mean, points, closest, sample_weight, grid, partial):
-    """partial[g, t] = sum over group g of w_i min(closest_i, ||x_i - points[t]||^2)."""
+def candidate_potentials(X, mean, points, closest, sample_weight, grid, partial, trial_closest):
+    """partial[g, t] = sum over group g of w_i min(closest_i, ||x_i - points[t]||^2).
+
+    ``trial_closest`` of shape (len(points), n_samples) gets those minima
+    themselves (the closest distances after each candidate, which
+    :func:`update_closest` would compute again for the chosen one), or has
+    no rows.
+    """
     block_size, n_groups = grid
     n_samples = X.shape[0]
     weighted = sample_weight.shape[0] > 0
+    keep = trial_closest.shape[0] > 0
     for group in prange(n_groups):
         xt = np.empty((X.shape[1], block_size))
         distance = np.empty(block_size)
@@ -108,10 +123,14 @@ def candidate_potentials(X, mean, points, closest, sample_weight, grid, partial)
             _load_centred(X, start, n_rows, mean, xt)
             for t in range(points.shape[0]):
                 squared_distances(xt, n_rows, points[t], distance)
+                for b in range(n_rows):
+                    distance[b] = min(closest[start + b], distance[b])
+                if keep:
+                    trial_closest[t, start : start + n_rows] = distance[:n_rows]
                 total = 0.0
                 for b in range(n_rows):
                     w = sample_weight[start + b] if weighted else 1.0
-                    total += w * min(closest[start + b], distance[b])
+                    total += w * distance[b]
                 partial[group, t] += total
 
 
