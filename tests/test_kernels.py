@@ -10,8 +10,9 @@ from fastem._source import ArraySource, block_size, grid, pass_data
 
 COVARIANCE_TYPES = gaussian.COVARIANCE_TYPES
 # (n_samples, n_features, n_components): a block's worth and less, not a
-# multiple of the block, k = 1, d = 1, many groups.
-SHAPES = [(1, 3, 2), (7, 2, 3), (256, 3, 4), (257, 4, 2), (1000, 1, 3), (600, 5, 1), (20_000, 3, 3)]
+# multiple of the block, k = 1, d = 1, products in several BLAS calls (more
+# than E_CHUNK components, n_stat k above M_CHUNK_FROM), many groups.
+SHAPES = [(1, 3, 2), (7, 2, 3), (256, 3, 4), (257, 4, 2), (1000, 1, 3), (600, 5, 1), (300, 13, 40), (20_000, 3, 3)]
 
 
 def _data(rng, n, d, dtype):

@@ -11,7 +11,8 @@ Per block: the features T(x - ref) (n_stat x block), the weighted
 log-probabilities of every component as one matrix product theta . T
 (k x block), row-wise max-shifted log-sum-exp, responsibilities (in place),
 then the sample-weighted statistics of every component as a second product
-T . resp^T (n_stat x k). Nothing of size n x k is allocated; the per-row
+T . resp^T (n_stat x k); each product is made of a few BLAS calls (see
+E_CHUNK). Nothing of size n x k is allocated; the per-row
 outputs are written only when asked for.
 """
 
@@ -22,6 +23,21 @@ from fastem._kernels._gaussian import features, log_density
 from fastem._kernels._grid import block_rows, group_blocks
 from fastem._kernels._jit import kernel
 from fastem._kernels._math import exp_shifted, log_positive
+
+
+# The two products per block are cut into calls that OpenBLAS runs fast.
+# Measured on one core (AVX-512 kernels, block of 256 rows, per 10^5 rows):
+# theta . T with k = 32 components and 153 features took 21.2 ms in one
+# call and 17.0 ms as two calls of 16 components (each within OpenBLAS's
+# small-matrix path, M N K <= 10^6); T . resp^T with 153 features took
+# 10.2 / 14.2 / 24.0 ms at k = 8 / 16 / 32 in one call and 4.5 / 9.0 /
+# 18.2 ms in calls of 32 features, while below about 1,000 outputs (n_stat k)
+# one call was as fast or up to 5% faster.
+#: Components per call of the log-density product.
+E_CHUNK = 16
+#: Features per call of the statistics' product, when n_stat * k exceeds M_CHUNK_FROM.
+M_CHUNK = 32
+M_CHUNK_FROM = 1024
 
 
 @kernel()
@@ -215,6 +231,7 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
     want_stats = stat_sums.shape[0] > 0
     want_entropy = stat_entropy.shape[0] > 0
     # predict: the labels need the largest log-probability only, no exponentials.
+    m_chunk = M_CHUNK if n_stat * n_components > M_CHUNK_FROM else n_stat
     labels_only = not want_stats and out_label.shape[0] > 0 and out_log_norm.shape[0] == 0 and out_resp.shape[0] == 0
 
     for group in prange(n_groups):
@@ -259,7 +276,8 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
                     for b in range(n_rows):
                         target[b] = resp_in[start + b, j]
             else:
-                np.dot(theta, phi, resp)
+                for j in range(0, n_components, E_CHUNK):
+                    np.dot(theta[j : j + E_CHUNK], phi, resp[j : j + E_CHUNK])
                 if not all_below_inf(resp, n_rows):
                     if single:
                         fallback_rows(X32, start, n_rows, params, resp, xt, dev, row, out)
@@ -291,7 +309,8 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
                     target = resp[j]
                     for b in range(n_rows):
                         target[b] *= weight[b]
-            np.dot(phi, resp.T, block_sums)
+            for f in range(0, n_stat, m_chunk):
+                np.dot(phi[f : f + m_chunk], resp.T, block_sums[f : f + m_chunk])
             add_into(sums, block_sums)
         if want_stats:
             copy_rows(sums, stat_sums[group], n_components)
