@@ -32,8 +32,8 @@ from fastem._threads import pass_guard, thread_limit
 
 BLOCK_ROWS = 256
 #: Memory allowed for the k-means++ candidates' closest distances (n x trials):
-#: kept, the chosen candidate's need no second pass over X (~0.8 ms of a
-#: 1.1 ms pass at 100,000 x 16); beyond it they are computed again.
+#: kept, the chosen candidate's need no second pass over X (update_closest,
+#: ~0.8 ms per centre at 100,000 x 16); beyond it they are computed again.
 TRIAL_BYTES = 32 * 2**20
 
 
