@@ -30,7 +30,13 @@ from fastem._kernels._kmeans import (
 from fastem._source import MAX_GROUPS, readonly
 from fastem._threads import pass_guard, thread_limit
 
-BLOCK_ROWS = 256
+#: Rows per block of the k-means kernels. The Lloyd step takes a block as
+#: (features x rows), so that its product with the centres has the shape
+#: OpenBLAS runs fastest (centres . block: 0.95 ms per 10^5 rows of 16
+#: features, k=16, one core, against 1.74 ms for centres . rows^T). At
+#: 100,000 x 16, k=16 the step took 1.39 ms with blocks of 128 rows and
+#: 1.69 ms with 256 (1.6-1.8 ms before, rows x features blocks of 256).
+BLOCK_ROWS = 128
 #: Memory allowed for the k-means++ candidates' closest distances (n x trials):
 #: kept, the chosen candidate's need no second pass over X (update_closest,
 #: ~0.8 ms per centre at 100,000 x 16); beyond it they are computed again.

@@ -135,31 +135,19 @@ def candidate_potentials(X, mean, points, closest, sample_weight, grid, partial,
 
 
 @kernel()
-def _load_centred_rows(X, start, n_rows, mean, rows):
-    """rows[:n_rows] = X[start:start + n_rows] - mean in float64, zero below."""
-    for b in range(n_rows):
-        target = rows[b]
-        for c in range(X.shape[1]):
-            target[c] = X[start + b, c] - mean[c]
-    for b in range(n_rows, rows.shape[0]):
-        target = rows[b]
-        for c in range(X.shape[1]):
-            target[c] = 0.0
-
-
-@kernel()
-def _add_rows(sums, counts, rows, nearest, sample_weight, start, n_rows):
-    """Add each (weighted) row of a block into its cluster's sum, in row order
-    (scikit-learn's Lloyd step adds rows one by one too)."""
+def _add_rows(sums, counts, X, mean, nearest, sample_weight, start, n_rows):
+    """Add each (weighted) centred row of a block into its cluster's sum, in row
+    order (scikit-learn's Lloyd step adds rows one by one too). The rows are
+    centred again from X, which the block has just read, with the arithmetic
+    of :func:`_load_centred`."""
     weighted = sample_weight.shape[0] > 0
     for b in range(n_rows):
         w = sample_weight[start + b] if weighted else 1.0
         j = nearest[b]
         counts[j] += w
         target = sums[j]
-        source = rows[b]
         for c in range(target.shape[0]):
-            target[c] += source[c] * w
+            target[c] += (X[start + b, c] - mean[c]) * w
 
 
 @kernel(parallel=True)
@@ -167,8 +155,9 @@ def lloyd_assign(X, mean, sample_weight, centers, grid, labels, sums, counts, ch
     """Assign each row to its nearest centre and add the weighted sums per centre.
 
     Distances are ||c||^2 - 2 x.c (the row's own norm does not change the
-    argmin), ties to the lowest index; x.c for a block of centred rows is one
-    matrix product; the per-centre sums add the rows one by one.
+    argmin), ties to the lowest index; x.c for a block of centred rows, held
+    as (features x rows), is one matrix product; the per-centre sums add the
+    rows one by one.
     ``changes[g]`` counts rows of group g whose label changed.
     ``sums``/``counts`` with a leading length of 0 skip the sums.
     """
@@ -183,15 +172,15 @@ def lloyd_assign(X, mean, sample_weight, centers, grid, labels, sums, counts, ch
             total += centers[j, c] * centers[j, c]
         norms[j] = total
     for group in prange(n_groups):
-        rows = np.zeros((block_size, n_features))
+        xt = np.zeros((n_features, block_size))
         dots = np.empty((n_clusters, block_size))
         best = np.empty(block_size)
         nearest = np.empty(block_size, dtype=np.int64)
         first, stop = group_blocks(group, n_groups, n_samples, block_size)
         for block in range(first, stop):
             start, n_rows = block_rows(block, block_size, n_samples)
-            _load_centred_rows(X, start, n_rows, mean, rows)
-            np.dot(centers, rows.T, dots)
+            _load_centred(X, start, n_rows, mean, xt)
+            np.dot(centers, xt, dots)
             for b in range(n_rows):
                 best[b] = np.inf
                 nearest[b] = 0
@@ -207,4 +196,4 @@ def lloyd_assign(X, mean, sample_weight, centers, grid, labels, sums, counts, ch
                     changes[group] += 1
                     labels[start + b] = nearest[b]
             if accumulate:
-                _add_rows(sums[group], counts[group], rows, nearest, sample_weight, start, n_rows)
+                _add_rows(sums[group], counts[group], X, mean, nearest, sample_weight, start, n_rows)
