@@ -67,11 +67,11 @@ def pass_data(X):
     return readonly(X), readonly(np.empty((0, X.shape[1]), dtype=np.float32))
 
 
-def _call_pass(X, sample_weight, kparams, resp_in, pass_grid, stat_arrays, outputs, n_threads):
-    """em_pass on ``n_threads`` threads (read-only X; None weights mean all ones)."""
+def _call_pass(data, sample_weight, kparams, resp_in, pass_grid, stat_arrays, outputs, n_threads):
+    """em_pass on ``n_threads`` threads (``data`` from :func:`pass_data`; None weights mean all ones)."""
     weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight
     with thread_limit(n_threads), pass_guard():
-        em_pass(pass_data(X), weights, kparams, resp_in, pass_grid, stat_arrays, outputs)
+        em_pass(data, weights, kparams, resp_in, pass_grid, stat_arrays, outputs)
 
 
 def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, entropy=False, outputs=None, n_threads=None):
@@ -107,7 +107,7 @@ def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, entropy=Fal
     no_outputs, no_resp = _no_outputs(n_components)
     outputs = no_outputs if outputs is None else outputs
     resp_in = no_resp if resp_in is None else resp_in
-    _call_pass(X, sample_weight, kparams, resp_in, (size, n_groups), stat_arrays, outputs, n_threads)
+    _call_pass(pass_data(X), sample_weight, kparams, resp_in, (size, n_groups), stat_arrays, outputs, n_threads)
     if not stats:
         return None
     # Reduce the groups' slots in group order: deterministic for any thread count.
@@ -144,6 +144,7 @@ class MLSteps:
         n_stat = n_stats(self._family, n_features)
         n_groups = self._grid[1]
         self._source = source
+        self._data = pass_data(source.X)
         # Each pass sets every group's slot: the arrays are reused.
         self._stats = (np.empty((n_groups, n_stat, k)), np.empty(n_groups), np.empty(0))
         self._outputs, self._resp_in = _no_outputs(k)
@@ -151,8 +152,7 @@ class MLSteps:
         self._covariance_type = covariance_type
         self._type_index = gaussian.COVARIANCE_TYPES.index(covariance_type)
         self._reg_covar = float(reg_covar)
-        self._pad = 10.0 * float(np.finfo(source.dtype).eps)
-        self._float32 = source.dtype == np.float32
+        self._pad = gaussian.count_pad(source.dtype)
         self._last = (None, None)
 
     def __call__(self, params):
@@ -160,7 +160,7 @@ class MLSteps:
         if params is not last:
             kparams = gaussian.kernel_params(params, self._covariance_type)
         source = self._source
-        _call_pass(source.X, source.sample_weight, kparams, self._resp_in, self._grid, self._stats, self._outputs,
+        _call_pass(self._data, source.sample_weight, kparams, self._resp_in, self._grid, self._stats, self._outputs,
                    source.n_threads)
         k, d = params.means.shape
         full = self._family == gaussian.FULL
@@ -172,7 +172,7 @@ class MLSteps:
                                            self._reg_covar, self._pad, self._sums, weights, means, cov, chol,
                                            ref, theta, chol3, log_const)
         if status != OK:
-            raise gaussian.IllDefinedCovariance(gaussian._ill_defined_message(self._float32))
+            raise gaussian.IllDefinedCovariance(gaussian._ill_defined_message(source.dtype == np.float32))
         new = gaussian.GaussianParams(weights, means, *gaussian.from_slots(self._covariance_type, cov, chol))
         self._last = (new, (self._family, ref, theta, means, chol3, log_const))
         return new, log_likelihood / source.total_weight

@@ -192,7 +192,7 @@ def moments(stats, covariance_type, reg_covar, dtype):
     covariances : ndarray, shaped by ``covariance_type``
     """
     n = stats.n
-    nk = n + 10.0 * np.finfo(dtype).eps
+    nk = n + count_pad(dtype)
     means = (stats.s1 + n[:, None] * stats.reference) / nk[:, None]
     scatter = _scatter_about_mean(stats, covariance_type)
     if covariance_type == "full":
@@ -264,7 +264,7 @@ def map_update(stats, covariance_type, reg_covar, dtype, prior):
     params : GaussianParams
     """
     n = stats.n
-    nk = n + 10.0 * np.finfo(dtype).eps
+    nk = n + count_pad(dtype)
     d = stats.s1.shape[1]
     xbar = (stats.s1 + n[:, None] * stats.reference) / nk[:, None]
     kappa, m0, nu, psi = prior.mean_precision_prior, prior.mean_prior, prior.degrees_of_freedom_prior, prior.covariance_prior
@@ -402,6 +402,11 @@ def covariances_from_cholesky(precisions_cholesky, covariance_type):
         inverse = np.linalg.solve(np.swapaxes(precisions_cholesky, -1, -2), eye)
         return inverse @ np.swapaxes(inverse, -1, -2)
     return 1.0 / precisions_cholesky**2
+
+
+def count_pad(dtype):
+    """What every component's count gets added (scikit-learn's 10 eps of the data's dtype)."""
+    return 10.0 * float(np.finfo(dtype).eps)
 
 
 def from_slots(covariance_type, cov, chol):

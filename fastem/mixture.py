@@ -9,9 +9,9 @@ from sklearn.utils._param_validation import StrOptions
 
 from fastem import _small, gaussian
 from fastem._base import _NOT_CONVERGED, BaseGaussianMixture
+from fastem._init import initial_responsibilities
 from fastem._kmeans import warn_few_clusters
 from fastem._source import ArraySource, MLSteps
-from fastem._init import initial_responsibilities
 from fastem._validation import check_means_init, check_precisions_init, check_weights_init
 from fastem.prior import GaussianPrior, resolve_prior
 
