@@ -26,16 +26,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import fastem  # noqa: E402
-
-
-def memory_bandwidth():
-    """Bytes per second of a streaming reduction over 1 GB in memory."""
-    a = np.ones(1 << 27)  # 1 GiB
-    a.sum()
-    start = time.perf_counter()
-    for _ in range(3):
-        a.sum()
-    return 3 * a.nbytes / (time.perf_counter() - start)
+from workloads import memory_bandwidth  # noqa: E402
 
 
 def start_params(n_features, k, rng):

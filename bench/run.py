@@ -1,6 +1,7 @@
 """Print fastem's benchmark table: ms per iteration, ratio to scikit-learn,
-and the fraction of this machine's float64 matrix-multiply rate, all measured
-in the same run.
+and the fractions of this machine's float64 matrix-multiply rate and (where
+the exponentials bound the pass) of its memory bandwidth, all measured in
+the same run.
 
 Usage: python bench/run.py [--quick] [--output bench/results/latest.md]
 
@@ -10,6 +11,7 @@ final E-step from both libraries alike.
 """
 
 import argparse
+import re
 import os
 import platform
 import sys
@@ -33,6 +35,7 @@ from workloads import (  # noqa: E402
     fit_quietly,
     fixed_work_model,
     matmul_rate,
+    memory_bandwidth,
     starting_point,
 )
 
@@ -82,6 +85,16 @@ def machine():
     )
 
 
+def share(gflops):
+    """The "of matmul rate" cell of a row: a mark that :func:`render` fills in."""
+    return f"{{rate:{gflops!r}}}"
+
+
+def render(line, rate):
+    """``line`` with its :func:`share` marks as fractions of ``rate`` (FLOP/s)."""
+    return re.sub(r"\{rate:([^}]+)\}", lambda mark: f"{float(mark.group(1)) * 1e9 / rate:.1%}", line)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tenth of the rows, fewer repeats")
@@ -92,10 +105,14 @@ def main(argv=None):
     repeat = 1 if args.quick else 5
     warnings.simplefilter("ignore", ConvergenceWarning)
 
+    # The matrix-multiply rate is measured at the start and again at the end and
+    # the larger taken: another tenant on the cores during one measurement
+    # would otherwise lower the denominator of every "of matmul rate".
     rate = matmul_rate()
+    bandwidth = memory_bandwidth()
     lines = [
         f"Machine: {machine()}",
-        f"float64 matrix multiply, measured in this run: {rate / 1e9:.1f} GFLOP/s",
+        "",  # the rates, once both are measured
         "",
         "| workload | fastem ms | scikit-learn ms | speed-up | fastem GFLOP/s | of matmul rate | bound by | bound reached (fastem / sklearn) |",
         "|---|---:|---:|---:|---:|---:|---|---|",
@@ -107,11 +124,14 @@ def main(argv=None):
         ours, ours_bound = per_iteration("fastem", shape, X, start, 20, repeat)
         theirs, their_bound = per_iteration("sklearn", shape, X, start, 2, repeat)
         gflops = shape.flops_per_iteration() / ours / 1e9
+        bound = shape.bound()
+        if bound != "flops":
+            bound += f" (X read at {shape.bytes_per_iteration() / ours / bandwidth:.0%} of memory bandwidth)"
         lines.append(
             f"| per iteration, {shape.label} | {ours * 1e3:.2f} | {theirs * 1e3:.1f} | {theirs / ours:.1f}x "
-            f"| {gflops:.1f} | {gflops * 1e9 / rate:.1%} | {shape.bound()} | {ours_bound:.6f} / {their_bound:.6f} |"
+            f"| {gflops:.1f} | {share(gflops)} | {bound} | {ours_bound:.6f} / {their_bound:.6f} |"
         )
-        print(lines[-1], flush=True)
+        print(render(lines[-1], rate), flush=True)
 
     shape = PER_ITERATION_SHAPES[0]._replace(n_samples=PER_ITERATION_SHAPES[0].n_samples // scale)
     X = data(shape)
@@ -121,19 +141,19 @@ def main(argv=None):
     lines.append(
         f"| MAP-EM (prior='default') per iteration, {shape.label} | {map_ * 1e3:.2f} | | "
         f"MAP/ML time {map_ / ml:.2f} | {shape.flops_per_iteration() / map_ / 1e9:.1f} | "
-        f"{shape.flops_per_iteration() / map_ / rate:.1%} | flops | {map_bound:.6f} (log-posterior) |"
+        f"{share(shape.flops_per_iteration() / map_ / 1e9)} | flops | {map_bound:.6f} (log-posterior) |"
     )
-    print(lines[-1], flush=True)
+    print(render(lines[-1], rate), flush=True)
 
     ours_vb, vb_bound = bayesian_per_iteration("fastem", shape, X, 20, repeat)
     theirs_vb, their_vb_bound = bayesian_per_iteration("sklearn", shape, X, 2, 1)
     gflops = shape.flops_per_iteration() / ours_vb / 1e9
     lines.append(
         f"| BayesianGaussianMixture per iteration, {shape.label} | {ours_vb * 1e3:.2f} | {theirs_vb * 1e3:.1f} | "
-        f"{theirs_vb / ours_vb:.1f}x | {gflops:.1f} | {gflops * 1e9 / rate:.1%} | flops | "
+        f"{theirs_vb / ours_vb:.1f}x | {gflops:.1f} | {share(gflops)} | flops | "
         f"{vb_bound:.3f} / {their_vb_bound:.3f} (ELBO) |"
     )
-    print(lines[-1], flush=True)
+    print(render(lines[-1], rate), flush=True)
 
     ours64 = per_iteration("fastem", shape, X, start, 20, repeat)[0]
     X32 = X.astype(np.float32)
@@ -142,13 +162,13 @@ def main(argv=None):
         f"| float32 data per iteration, {shape.label} | {ours32 * 1e3:.2f} | | float64/float32 time "
         f"{ours64 / ours32:.2f} | | | flops | {bound32:.6f} |"
     )
-    print(lines[-1], flush=True)
+    print(render(lines[-1], rate), flush=True)
     one_thread, _ = per_iteration("fastem", shape, X, start, 20, repeat, n_threads=1)
     lines.append(
         f"| 1 thread per iteration, {shape.label} | {one_thread * 1e3:.2f} | | 1-thread/all-thread time "
         f"{one_thread / ours64:.2f} | | | flops | |"
     )
-    print(lines[-1], flush=True)
+    print(render(lines[-1], rate), flush=True)
     fitted, reference = (fixed_work_model(lib, shape, start, 1) for lib in ("fastem", "sklearn"))
     fit_quietly(fitted, X)
     fit_quietly(reference, X)
@@ -157,7 +177,7 @@ def main(argv=None):
         theirs = best_time(lambda: getattr(reference, method)(X), 3 * repeat)
         ours = best_time(lambda: getattr(fitted, method)(X), 3 * repeat)
         lines.append(f"| {method}, {shape.label} | {ours * 1e3:.2f} | {theirs * 1e3:.1f} | {theirs / ours:.1f}x | | | | |")
-        print(lines[-1], flush=True)
+        print(render(lines[-1], rate), flush=True)
 
     ours, ours_model = whole_fit("fastem", shape, X, repeat)
     theirs, their_model = whole_fit("sklearn", shape, X, 1)
@@ -166,7 +186,11 @@ def main(argv=None):
         f"| {theirs / ours:.1f}x | | | | {ours_model.lower_bound_:.6f} ({ours_model.n_iter_} it) / "
         f"{their_model.lower_bound_:.6f} ({their_model.n_iter_} it) |"
     )
-    print(lines[-1], flush=True)
+    print(render(lines[-1], rate), flush=True)
+    rate = max(rate, matmul_rate())
+    lines = [render(line, rate) for line in lines]
+    lines[1] = (f"float64 matrix multiply, measured in this run: {rate / 1e9:.1f} GFLOP/s (the larger of two "
+                f"measurements); memory bandwidth (streaming sum): {bandwidth / 1e9:.1f} GB/s")
     lines.append("")
     lines.append(f"Measured {time.strftime('%Y-%m-%d')} with `python bench/run.py{' --quick' if args.quick else ''}`.")
     table = "\n".join(lines)

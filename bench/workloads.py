@@ -34,11 +34,17 @@ class Shape(NamedTuple):
             return 2.0 * n * k * d * d
         return 8.0 * n * k * d
 
+    def bytes_per_iteration(self, itemsize=8):
+        """Bytes of X one pass reads (the statistics and parameters are small beside them)."""
+        return float(itemsize) * self.n_samples * self.n_features
+
     def bound(self):
-        """What limits the iteration: flops for large d, exp/log and memory for small."""
+        """What limits the iteration: flops for large d; for small d or diagonal
+        covariances the exponentials and per-row work (the bench prints the
+        fraction of memory bandwidth the read of X takes, which is small)."""
         if self.covariance_type in ("full", "tied") and self.n_features >= 8:
             return "flops"
-        return "exp/memory"
+        return "exponentials, per-row work"
 
 
 PER_ITERATION_SHAPES = [
@@ -83,6 +89,16 @@ def best_time(function, repeat=3):
         function()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def memory_bandwidth():
+    """Bytes per second of a streaming reduction over 1 GiB in memory."""
+    a = np.ones(1 << 27)
+    a.sum()
+    start = time.perf_counter()
+    for _ in range(3):
+        a.sum()
+    return 3 * a.nbytes / (time.perf_counter() - start)
 
 
 def matmul_rate(dtype=np.float64, size=2048, repeat=5):
