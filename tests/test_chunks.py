@@ -56,7 +56,8 @@ def test_fit_chunks_with_uneven_chunks_and_float32():
     chunked = _quiet(fastem.GaussianMixture(3, random_state=0).fit_chunks, _chunker(X, 777))
     assert chunked.means_.dtype == np.float32
     assert chunked.n_iter_ == whole.n_iter_
-    np.testing.assert_allclose(chunked.lower_bound_, whole.lower_bound_, rtol=1e-10)
+    # Float32 data: the passes multiply in float32, on blocks cut where the chunks end.
+    np.testing.assert_allclose(chunked.lower_bound_, whole.lower_bound_, rtol=1e-6)
 
 
 def test_initialization_draws_from_the_first_chunks():

@@ -6,6 +6,7 @@ import pytest
 import naive
 from fastem import gaussian
 from fastem._kernels import em_pass
+from fastem._kernels._pass import single_floor
 from fastem._source import ArraySource, block_size, grid, pass_data
 
 COVARIANCE_TYPES = gaussian.COVARIANCE_TYPES
@@ -57,13 +58,99 @@ def test_statistics_match_loops(shape, covariance_type, dtype, weighted):
     np.testing.assert_allclose(stats.reference, np.broadcast_to(params.weights @ params.means, (k, d)))
     count, first, second = naive.statistics(X, resp, stats.reference, sample_weight)
     w = np.ones(n) if sample_weight is None else sample_weight
-    np.testing.assert_allclose(stats.log_likelihood, np.sum(w * log_norm), rtol=1e-10)
-    np.testing.assert_allclose(stats.n, count, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(stats.s1, first, rtol=1e-9, atol=1e-10)
-    if gaussian.layout(covariance_type) == gaussian.FULL:
+    full = gaussian.layout(covariance_type) == gaussian.FULL
+    if not full:
+        second = np.diagonal(second, axis1=1, axis2=2)
+    if dtype == np.float64:
+        np.testing.assert_allclose(stats.log_likelihood, np.sum(w * log_norm), rtol=1e-10)
+        np.testing.assert_allclose(stats.n, count, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(stats.s1, first, rtol=1e-9, atol=1e-10)
         np.testing.assert_allclose(stats.s2, second, rtol=1e-9, atol=1e-10)
+        return
+    # Float32 data: both products run in float32 (these parameters lie near
+    # enough to the reference), so every value is good to float32 rounding of
+    # the terms it sums, each weighted by the row's condition (see _float32_scales).
+    kparams = gaussian.kernel_params(params, covariance_type)
+    assert _single_floor(kparams) < np.inf
+    ll_scale, scales = _float32_scales(X, resp, w, kparams)
+    tolerance = 2e-6  # ~30 float32 units (measured: at most 2.3); a wrong row or term is off by ~1
+    assert abs(stats.log_likelihood - np.sum(w * log_norm)) <= tolerance * ll_scale
+    np.testing.assert_array_less(np.abs(stats.n - count), tolerance * scales[0] + 1e-300)
+    np.testing.assert_array_less(np.abs(stats.s1 - first), tolerance * scales[1] + 1e-300)
+    np.testing.assert_array_less(np.abs(stats.s2 - second), tolerance * scales[2] + 1e-300)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_float32_far_component_keeps_float64_products(covariance_type):
+    # One component 200 standard deviations from the reference: float32
+    # products would lose ~eps32 * 200^2 of its log-densities, so the pass
+    # runs in float64 and float32 data give the statistics of the same
+    # values held as float64, bit for bit.
+    rng = np.random.default_rng(21)
+    X = _data(rng, 3_000, 3, np.float32)
+    params = naive.random_params(rng, covariance_type, 3, 3)
+    scale = np.sqrt(np.max(params.covariances))
+    params = params._replace(means=params.means + np.array([[0.0], [0.0], [200.0 * scale]]))
+    kparams = gaussian.kernel_params(params, covariance_type)
+    assert _single_floor(kparams) == np.inf
+    single = ArraySource(X).statistics(kparams, entropy=True)
+    double = ArraySource(X.astype(np.float64)).statistics(kparams, entropy=True)
+    for got, want in zip(single, double):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_float32_row_far_from_every_component_is_recomputed(covariance_type):
+    # A row 10^4 standard deviations from every component: its float32
+    # log-probability (~ -5e7) would be off by ~eps32 * 10^8; the pass
+    # recomputes it directly in float64.
+    rng = np.random.default_rng(22)
+    X = _data(rng, 2_000, 3, np.float32)
+    params = naive.random_params(rng, covariance_type, 3, 3)
+    X[1234] = params.weights @ params.means + 1e4 * np.sqrt(np.max(params.covariances))
+    kparams = gaussian.kernel_params(params, covariance_type)
+    assert _single_floor(kparams) < np.inf
+    stats = ArraySource(X).statistics(kparams)
+    log_norm, resp = naive.e_step(X, params.weights, params.means, params.covariances, covariance_type)
+    assert log_norm[1234] < -1e7
+    ll_scale, _ = _float32_scales(np.delete(X, 1234, axis=0), np.delete(resp, 1234, axis=0), np.ones(1999), kparams)
+    assert abs(stats.log_likelihood - log_norm.sum()) <= 2e-6 * ll_scale + 1e-12 * abs(log_norm[1234])
+
+
+def _single_floor(kparams):
+    """The pass's floor for float32 products (+inf: they are not used), from Python."""
+    family, ref, theta, means, chol, log_const = kparams
+    return single_floor(family, ref, theta, means, log_const, np.empty((theta.shape[1], 1)))
+
+
+def _float32_scales(X, resp, w, kparams):
+    """What float32 rounding of the pass scales with.
+
+    A row's log-probabilities are theta . T(x - ref), rounded on the order of
+    cond_i = max_j sum_f |theta_jf T_f|; its responsibilities then carry
+    relative errors of that order. A statistic sum_i w_i r_ij T_f is so good
+    to about eps32 sum_i w_i r_ij |T_f| (1 + cond_i), the log-likelihood to
+    eps32 sum_i w_i (1 + cond_i). Returns that log-likelihood scale and the
+    scales of (n, s1, s2), shaped as the statistics.
+    """
+    family, ref, theta = kparams[:3]
+    dev = np.abs(np.asarray(X, dtype=np.float64) - ref)
+    n, d = dev.shape
+    if family == gaussian.FULL:
+        upper_a, upper_c = np.triu_indices(d)
+        T = np.hstack([np.ones((n, 1)), dev, dev[:, upper_a] * dev[:, upper_c]])
     else:
-        np.testing.assert_allclose(stats.s2, np.diagonal(second, axis1=1, axis2=2), rtol=1e-9, atol=1e-10)
+        T = np.hstack([np.ones((n, 1)), dev, dev**2])
+    cond = (T @ np.abs(theta).T).max(axis=1)
+    row = w * (1.0 + cond)
+    weighted = resp * row[:, None]
+    counts = weighted.sum(axis=0)
+    firsts = weighted.T @ dev
+    if family == gaussian.FULL:
+        seconds = np.einsum("ij,ia,ib->jab", weighted, dev, dev)
+    else:
+        seconds = weighted.T @ dev**2
+    return row.sum(), (counts, firsts, seconds)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)

@@ -239,4 +239,5 @@ def test_map_with_every_init_float32_n_init_and_warm_start(init_params):
         warm.fit(X)
         first = warm.lower_bound_
         warm.fit(X)
-    assert warm.lower_bound_ >= first - 1e-6
+    # Float32 data: the passes multiply in float32, so the converged bound moves by its rounding (~1e-6 here).
+    assert warm.lower_bound_ >= first - 1e-5 * abs(first)

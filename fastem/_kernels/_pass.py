@@ -39,6 +39,27 @@ E_CHUNK = 16
 M_CHUNK = 32
 M_CHUNK_FROM = 1024
 
+# Float32 data: the statistics' passes run both products in float32, at up
+# to twice the float64 rate, while that keeps float32 precision. A float32
+# log-probability theta_j . T(x - ref) is rounded on the order of eps32 times
+# the sum of its terms' magnitudes, sum_f |theta_jf T_f(x - ref)|, not their
+# sum. At a component's own mean that scale grows with the squared
+# Mahalanobis distance of mu_j from ref and with the spread of its
+# precision's entries (an ill-conditioned covariance); the statistics'
+# cancellation, S2 / N - m m^T about ref, relative to the component's
+# thinnest variance grows alike. So float32 products are used only while
+# every component's scale at its mean is at most SINGLE_LIMIT
+# (eps32 * 2^16 = 2^-8 on the log-density scale), and a row far from every
+# component (its largest log-probability more than SINGLE_LIMIT / 2 below the
+# largest log_const) is recomputed directly in float64. The passes that
+# return per-row values (predict, score_samples) keep float64 products.
+#: Largest rounding scale at a component's mean for float32 products.
+SINGLE_LIMIT = 2.0**16
+#: Features per call of the float32 statistics' product (resp held rows-first),
+#: when n_stat * k exceeds SINGLE_M_CHUNK_FROM.
+SINGLE_M_CHUNK = 64
+SINGLE_M_CHUNK_FROM = 4096
+
 
 @kernel()
 def row_max(log_prob, n_rows, largest, label):
@@ -108,17 +129,20 @@ def weighted_sum(weight, values, n_rows):
 
 
 @kernel()
-def fallback_rows(X, start, n_rows, params, log_prob, xt, dev, row, out):
+def fallback_rows(X, start, n_rows, params, log_prob, xt, dev, row, out, floor):
     """Recompute, directly from (x - mu) U, the log-probabilities of rows whose
-    feature-based values are NaN or +inf (second-order features that overflowed)."""
+    feature-based values are NaN or +inf (second-order features that
+    overflowed) or all below ``floor`` (far from every component)."""
     family, ref, theta, means, chol, log_const = params
     n_components = log_prob.shape[0]
     for b in range(n_rows):
         bad = False
+        largest = -np.inf
         for j in range(n_components):
             if not log_prob[j, b] < np.inf:
                 bad = True
-        if not bad:
+            largest = max(largest, log_prob[j, b])
+        if not bad and not largest < floor:
             continue
         for c in range(X.shape[1]):
             xt[c, 0] = X[start + b, c]
@@ -140,6 +164,53 @@ def all_below_inf(values, n_rows):
         for b in range(n_rows):
             n_bad += 0 if row[b] < np.inf else 1
     return n_bad == 0
+
+
+@kernel()
+def widen_checked(source, constants, target, n_rows, floor, largest):
+    """target[j, :n_rows] = source[j, :n_rows] + constants[j] in float64; True
+    when every value is below +inf (no NaN) and every row's largest reaches ``floor``."""
+    n_bad = 0
+    for b in range(n_rows):
+        largest[b] = -np.inf
+    for j in range(source.shape[0]):
+        from_row = source[j]
+        to_row = target[j]
+        constant = constants[j]
+        for b in range(n_rows):
+            value = np.float64(from_row[b]) + constant
+            to_row[b] = value
+            n_bad += 0 if value < np.inf else 1
+            largest[b] = max(largest[b], value)
+    for b in range(n_rows):
+        n_bad += 0 if largest[b] >= floor else 1
+    return n_bad == 0
+
+
+@kernel()
+def narrow_transposed(source, target, n_rows):
+    """target[:n_rows, :] = source[:, :n_rows].T, float64 to float32."""
+    for j in range(source.shape[0]):
+        from_row = source[j]
+        for b in range(n_rows):
+            target[b, j] = np.float32(from_row[b])
+
+
+@kernel()
+def single_floor(family, ref, theta, means, log_const, phi):
+    """The floor below which float32 log-probabilities are recomputed, or +inf
+    when some component's rounding scale exceeds SINGLE_LIMIT (float32 products
+    not used). ``phi`` is scratch of shape (n_stat, 1)."""
+    top = -np.inf
+    for j in range(means.shape[0]):
+        features(family, means, j, 1, ref, phi)
+        scale = 0.0
+        for f in range(theta.shape[1]):
+            scale += abs(theta[j, f] * phi[f, 0])
+        if not scale <= SINGLE_LIMIT:
+            return np.inf
+        top = max(top, log_const[j])
+    return top - 0.5 * SINGLE_LIMIT
 
 
 @kernel()
@@ -233,12 +304,31 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
     # predict: the labels need the largest log-probability only, no exponentials.
     m_chunk = M_CHUNK if n_stat * n_components > M_CHUNK_FROM else n_stat
     labels_only = not want_stats and out_label.shape[0] > 0 and out_log_norm.shape[0] == 0 and out_resp.shape[0] == 0
+    # Float32 data, statistics from the E-step: both products in float32 when
+    # every component's rounding scale allows (see SINGLE_LIMIT).
+    floor = np.inf
+    if single and want_stats and not given_resp and n_components > 0:
+        floor = single_floor(family, ref, theta, means, log_const, np.empty((n_stat, 1)))
+    use32 = floor < np.inf
+    theta32 = np.empty((n_components if use32 else 0, n_stat), dtype=np.float32)
+    # The constant (the largest term, ~ -kappa_j / 2) is added in float64 as the values are widened.
+    for j in range(theta32.shape[0]):
+        theta32[j, 0] = 0.0
+        for f in range(1, n_stat):
+            theta32[j, f] = np.float32(theta[j, f])
+    constants = theta[:, 0].copy()
+    single_chunk = SINGLE_M_CHUNK if n_stat * n_components > SINGLE_M_CHUNK_FROM else n_stat
+    n32 = block_size if use32 else 0
 
     for group in prange(n_groups):
-        phi = np.zeros((n_stat, block_size))
+        phi = np.zeros((n_stat, block_size - n32))
         resp = np.zeros((n_components, block_size))
         sums = np.zeros((n_stat, n_components))
         block_sums = np.empty((n_stat, n_components))
+        phi32 = np.zeros((n_stat, n32), dtype=np.float32)
+        log_prob32 = np.empty((n_components, n32), dtype=np.float32)
+        resp32 = np.zeros((n32, n_components), dtype=np.float32)
+        block_sums32 = np.empty((n_stat if use32 else 0, n_components), dtype=np.float32)
         log_norm = np.empty(block_size)
         label = np.empty(block_size, dtype=np.int64)
         weight = np.ones(block_size)
@@ -263,7 +353,11 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
             if n_rows < block_size:
                 phi[:, n_rows:] = 0.0
                 resp[:, n_rows:] = 0.0
-            if single:
+                phi32[:, n_rows:] = 0.0
+                resp32[n_rows:, :] = 0.0
+            if use32:
+                features(family, X32, start, n_rows, ref, phi32)
+            elif single:
                 features(family, X32, start, n_rows, ref, phi)
             else:
                 features(family, X64, start, n_rows, ref, phi)
@@ -275,14 +369,20 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
                     target = resp[j]
                     for b in range(n_rows):
                         target[b] = resp_in[start + b, j]
+            elif use32:
+                for j in range(0, n_components, E_CHUNK):
+                    np.dot(theta32[j : j + E_CHUNK], phi32, log_prob32[j : j + E_CHUNK])
+                if not widen_checked(log_prob32, constants, resp, n_rows, floor, total):
+                    fallback_rows(X32, start, n_rows, params, resp, xt, dev, row, out, floor)
             else:
                 for j in range(0, n_components, E_CHUNK):
                     np.dot(theta[j : j + E_CHUNK], phi, resp[j : j + E_CHUNK])
                 if not all_below_inf(resp, n_rows):
                     if single:
-                        fallback_rows(X32, start, n_rows, params, resp, xt, dev, row, out)
+                        fallback_rows(X32, start, n_rows, params, resp, xt, dev, row, out, -np.inf)
                     else:
-                        fallback_rows(X64, start, n_rows, params, resp, xt, dev, row, out)
+                        fallback_rows(X64, start, n_rows, params, resp, xt, dev, row, out, -np.inf)
+            if not given_resp:
                 if labels_only:
                     row_max(resp, n_rows, log_norm, label)
                     out_label[start : start + n_rows] = label[:n_rows]
@@ -309,8 +409,14 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
                     target = resp[j]
                     for b in range(n_rows):
                         target[b] *= weight[b]
-            for f in range(0, n_stat, m_chunk):
-                np.dot(phi[f : f + m_chunk], resp.T, block_sums[f : f + m_chunk])
-            add_into(sums, block_sums)
+            if use32:
+                narrow_transposed(resp, resp32, n_rows)
+                for f in range(0, n_stat, single_chunk):
+                    np.dot(phi32[f : f + single_chunk], resp32, block_sums32[f : f + single_chunk])
+                add_into(sums, block_sums32)
+            else:
+                for f in range(0, n_stat, m_chunk):
+                    np.dot(phi[f : f + m_chunk], resp.T, block_sums[f : f + m_chunk])
+                add_into(sums, block_sums)
         if want_stats:
             copy_rows(sums, stat_sums[group], n_components)

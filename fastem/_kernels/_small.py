@@ -313,7 +313,7 @@ def e_step(X, first, n_samples, weight, params, labels, block, sums, phi, resp, 
                     for b in range(n_rows):
                         target[b] += coefficient * source[b]
             if not all_below_inf(resp, n_rows):
-                fallback_rows(X, first + start, n_rows, params, resp, xt, dev, row, out)
+                fallback_rows(X, first + start, n_rows, params, resp, xt, dev, row, out, -np.inf)
             normalize(resp, n_rows, log_norm, label, total, bits, scales)
             for b in range(n_rows):
                 w = weight[start + b]
