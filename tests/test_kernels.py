@@ -6,6 +6,7 @@ import pytest
 import naive
 from fastem import gaussian
 from fastem._kernels import em_pass
+from fastem._kernels._gaussian import term_scale
 from fastem._kernels._pass import single_floor
 from fastem._source import ArraySource, block_size, grid, pass_data
 
@@ -117,10 +118,31 @@ def test_float32_row_far_from_every_component_is_recomputed(covariance_type):
     assert abs(stats.log_likelihood - log_norm.sum()) <= 2e-6 * ll_scale + 1e-12 * abs(log_norm[1234])
 
 
+def _abs_features(X, ref, family):
+    """|T(x - ref)| for the rows of X, one row each (the pass's feature layout)."""
+    dev = np.abs(np.asarray(X, dtype=np.float64) - ref)
+    n, d = dev.shape
+    if family == gaussian.FULL:
+        upper_a, upper_c = np.triu_indices(d)
+        return np.hstack([np.ones((n, 1)), dev, dev[:, upper_a] * dev[:, upper_c]])
+    return np.hstack([np.ones((n, 1)), dev, dev**2])
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_term_scale_sums_the_magnitudes_of_the_terms(covariance_type):
+    rng = np.random.default_rng(23)
+    params = naive.random_params(rng, covariance_type, 3, 4)
+    family, ref, theta, means = gaussian.kernel_params(params, covariance_type)[:4]
+    for j in range(3):
+        point = means[j] + rng.normal(size=4)
+        expected = _abs_features(point[None], ref, family)[0] @ np.abs(theta[j])
+        assert term_scale(family, theta[j], point, ref) == pytest.approx(expected, rel=1e-12)
+
+
 def _single_floor(kparams):
     """The pass's floor for float32 products (+inf: they are not used), from Python."""
     family, ref, theta, means, chol, log_const = kparams
-    return single_floor(family, ref, theta, means, log_const, np.empty((theta.shape[1], 1)))
+    return single_floor(family, ref, theta, means, log_const)
 
 
 def _float32_scales(X, resp, w, kparams):
@@ -135,13 +157,7 @@ def _float32_scales(X, resp, w, kparams):
     """
     family, ref, theta = kparams[:3]
     dev = np.abs(np.asarray(X, dtype=np.float64) - ref)
-    n, d = dev.shape
-    if family == gaussian.FULL:
-        upper_a, upper_c = np.triu_indices(d)
-        T = np.hstack([np.ones((n, 1)), dev, dev[:, upper_a] * dev[:, upper_c]])
-    else:
-        T = np.hstack([np.ones((n, 1)), dev, dev**2])
-    cond = (T @ np.abs(theta).T).max(axis=1)
+    cond = (_abs_features(X, ref, family) @ np.abs(theta).T).max(axis=1)
     row = w * (1.0 + cond)
     weighted = resp * row[:, None]
     counts = weighted.sum(axis=0)

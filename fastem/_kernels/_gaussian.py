@@ -69,6 +69,26 @@ def features(family, X, start, n_rows, ref, phi):
 
 
 @kernel()
+def term_scale(family, coef, point, ref):
+    """sum_f |coef[f] T_f(point - ref)|: the size of the terms of coef . T, which
+    sets the rounding of the sum (T's layout as in :func:`features`)."""
+    n_features = ref.shape[0]
+    scale = abs(coef[0])
+    for a in range(n_features):
+        scale += abs(coef[1 + a] * (point[a] - ref[a]))
+    index = 1 + n_features
+    for a in range(n_features):
+        left = point[a] - ref[a]
+        if family == FULL:
+            for c in range(a, n_features):
+                scale += abs(coef[index] * (left * (point[c] - ref[c])))
+                index += 1
+        else:
+            scale += abs(coef[index + a] * (left * left))
+    return scale
+
+
+@kernel()
 def center(xt, n_rows, mean, dev):
     """dev[c, :n_rows] = xt[c, :n_rows] - mean[c]."""
     for c in range(xt.shape[0]):
