@@ -34,6 +34,20 @@ def test_per_iteration(benchmark, problem, library):
     assert np.isfinite(model.lower_bound_)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_float32_against_float64(benchmark, dtype):
+    shape = PER_ITERATION_SHAPES[0]
+    X = data(shape)
+    start = starting_point(X, shape)
+    X = X.astype(dtype)
+    benchmark.group = f"float32 against float64 {shape.label}"
+    model = fixed_work_model("fastem", shape, start, MAX_ITER["fastem"])
+    fit_quietly(model, X)
+    benchmark.pedantic(fit_quietly, args=(model, X), rounds=3, iterations=1)
+    benchmark.extra_info["lower_bound"] = float(model.lower_bound_)
+    assert np.isfinite(model.lower_bound_)
+
+
 @pytest.mark.parametrize("prior", [None, "default"], ids=["ML", "MAP"])
 def test_map_against_ml(benchmark, prior):
     shape = PER_ITERATION_SHAPES[0]
