@@ -338,16 +338,17 @@ def test_labels_alone_skip_nothing(shape, covariance_type, dtype):
     np.testing.assert_array_equal(alone[1:], log_prob.argmax(axis=1))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_pass_gives_the_same_bits_wherever_the_arrays_sit(covariance_type):
+def test_pass_gives_the_same_bits_wherever_the_arrays_sit(covariance_type, dtype):
     rng = np.random.default_rng(11)
-    X = _data(rng, 3_000, 3, np.float64)
+    X = _data(rng, 3_000, 3, dtype)
     weights = rng.uniform(0.5, 2.0, size=X.shape[0])
     params = naive.random_params(rng, covariance_type, 4, 3)
     kparams = gaussian.kernel_params(params, covariance_type)
     seen = set()
     for shift in range(8):
-        buffer, weight_buffer = np.empty(X.size + 8), np.empty(X.shape[0] + 8)
+        buffer, weight_buffer = np.empty(X.size + 8, dtype=dtype), np.empty(X.shape[0] + 8)
         placed = buffer[shift : shift + X.size].reshape(X.shape)
         placed[...] = X
         placed_weights = weight_buffer[7 - shift : 7 - shift + X.shape[0]]

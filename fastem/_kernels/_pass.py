@@ -53,7 +53,8 @@ M_CHUNK_FROM = 1024
 # (eps32 * 2^16 = 2^-8 on the log-density scale), and a row far from every
 # component (its largest log-probability more than SINGLE_LIMIT / 2 below the
 # largest log_const) is recomputed directly in float64. The passes that
-# return per-row values (predict, score_samples) keep float64 products.
+# return per-row values (predict, predict_proba, score_samples) keep float64
+# products: a row's own value is returned there, where rounding does not average out.
 #: Largest rounding scale at a component's mean for float32 products.
 SINGLE_LIMIT = 2.0**16
 # The float32 statistics' product takes the responsibilities rows-first
@@ -313,7 +314,7 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
         floor = single_floor(family, ref, theta, means, log_const)
     use32 = floor < np.inf
     theta32 = np.empty((n_components if use32 else 0, n_stat), dtype=np.float32)
-    # The constant (the largest term, ~ -kappa_j / 2) is added in float64 as the values are widened.
+    # Each component's constant is added in float64 as the values are widened: rounded, it would shift all its rows alike.
     for j in range(theta32.shape[0]):
         theta32[j, 0] = 0.0
         for f in range(1, n_stat):
