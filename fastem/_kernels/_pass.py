@@ -246,6 +246,15 @@ def copy_rows(source, target, n_rows):
 
 
 @kernel()
+def zero_columns(values, first):
+    """values[:, first:] = 0 (a loop: in the parallel pass a slice assignment is a nested parallel loop to compile)."""
+    for j in range(values.shape[0]):
+        row = values[j]
+        for b in range(first, row.shape[0]):
+            row[b] = 0.0
+
+
+@kernel()
 def add_into(target, values):
     """target += values, for 2-D arrays of one shape."""
     for j in range(target.shape[0]):
@@ -324,17 +333,20 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
     width32 = block_size if use32 else 0  # the float32 scratch has no columns otherwise, the float64 features none when it has
 
     for group in prange(n_groups):
-        phi = np.zeros((n_stat, block_size - width32))
-        resp = np.zeros((n_components, block_size))
-        sums = np.zeros((n_stat, n_components))
+        phi = np.empty((n_stat, block_size - width32))
+        resp = np.empty((n_components, block_size))
+        sums = np.empty((n_stat, n_components))
+        zero_columns(sums, 0)
         block_sums = np.empty((n_stat, n_components))
-        phi32 = np.zeros((n_stat, width32), dtype=np.float32)
+        phi32 = np.empty((n_stat, width32), dtype=np.float32)
         log_prob32 = np.empty((n_components, width32), dtype=np.float32)
-        resp32 = np.zeros((width32, n_components), dtype=np.float32)
+        resp32 = np.empty((width32, n_components), dtype=np.float32)
         block_sums32 = np.empty((n_stat if use32 else 0, n_components), dtype=np.float32)
         log_norm = np.empty(block_size)
         label = np.empty(block_size, dtype=np.int64)
-        weight = np.ones(block_size)
+        weight = np.empty(block_size)
+        for b in range(block_size):
+            weight[b] = 1.0
         total = np.empty(block_size)
         bits = np.empty(block_size, dtype=np.int64)
         scales = bits.view(np.float64)
@@ -354,10 +366,12 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
         for block in range(first, stop):
             start, n_rows = block_rows(block, block_size, n_samples)
             if n_rows < block_size:
-                phi[:, n_rows:] = 0.0
-                resp[:, n_rows:] = 0.0
-                phi32[:, n_rows:] = 0.0
-                resp32[n_rows:, :] = 0.0
+                zero_columns(phi, n_rows)
+                zero_columns(resp, n_rows)
+                zero_columns(phi32, n_rows)
+                for b in range(n_rows, resp32.shape[0]):
+                    for j in range(n_components):
+                        resp32[b, j] = 0.0
             if use32:
                 features(family, X32, start, n_rows, ref, phi32)
             elif single:
@@ -388,7 +402,8 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
             if not given_resp:
                 if labels_only:
                     row_max(resp, n_rows, log_norm, label)
-                    out_label[start : start + n_rows] = label[:n_rows]
+                    for b in range(n_rows):
+                        out_label[start + b] = label[b]
                     continue
                 if want_entropy:
                     copy_rows(resp, log_prob, n_rows)
@@ -396,9 +411,11 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
                 if want_entropy:
                     stat_entropy[group] += weighted_entropy(resp, log_prob, log_norm, weight, n_rows, total)
                 if out_log_norm.shape[0] > 0:
-                    out_log_norm[start : start + n_rows] = log_norm[:n_rows]
+                    for b in range(n_rows):
+                        out_log_norm[start + b] = log_norm[b]
                 if out_label.shape[0] > 0:
-                    out_label[start : start + n_rows] = label[:n_rows]
+                    for b in range(n_rows):
+                        out_label[start + b] = label[b]
                 if out_resp.shape[0] > 0:
                     for b in range(n_rows):
                         for j in range(n_components):
