@@ -44,6 +44,8 @@ class ChunkSource:
         self.chunks = chunks
         self.n_threads = n_threads
         self.sample_weight = None
+        #: Whether float32 data may take float32 products in the statistics' passes.
+        self.single_products = True
         n_samples, sample, sample_rows = 0, [], 0
         self.dtype = self.n_features = None
         for chunk in self._iterate(validate=True):
@@ -79,7 +81,7 @@ class ChunkSource:
     def statistics(self, kparams, entropy=False):
         total = None
         for chunk in self._iterate():
-            part = run_pass(chunk, None, kparams, entropy=entropy, n_threads=self.n_threads)
+            part = run_pass(chunk, None, kparams, entropy=entropy, n_threads=self.n_threads, single=self.single_products)
             total = part if total is None else combine_stats(total, part)
         return total
 

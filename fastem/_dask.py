@@ -24,9 +24,9 @@ def is_dask_array(X):
     return module.startswith("dask.") and hasattr(X, "to_delayed") and hasattr(X, "chunks")
 
 
-def _block_statistics(block, kparams, entropy):
+def _block_statistics(block, kparams, entropy, single):
     # One thread per task: the workers' own threads are the parallelism.
-    return run_pass(np.ascontiguousarray(block), None, kparams, entropy=entropy, n_threads=None)
+    return run_pass(np.ascontiguousarray(block), None, kparams, entropy=entropy, n_threads=None, single=single)
 
 
 class DaskSource:
@@ -71,6 +71,8 @@ class DaskSource:
         self.total_weight = float(n_samples)
         self.sample_weight = None
         self.n_threads = n_threads
+        #: Whether float32 data may take float32 products in the statistics' passes.
+        self.single_products = True
 
     def init_source(self):
         """The first blocks, up to ``INIT_SAMPLE_ROWS`` rows, in memory."""
@@ -79,7 +81,7 @@ class DaskSource:
 
     def statistics(self, kparams, entropy=False):
         delayed = self.dask.delayed(_block_statistics)
-        parts = self.dask.compute(*[delayed(block, kparams, entropy) for block in self.blocks])
+        parts = self.dask.compute(*[delayed(block, kparams, entropy, self.single_products) for block in self.blocks])
         total = parts[0]
         for part in parts[1:]:
             total = combine_stats(total, part)

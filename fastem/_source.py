@@ -74,7 +74,8 @@ def _call_pass(data, sample_weight, kparams, resp_in, pass_grid, stat_arrays, ou
         em_pass(data, weights, kparams, resp_in, pass_grid, stat_arrays, outputs)
 
 
-def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, entropy=False, outputs=None, n_threads=None):
+def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, entropy=False, outputs=None, n_threads=None,
+             single=True):
     """One pass over ``X``; returns reduced statistics (or None) and fills ``outputs``.
 
     Parameters
@@ -93,6 +94,9 @@ def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, entropy=Fal
     outputs : tuple of three arrays, optional
         ``(log_norm, resp, label)`` as :func:`fastem._kernels.em_pass` takes them.
     n_threads : int or None
+    single : bool
+        Whether float32 data may take float32 products (see
+        :data:`fastem._kernels._pass.SINGLE_LIMIT`).
 
     Returns
     -------
@@ -107,7 +111,7 @@ def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, entropy=Fal
     no_outputs, no_resp = _no_outputs(n_components)
     outputs = no_outputs if outputs is None else outputs
     resp_in = no_resp if resp_in is None else resp_in
-    _call_pass(pass_data(X), sample_weight, kparams, resp_in, (size, n_groups), stat_arrays, outputs, n_threads)
+    _call_pass(pass_data(X), sample_weight, kparams, resp_in, (size, n_groups, single), stat_arrays, outputs, n_threads)
     if not stats:
         return None
     # Reduce the groups' slots in group order: deterministic for any thread count.
@@ -160,8 +164,8 @@ class MLSteps:
         if params is not last:
             kparams = gaussian.kernel_params(params, self._covariance_type)
         source = self._source
-        _call_pass(self._data, source.sample_weight, kparams, self._resp_in, self._grid, self._stats, self._outputs,
-                   source.n_threads)
+        _call_pass(self._data, source.sample_weight, kparams, self._resp_in, (*self._grid, source.single_products),
+                   self._stats, self._outputs, source.n_threads)
         k, d = params.means.shape
         full = self._family == gaussian.FULL
         slots = (1 if self._covariance_type == "tied" else k, d if full else 1, d)
@@ -192,6 +196,8 @@ class ArraySource:
         self.X = np.ascontiguousarray(X)
         self.sample_weight = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=np.float64)
         self.n_threads = n_threads
+        #: Whether float32 data may take float32 products in the statistics' passes.
+        self.single_products = True
         if self.sample_weight is None:
             self.total_weight = float(self.X.shape[0])
         else:
@@ -215,7 +221,8 @@ class ArraySource:
 
     def statistics(self, kparams, entropy=False):
         """E-step statistics about the reference point, with the log-likelihood (and the entropy term)."""
-        return run_pass(self.X, self.sample_weight, kparams, entropy=entropy, n_threads=self.n_threads)
+        return run_pass(self.X, self.sample_weight, kparams, entropy=entropy, n_threads=self.n_threads,
+                        single=self.single_products)
 
     def mean(self):
         """The (weighted) mean of the rows: the reference point of the initial statistics."""

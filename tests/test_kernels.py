@@ -271,7 +271,7 @@ def test_pass_sets_every_group_slot_whatever_it_held():
     for fill in (0.0, np.nan, 1e300):
         stats = (np.full((n_groups, n_stat, 3), fill), np.full(n_groups, fill), np.full(n_groups, fill))
         no_outputs = (np.empty(0), np.empty((0, 3)), np.empty(0, dtype=np.int64))
-        em_pass(pass_data(X), np.empty(0), kparams, np.empty((0, 3)), (512, n_groups), stats, no_outputs)
+        em_pass(pass_data(X), np.empty(0), kparams, np.empty((0, 3)), (512, n_groups, True), stats, no_outputs)
         results.append(stats)
     for stats in results[1:]:
         for got, want in zip(stats, results[0]):

@@ -100,3 +100,23 @@ def test_float32_fit_agrees_with_float64_fit_to_float32_precision(covariance_typ
         assert np.max(np.abs(got - want)) <= 4e-6 * np.max(np.abs(want)), name
     np.testing.assert_allclose(single.lower_bound_, double.lower_bound_, rtol=1e-6)
     np.testing.assert_array_equal(single.predict(X32), double.predict(X32))
+
+
+@pytest.mark.parametrize("estimator", ["ml", "bayesian"])
+def test_float32_fit_resolves_a_tolerance_finer_than_float32(estimator):
+    # Float32 products resolve a bound to ~1e-6 of its magnitude: a variational
+    # bound summed over 20,000 rows (~1e5) to ~0.1, far above tol=1e-3, and any
+    # bound to below tol=1e-9. The last iterations then run in float64 products
+    # (fastem._base._float32_refinement), so the fit converges as in float64.
+    X, _ = make_blobs(n_samples=20_000, n_features=5, centers=4, cluster_std=1.0, center_box=(-10, 10), random_state=3)
+    if estimator == "ml":
+        make = lambda: fastem.GaussianMixture(4, tol=1e-9, max_iter=200, random_state=0)  # noqa: E731
+    else:
+        make = lambda: fastem.BayesianGaussianMixture(n_components=4, max_iter=200, random_state=0)  # noqa: E731
+    single, double = make().fit(X.astype(np.float32)), make().fit(X.astype(np.float32).astype(np.float64))
+    assert single.converged_ and double.converged_
+    assert single.n_iter_ <= double.n_iter_ + 3
+    np.testing.assert_allclose(single.lower_bound_, double.lower_bound_, rtol=1e-9)
+    for name in ("weights_", "means_", "covariances_"):
+        got, want = getattr(single, name), getattr(double, name)
+        assert np.max(np.abs(got - want)) <= 4e-6 * np.max(np.abs(want)), name

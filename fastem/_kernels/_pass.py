@@ -288,7 +288,10 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
     resp_in : ndarray of shape (n_samples, k) or (0, k)
         When not empty, these responsibilities are used instead of the
         E-step (initialization from labels or random responsibilities).
-    grid : tuple (block_size, n_groups)
+    grid : tuple (block_size, n_groups, single)
+        ``single`` False keeps float32 data in float64 products (see
+        SINGLE_LIMIT; the driver asks for it where a convergence test needs
+        a bound finer than float32 resolves).
     stats : tuple (sums, log_likelihood, entropy)
         ``sums`` (G, n_stat, k) is set to sum_i w_i r_ij T(x_i - ref) per
         group, ``log_likelihood`` (G,) to the weighted log-likelihood per
@@ -301,7 +304,7 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
         when not wanted.
     """
     family, ref, theta, means, chol, log_const = params
-    block_size, n_groups = grid
+    block_size, n_groups, allow_single = grid
     stat_sums, stat_ll, stat_entropy = stats
     out_log_norm, out_resp, out_label = outputs
     X64, X32 = data
@@ -319,7 +322,7 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
     # Float32 data, statistics from the E-step: both products in float32 when
     # every component's rounding scale allows (see SINGLE_LIMIT).
     floor = np.inf
-    if single and want_stats and not given_resp and n_components > 0:
+    if allow_single and single and want_stats and not given_resp and n_components > 0:
         floor = single_floor(family, ref, theta, means, log_const)
     use32 = floor < np.inf
     theta32 = np.empty((n_components if use32 else 0, n_stat), dtype=np.float32)
