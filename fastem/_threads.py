@@ -55,9 +55,15 @@ class _ThreadLimit:
         self._previous = numba.get_num_threads()
         if self._previous != self._wanted:
             numba.set_num_threads(self._wanted)
-        self._blas = None if getattr(_blas_depth, "value", 0) else single_threaded_blas()
-        if self._blas is not None:
-            self._blas.__enter__()
+        self._blas = None
+        if not getattr(_blas_depth, "value", 0):
+            try:
+                blas = single_threaded_blas()
+                blas.__enter__()
+            except BaseException:
+                self.__exit__(None, None, None)
+                raise
+            self._blas = blas
         return self
 
     def __exit__(self, *exc_info):

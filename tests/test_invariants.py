@@ -108,6 +108,28 @@ def test_thread_count_is_restored():
     assert numba.get_num_threads() == before
 
 
+def test_thread_limit_restores_the_count_when_the_pass_or_the_blas_limit_fails(monkeypatch):
+    import numba
+
+    from fastem import _threads
+
+    before = numba.get_num_threads()
+    with pytest.raises(RuntimeError, match="in the pass"):
+        with _threads.thread_limit(1):
+            assert numba.get_num_threads() == 1
+            raise RuntimeError("in the pass")
+    assert numba.get_num_threads() == before
+
+    def failing():
+        raise RuntimeError("no BLAS limit")
+
+    monkeypatch.setattr(_threads, "single_threaded_blas", failing)
+    with pytest.raises(RuntimeError, match="no BLAS limit"):
+        with _threads.thread_limit(1):
+            pass
+    assert numba.get_num_threads() == before
+
+
 def test_concurrent_fits_from_threads_agree_with_serial():
     from concurrent.futures import ThreadPoolExecutor
 
