@@ -157,6 +157,11 @@ class MLSteps:
         self._type_index = gaussian.COVARIANCE_TYPES.index(covariance_type)
         self._reg_covar = float(reg_covar)
         self._pad = gaussian.count_pad(source.dtype)
+        # Shapes of the compiled update's outputs: (k, d, d) slots for full and tied
+        # (tied in slot 0), row 0 of each slot for diag and spherical.
+        full = self._family == gaussian.FULL
+        self._slots = (1 if covariance_type == "tied" else k, n_features if full else 1, n_features)
+        self._chol3_shape = (k, n_features if full else 1, n_features)
         self._last = (None, None)
 
     def __call__(self, params):
@@ -167,11 +172,9 @@ class MLSteps:
         _call_pass(self._data, source.sample_weight, kparams, self._resp_in, (*self._grid, source.single_products),
                    self._stats, self._outputs, source.n_threads)
         k, d = params.means.shape
-        full = self._family == gaussian.FULL
-        slots = (1 if self._covariance_type == "tied" else k, d if full else 1, d)
-        weights, means, cov, chol = np.empty(k), np.empty((k, d)), np.zeros(slots), np.zeros(slots)
+        weights, means, cov, chol = np.empty(k), np.empty((k, d)), np.zeros(self._slots), np.zeros(self._slots)
         ref, theta, log_const = np.empty(d), np.empty(kparams[2].shape), np.empty(k)
-        chol3 = np.empty((k, d, d) if full else (k, 1, d))
+        chol3 = np.empty(self._chol3_shape)
         status, log_likelihood = ml_update(self._stats[0], self._stats[1], kparams[1], self._type_index,
                                            self._reg_covar, self._pad, self._sums, weights, means, cov, chol,
                                            ref, theta, chol3, log_const)

@@ -195,12 +195,12 @@ def widen_checked(source, constants, target, n_rows, floor, largest):
 
 
 @kernel()
-def narrow_transposed(source, target, n_rows):
-    """target[:n_rows, :] = source[:, :n_rows].T, float64 to float32."""
+def narrow_weighted(source, weight, target, n_rows):
+    """target[b, j] = source[j, b] * weight[b] for b < n_rows: multiplied in float64, stored in float32, rows-first."""
     for j in range(source.shape[0]):
         from_row = source[j]
         for b in range(n_rows):
-            target[b, j] = np.float32(from_row[b])
+            target[b, j] = np.float32(from_row[b] * weight[b])
 
 
 @kernel()
@@ -427,17 +427,19 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
                 continue
             if not given_resp:
                 stat_ll[group] += weighted_sum(weight, log_norm, n_rows)
-            if weighted:
-                for j in range(n_components):
-                    target = resp[j]
-                    for b in range(n_rows):
-                        target[b] *= weight[b]
             if use32:
-                narrow_transposed(resp, resp32, n_rows)
+                # The weights are applied as the responsibilities are narrowed: one sweep, not two
+                # (a weight of one is exact, so unweighted rows pay a multiplication only).
+                narrow_weighted(resp, weight, resp32, n_rows)
                 for f in range(0, n_stat, single_chunk):
                     np.dot(phi32[f : f + single_chunk], resp32, block_sums32[f : f + single_chunk])
                 add_into(sums, block_sums32)
             else:
+                if weighted:
+                    for j in range(n_components):
+                        target = resp[j]
+                        for b in range(n_rows):
+                            target[b] *= weight[b]
                 for f in range(0, n_stat, m_chunk):
                     np.dot(phi[f : f + m_chunk], resp.T, block_sums[f : f + m_chunk])
                 add_into(sums, block_sums)
