@@ -1,4 +1,14 @@
-"""Thread count for the compiled passes.
+"""Threading layer and thread count for the compiled passes.
+
+Numba's threading layer is chosen when fastem is imported, before any
+parallel code runs: TBB, from the ``tbb`` package fastem depends on, is
+the one layer that is both safe under concurrent calls from several Python
+threads and safe to ``fork()`` after (a process that has used GNU OpenMP
+kills its forked children: a server that forks workers after a first fit,
+or ``multiprocessing`` with the fork start method). A layer the user chose
+(``NUMBA_THREADING_LAYER``, or ``numba.config.THREADING_LAYER`` set before
+importing fastem), or one already running when fastem is imported, is kept;
+:func:`threading_layer` reports which one is in use.
 
 ``numba.set_num_threads`` acts on the calling thread only, so a server that
 calls fastem from several Python threads with different ``n_threads`` gets
@@ -14,15 +24,73 @@ BLAS is held to one thread while fastem fits: its calls are all small
 with the compiled passes for the cores.
 """
 
+import ctypes
+import importlib.metadata
 import threading
 from contextlib import contextmanager, nullcontext
 
 import numba
+from numba.np.ufunc import parallel as _numba_parallel
 from threadpoolctl import ThreadpoolController
+
+#: The shared library of the tbb package, under the name each platform's Numba loads.
+_TBB_LIBRARIES = ("libtbb.so.12", "libtbb.12.dylib", "tbb12.dll")
 
 _workqueue_lock = threading.Lock()
 _NO_GUARD = nullcontext()
 _controllers = []
+
+
+def _load_tbb():
+    """Load the tbb package's TBB library so that Numba's TBB layer finds it; True when it can run.
+
+    pip installs the library into the environment's ``lib`` folder, which
+    the dynamic loader does not search (conda's does); loaded here by its
+    full path, it satisfies Numba's later load by name.
+    """
+    try:
+        files = importlib.metadata.files("tbb") or ()
+    except importlib.metadata.PackageNotFoundError:
+        files = ()
+    for file in files:
+        if file.name in _TBB_LIBRARIES:
+            try:
+                ctypes.CDLL(str(file.locate()), mode=ctypes.RTLD_GLOBAL)
+            except OSError:
+                continue
+            break
+    # The version check Numba makes before it loads the layer (a private
+    # function: absent from a future Numba, the import alone decides).
+    check_version = getattr(_numba_parallel, "_check_tbb_version_compatible", lambda: None)
+    try:
+        check_version()
+        from numba.np.ufunc import tbbpool  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _choose_threading_layer():
+    """Select TBB unless the user chose a layer or one is already running."""
+    if getattr(_numba_parallel, "_is_initialized", False) or numba.config.THREADING_LAYER != "default":
+        return
+    if _load_tbb():
+        numba.config.THREADING_LAYER = "tbb"
+
+
+_choose_threading_layer()
+
+
+def threading_layer():
+    """The threading layer fastem's parallel passes run on ('tbb', 'omp' or 'workqueue').
+
+    Where no parallel code has run yet, the layer they will start.
+    """
+    layer = _layer()
+    if layer is not None:
+        return layer
+    chosen = numba.config.THREADING_LAYER
+    return chosen if chosen in ("tbb", "omp", "workqueue") else "default"
 
 
 def resolve_n_threads(n_threads):
@@ -39,8 +107,8 @@ def thread_limit(n_threads):
     The pass calls BLAS for its small per-block matrix products from every
     one of its threads, so BLAS itself is held to one thread meanwhile.
     Entered once per pass: a plain object rather than a generator-based
-    context, and no call into Numba or threadpoolctl where nothing changes
-    (the generator-based version cost ~6 us a pass, 2% of a pass over 10^4 rows).
+    context, and no call into Numba or threadpoolctl where nothing changes,
+    since at 10^4 rows a pass is only a few hundred microseconds.
     """
     return _ThreadLimit(resolve_n_threads(n_threads))
 
