@@ -22,6 +22,7 @@ import numpy as np
 from scipy.special import gammaln, multigammaln
 
 from fastem._kernels import DIAG, FULL
+from fastem._kernels._update import COLLAPSED_MAX_COUNT
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -180,10 +181,12 @@ def moments(stats, covariance_type, reg_covar, dtype):
     ``10 * eps`` (of the data's dtype) added, the means are the
     responsibility-weighted sums divided by that, the covariances the
     weighted scatter divided by it, plus ``reg_covar`` on the diagonal. The
-    scatter is taken about the weighted mean itself (scikit-learn takes it
-    about the padded mean, which adds N_j (10 eps mu_j / N_j)^2: nothing
-    for well-posed data, but a spurious positive variance for a collapsed
-    component in float32).
+    scatter is taken about the weighted mean itself. scikit-learn takes it
+    about the padded mean (full, tied) or as E[x^2] - mu^2 with padded counts
+    (diag, spherical), which adds 10 eps S2 / N_j^2 about the origin: nothing
+    for centred data, a relative error of 10 eps (offset / sd)^2 / N_j far
+    from the origin. Only a collapsed diagonal entry (zero scatter) takes
+    scikit-learn's value, the positive variance with which it fits on.
 
     Returns
     -------
@@ -203,7 +206,22 @@ def moments(stats, covariance_type, reg_covar, dtype):
         covariances = scatter.sum(axis=0) / nk.sum()
         covariances.flat[:: covariances.shape[0] + 1] += reg_covar
     else:
-        covariances = scatter / nk[:, None] + reg_covar
+        # A collapsed feature of a component (zero scatter: one value) gets
+        # the variance scikit-learn's E[x^2] - mu^2 leaves with padded counts,
+        # pad S2 / nk^2 ~ 10 eps mu^2 / N about the origin, where that exceeds
+        # twice the rounding of its subtraction (~eps mu^2), i.e. for N below
+        # 5: there scikit-learn's variance is positive and it fits on with
+        # reg_covar=0, so fastem does too. Above, its sign is rounding's and
+        # scikit-learn mostly raises; at the origin or for an empty component
+        # it is zero and raises: fastem takes zero there. A sum about the
+        # origin within rounding of zero is zero.
+        shift = n[:, None] * stats.reference
+        origin = stats.s1 + shift
+        noise = 64.0 * np.finfo(np.float64).eps * (np.abs(stats.s1) + np.abs(shift))
+        origin = np.where((np.abs(origin) <= noise) | (n[:, None] >= COLLAPSED_MAX_COUNT), 0.0, origin)
+        safe_n = np.where(n > 0.0, n, 1.0)[:, None]
+        collapsed = count_pad(dtype) * origin * origin / (safe_n * nk[:, None] * nk[:, None])
+        covariances = np.where(scatter == 0.0, collapsed, scatter / nk[:, None]) + reg_covar
         if covariance_type == "spherical":
             covariances = covariances.mean(axis=1)
     return nk, means, covariances

@@ -167,3 +167,43 @@ def test_verbose_output_matches(capsys):
     ours = capsys.readouterr().out
     mixture.GaussianMixture(**params).fit(X)
     assert ours == capsys.readouterr().out
+
+
+@pytest.mark.parametrize("covariance_type", ["spherical", "diag"])
+def test_collapsed_component_without_reg_covar_fits_on_as_in_sklearn(covariance_type):
+    # scikit-learn's issue #18216: two components start on single points with
+    # reg_covar=0. scikit-learn's E[x^2] - mu^2 with padded counts leaves them a
+    # variance of ~10 eps x^2 and it fits on; fastem's scatter about the mean is
+    # exactly zero there and takes that variance (fastem.gaussian.moments).
+    rng = np.random.RandomState(0)
+    X = rng.uniform(size=(30, 3))
+    means = X[[3, 17, 5, 9, 20, 11]] + np.array([[0.0], [0.0], [0.05], [0.05], [0.1], [0.1]])
+    precisions = np.array([1e6, 1e6, 553.76, 204.79, 15.87, 85.46])
+    if covariance_type == "diag":
+        precisions = np.repeat(precisions[:, None], 3, axis=1)
+    params = dict(n_components=6, covariance_type=covariance_type, reg_covar=0, max_iter=1, random_state=0,
+                  weights_init=np.full(6, 1 / 6), means_init=means, precisions_init=precisions)
+    ours, reference = _fit_both(X, **params)
+    assert not ours.converged_ and ours.n_iter_ == 1
+    np.testing.assert_allclose(ours.lower_bound_, reference.lower_bound_, rtol=1e-10)
+    np.testing.assert_allclose(ours.means_, reference.means_, rtol=1e-12)
+    collapsed = reference.covariances_ < 1e-12
+    assert collapsed.any() and (ours.covariances_ > 0).all()
+    # Elsewhere the same variances (to scikit-learn's cancellation, eps x^2 / var ~ 1e-10
+    # here); on the collapsed entries scikit-learn's carry rounding noise of their
+    # own size, so only the scale is compared.
+    np.testing.assert_allclose(ours.covariances_[~collapsed], reference.covariances_[~collapsed], rtol=1e-8)
+    ratio = ours.covariances_[collapsed] / reference.covariances_[collapsed]
+    assert np.all((ratio > 0.5) & (ratio < 2.0)), ratio
+    assert np.isfinite(ours.score_samples(X)).all()
+
+
+def test_component_collapsed_on_the_origin_raises_as_in_sklearn():
+    # There E[x^2] - mu^2 is zero in both libraries: no positive variance to fit on.
+    rng = np.random.RandomState(0)
+    X = np.vstack([np.zeros((1, 2)), rng.uniform(1.0, 2.0, size=(29, 2))])
+    params = dict(n_components=2, covariance_type="diag", reg_covar=0, max_iter=1,
+                  weights_init=[0.5, 0.5], means_init=[[0.0, 0.0], [1.5, 1.5]], precisions_init=[[1e8, 1e8], [3.0, 3.0]])
+    for estimator in (mixture.GaussianMixture(**params), fastem.GaussianMixture(**params)):
+        with pytest.raises(ValueError, match="ill-defined empirical covariance"):
+            estimator.fit(X)

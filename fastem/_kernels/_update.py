@@ -29,6 +29,8 @@ LOG_2PI = 1.8378770664093453
 EPS64 = 2.220446049250313e-16
 #: Scatter entries within this many ulps of S2 are rounding noise (see gaussian._scatter_about_mean).
 NOISE_ULPS = 64.0
+#: Below this count a collapsed diagonal entry takes scikit-learn's variance (see gaussian.moments).
+COLLAPSED_MAX_COUNT = 5.0
 
 
 @kernel()
@@ -68,7 +70,8 @@ def _precision_cholesky(covariance, lower, target):
 def m_step(sums, ref, covariance_type, reg_covar, pad, total_weight, weights, means, cov, chol, scatter, lower):
     """Maximum-likelihood parameters from the statistics about ``ref`` (see gaussian.ml_update).
 
-    Counts get ``pad`` (10 eps of the data's dtype); scatter entries within rounding noise of S2 become 0;
+    Counts get ``pad`` (10 eps of the data's dtype); scatter entries within rounding noise of S2 become 0
+    (diag and spherical: a collapsed feature's variance is scikit-learn's, see gaussian.moments);
     ``total_weight`` <= 0 renormalizes the weights. Returns OK or ILL_DEFINED.
     """
     n_components = sums.shape[1]
@@ -108,8 +111,14 @@ def m_step(sums, ref, covariance_type, reg_covar, pad, total_weight, weights, me
             for a in range(d):
                 second = sums[1 + d + a, j]
                 value = second - sums[1 + a, j] ** 2 / safe
-                value = 0.0 if value <= noise * second else value
-                cov[j, 0, a] = value / nk + reg_covar
+                if value <= noise * second:
+                    # Collapsed: scikit-learn's E[x^2] - mu^2 with padded counts (see gaussian.moments).
+                    origin = sums[1 + a, j] + n * ref[a]
+                    origin = 0.0 if abs(origin) <= noise * (abs(sums[1 + a, j]) + abs(n * ref[a])) else origin
+                    origin = origin if n < COLLAPSED_MAX_COUNT else 0.0
+                    cov[j, 0, a] = pad * origin * origin / (safe * nk * nk) + reg_covar
+                else:
+                    cov[j, 0, a] = value / nk + reg_covar
             if covariance_type == SPHERICAL_COV:
                 spherical = 0.0
                 for a in range(d):
