@@ -95,9 +95,11 @@ def test_float32_fit_agrees_with_float64_fit_to_float32_precision(covariance_typ
     assert single.n_iter_ == double.n_iter_
     for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
         got, want = getattr(single, name), getattr(double, name)
-        # Normwise: within ~30 float32 units of the largest entry (measured at most 1e-6:
-        # clusters ~10 standard deviations from the reference, rounding ~eps32 * 10^2).
-        assert np.max(np.abs(got - want)) <= 4e-6 * np.max(np.abs(want)), name
+        # Normwise: within ~100 float32 units of the largest entry, the rounding of
+        # clusters ~10 standard deviations from the reference (~eps32 * 10^2). Measured
+        # 1e-6 with OpenBLAS's AVX-512 float32 kernels, 5.9e-6 (covariances_) with its
+        # Haswell kernels, which sum the products in another order.
+        assert np.max(np.abs(got - want)) <= 1.2e-5 * np.max(np.abs(want)), name
     np.testing.assert_allclose(single.lower_bound_, double.lower_bound_, rtol=1e-6)
     np.testing.assert_array_equal(single.predict(X32), double.predict(X32))
 
@@ -110,13 +112,19 @@ def test_float32_fit_resolves_a_tolerance_finer_than_float32(estimator):
     # (fastem._base._float32_refinement), so the fit converges as in float64.
     X, _ = make_blobs(n_samples=20_000, n_features=5, centers=4, cluster_std=1.0, center_box=(-10, 10), random_state=3)
     if estimator == "ml":
-        make = lambda: fastem.GaussianMixture(4, tol=1e-9, max_iter=200, random_state=0)  # noqa: E731
+        tol = 1e-9
+        make = lambda: fastem.GaussianMixture(4, tol=tol, max_iter=200, random_state=0)  # noqa: E731
     else:
+        tol = 1e-3
         make = lambda: fastem.BayesianGaussianMixture(n_components=4, max_iter=200, random_state=0)  # noqa: E731
     single, double = make().fit(X.astype(np.float32)), make().fit(X.astype(np.float32).astype(np.float64))
     assert single.converged_ and double.converged_
     assert single.n_iter_ <= double.n_iter_ + 3
-    np.testing.assert_allclose(single.lower_bound_, double.lower_bound_, rtol=1e-9)
+    # Both stop at their first change below tol, from paths that differ by
+    # float32 rounding: the bounds agree to about tol (float32 products alone
+    # would leave them ~1e-6 relative apart: 0.08 for the ELBO of ~8e4).
+    assert abs(single.lower_bound_ - double.lower_bound_) <= 2 * tol
     for name in ("weights_", "means_", "covariances_"):
         got, want = getattr(single, name), getattr(double, name)
-        assert np.max(np.abs(got - want)) <= 4e-6 * np.max(np.abs(want)), name
+        # ~100 float32 units, as in test_float32_fit_agrees_with_float64_fit_to_float32_precision.
+        assert np.max(np.abs(got - want)) <= 1.2e-5 * np.max(np.abs(want)), name
