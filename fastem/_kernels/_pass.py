@@ -26,14 +26,11 @@ from fastem._kernels._jit import kernel
 from fastem._kernels._math import exp_shifted, log_positive
 
 
-# The two products per block are cut into calls that OpenBLAS runs fast.
-# Measured on one core (AVX-512 kernels, block of 256 rows, per 10^5 rows):
-# theta . T with k = 32 components and 153 features took 21.2 ms in one
-# call and 17.0 ms as two calls of 16 components (each within OpenBLAS's
-# small-matrix path, M N K <= 10^6); T . resp^T with 153 features took
-# 10.2 / 14.2 / 24.0 ms at k = 8 / 16 / 32 in one call and 4.5 / 9.0 /
-# 18.2 ms in calls of 32 features, while below about 1,000 outputs (n_stat k)
-# one call was as fast or up to 5% faster.
+# The two products per block are cut into calls that OpenBLAS runs at its
+# full single-core rate: one call of a whole product falls off that rate at
+# some shapes (calls of 16 components stay within OpenBLAS's small-matrix
+# path, M N K <= 10^6), while below about 1,000 outputs (n_stat k) one call
+# is as fast. bench/README.md, "Cost model", has the measurements.
 #: Components per call of the log-density product.
 E_CHUNK = 16
 #: Features per call of the statistics' product, when n_stat * k exceeds M_CHUNK_FROM.
@@ -58,11 +55,8 @@ M_CHUNK_FROM = 1024
 #: Largest rounding scale at a component's mean for float32 products.
 SINGLE_LIMIT = 2.0**16
 # The float32 statistics' product takes the responsibilities rows-first
-# (block x k, written so as they are narrowed), the product shape OpenBLAS
-# runs fastest in float32 here: on one core per 10^5 rows with 153 features,
-# 2.8 / 4.8 / 11.2 ms at k = 8 / 16 / 32 in one call, against 4.4 / 6.7 /
-# 11.4 ms with k x block responsibilities in calls of 32 features; at k = 32
-# calls of 64 features took 9.8 ms.
+# (block x k, written so as they are narrowed): the product shape OpenBLAS
+# runs fastest in float32 (bench/README.md, "Float32 data").
 #: Features per call of the float32 statistics' product, when n_stat * k exceeds SINGLE_M_CHUNK_FROM.
 SINGLE_M_CHUNK = 64
 SINGLE_M_CHUNK_FROM = 4096
@@ -163,7 +157,7 @@ def all_below_inf(values, n_rows):
     """True when values[:, :n_rows] holds neither NaN nor +inf.
 
     Counted, not and-ed: a short-circuit "and" is a branch per entry, and
-    the loop then does not vectorize (1.9 vs 0.34 us for 8 x 512 entries).
+    the loop then does not vectorize.
     """
     n_bad = 0
     for j in range(values.shape[0]):
@@ -273,8 +267,8 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
     data : tuple (X64, X32)
         X of shape (n_samples, n_features) in one of the two, float64 or
         float32; the other has no rows. One compiled pass serves both
-        dtypes (a second specialization of the whole parallel loop cost ~7 s
-        of cold compile): float32 rows go into float32 features and
+        dtypes, as each specialization of the whole parallel loop is
+        seconds of cold compile: float32 rows go into float32 features and
         products when the pass sums statistics from the E-step and
         SINGLE_LIMIT allows, into the float64 ones otherwise.
     sample_weight : ndarray of shape (n_samples,) or (0,)

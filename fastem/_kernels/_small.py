@@ -426,7 +426,7 @@ def fit_tasks(X, sample_weight, offsets, covariance_type, draws, reg_covar, tol,
     Tasks share nothing: the caller runs ranges of them on several threads
     (the function releases the GIL), and the result does not depend on how.
     A ``prange`` here would compile the whole fit a second time into the
-    parallel loop's body (about 9 s).
+    parallel loop's body, doubling its cold compile.
     """
     n_restarts = info.shape[1]
     for task in range(first_task, stop_task):
