@@ -1,7 +1,7 @@
 """fastem on data larger than its caller holds: a read-only memmap on disk,
 chunks, and Dask.
 
-Usage: python bench/large.py [--rows N] [--dask-only] [--memmap-only]
+Usage: python bench/large.py [--rows N] [--init-rows N] [--dask-only] [--memmap-only] [--init-only]
 
 - memmap: a file of N x 8 float32 rows (default 10^8, 3.2 GB) read through a
   read-only ``numpy.memmap``: per-iteration time, read throughput against the
@@ -10,7 +10,12 @@ Usage: python bench/large.py [--rows N] [--dask-only] [--memmap-only]
   share (which the OS may reclaim);
 - Dask: per-iteration time of the same fit in memory and on a LocalCluster
   (2 worker processes, 1 thread each) for 8 blocks, and the cluster's
-  throughput in rows per second.
+  throughput in rows per second;
+- initialization over blocks: the default k-means initialization of
+  10^7 x 8 rows (k = 8) in memory, over chunks of 10^6 rows and over a Dask
+  array of 10^6-row blocks on the same LocalCluster, against scikit-learn's
+  KMeans(n_init=1) on the same rows, and how far the three fitted starts lie
+  apart.
 """
 
 import argparse
@@ -94,12 +99,62 @@ def dask_bench():
     return in_memory, on_cluster, n
 
 
+def init_bench(rows, block_rows=1_000_000):
+    """Seconds of the 'kmeans' initialization (max_iter=0 fits) in memory, over chunks and on Dask."""
+    import dask.array as da
+    import distributed
+    from sklearn.cluster import KMeans
+
+    rng = np.random.default_rng(2)
+    d, k = 8, 8
+    centres = rng.normal(scale=4, size=(k, d))
+    X = rng.normal(size=(rows, d)) + centres[rng.integers(0, k, size=rows)]
+
+    def chunks():
+        return (X[start : start + block_rows] for start in range(0, rows, block_rows))
+
+    def timed(fit):
+        start = time.perf_counter()
+        model = fit()
+        return time.perf_counter() - start, model
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fastem.GaussianMixture(k, max_iter=0, random_state=0).fit(X[:200_000])  # compile outside the timings
+        memory_s, memory = timed(lambda: fastem.GaussianMixture(k, max_iter=0, random_state=0).fit(X))
+        chunks_s, chunked = timed(lambda: fastem.GaussianMixture(k, max_iter=0, random_state=0).fit_chunks(chunks))
+        sklearn_s, _ = timed(lambda: KMeans(k, n_init=1, random_state=0).fit(X))
+        os.environ["NUMBA_NUM_THREADS"] = "1"
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           dashboard_address=None, silence_logs=50)
+        client = distributed.Client(cluster)
+        dX = da.from_array(X, chunks=(block_rows, d)).persist()
+        fastem.GaussianMixture(k, max_iter=0, random_state=0).fit(dX[:200_000])  # the workers compile
+        dask_s, on_cluster = timed(lambda: fastem.GaussianMixture(k, max_iter=0, random_state=0).fit(dX))
+        client.close()
+        cluster.close()
+    apart = max(np.max(np.abs(getattr(m, name) - getattr(memory, name))) / np.max(np.abs(getattr(memory, name)))
+                for m in (chunked, on_cluster) for name in ("weights_", "means_", "covariances_"))
+    return memory_s, chunks_s, dask_s, sklearn_s, apart
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10**8)
     parser.add_argument("--dask-only", action="store_true")
     parser.add_argument("--memmap-only", action="store_true")
+    parser.add_argument("--init-only", action="store_true")
+    parser.add_argument("--init-rows", type=int, default=10**7)
     args = parser.parse_args(argv)
+    if not (args.memmap_only or args.dask_only):
+        memory_s, chunks_s, dask_s, sklearn_s, apart = init_bench(args.init_rows)
+        print(f"initialization ('kmeans'), {args.init_rows:,} x 8, k=8, blocks of 10^6 rows: in memory {memory_s:.2f} s, "
+              f"chunks {chunks_s:.2f} s, Dask LocalCluster 2 processes x 1 thread {dask_s:.2f} s; scikit-learn "
+              f"KMeans(n_init=1) {sklearn_s:.2f} s ({sklearn_s / memory_s:.1f}x in memory, {sklearn_s / chunks_s:.1f}x "
+              f"chunks, {sklearn_s / dask_s:.1f}x Dask); the chunked and Dask starts within {apart:.1e} of the "
+              "in-memory start (normwise)")
+    if args.init_only:
+        return 0
     if not args.dask_only:
         bandwidth = memory_bandwidth()
         per_iteration, throughput, rss, gib = memmap_bench(args.rows)

@@ -30,9 +30,8 @@ from fastem import gaussian
 from fastem._chunks import ChunkSource
 from fastem._dask import DaskSource, is_dask_array
 from fastem._driver import Monitor, fit_restarts
-from fastem._init import initial_responsibilities
 from fastem._kernels import n_stats
-from fastem._source import RESP_CHUNK_ROWS, ArraySource
+from fastem._source import ArraySource
 from fastem._threads import single_threaded_blas
 from fastem._validation import FLOAT_DTYPES, check_sample_weight
 
@@ -362,7 +361,7 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
             lower_bound = -np.inf
 
             def initialize():
-                return self._initial_state(source.init_source(), random_state, update)
+                return self._initial_state(source, random_state, update)
 
         else:
             lower_bound = self.lower_bound_
@@ -416,52 +415,30 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
 
     def _initial_state(self, source, random_state, update):
         """Draw initial responsibilities and apply one update to them."""
-        resp_chunk = initial_responsibilities(
-            self.init_params, source.X, self.n_components, random_state, source.sample_weight, self.n_threads
-        )
-        return update(self._stats_from_resp(source, resp_chunk), source.total_weight)
+        resp = source.initial_responsibilities(self.init_params, self.n_components, random_state, self.n_threads)
+        return update(self._stats_from_resp(source, resp), source.total_weight)
 
-    def _stats_from_resp(self, source, resp_chunk):
-        """Statistics of given responsibilities, about the data's mean."""
-        n_features = source.X.shape[1]
+    def _stats_from_resp(self, source, resp):
+        """Statistics of given responsibilities (from ``source.initial_responsibilities``), about the data's mean."""
+        n_features = source.n_features
         k = self.n_components
         family = gaussian.layout(self.covariance_type)
         placeholder = (np.zeros((k, n_stats(family, n_features))), np.zeros((k, n_features)),
                        np.zeros((k, 1, n_features)), np.zeros(k))
-        stats = source.statistics_given_resp((family, source.mean(), *placeholder), resp_chunk)
+        stats = source.statistics_given_resp((family, source.mean(), *placeholder), resp)
         one_hot_start = self.init_params in ("k-means++", "random_from_data")
         if self.covariance_type == "tied" and one_hot_start and self._reproduces_tied_init_quirk():
-            stats = self._add_unassigned_rows(stats, source, resp_chunk)
+            # scikit-learn's initial tied covariance also holds the second moment
+            # of the rows no component starts from (fastem._init.unassigned_moment);
+            # added to one component's scatter, it is added to the tied scatter.
+            s2 = stats.s2.copy()
+            s2[0] += source.unassigned_moment(resp)
+            stats = stats._replace(s2=s2)
         return stats
 
     def _reproduces_tied_init_quirk(self):
-        """Whether to reproduce scikit-learn's tied initialization (see _add_unassigned_rows)."""
+        """Whether to reproduce scikit-learn's tied initialization (see fastem._init.unassigned_moment)."""
         return True
-
-    @staticmethod
-    def _add_unassigned_rows(stats, source, resp_chunk):
-        """Add scikit-learn's term for rows that no component is responsible for.
-
-        scikit-learn's tied covariance is (X^T X - sum_j N_j mu_j mu_j^T) / sum_j N_j,
-        which assumes every row's responsibilities sum to one. The k-means++ and
-        random_from_data initializations give responsibility to k rows only, so
-        its initial tied covariance also holds the second moment about the
-        origin of all the other rows. Adding that moment to one component's
-        scatter adds it to the tied scatter, so the same random_state gives
-        the same fit.
-        """
-        X, weights = source.X, source.sample_weight
-        moment = np.zeros((X.shape[1], X.shape[1]))
-        for start in range(0, X.shape[0], RESP_CHUNK_ROWS):
-            stop = min(start + RESP_CHUNK_ROWS, X.shape[0])
-            unassigned = 1.0 - resp_chunk(start, stop).sum(axis=1)
-            if weights is not None:
-                unassigned *= weights[start:stop]
-            chunk = X[start:stop].astype(np.float64)
-            moment += (chunk * unassigned[:, None]).T @ chunk
-        s2 = stats.s2.copy()
-        s2[0] += moment
-        return stats._replace(s2=s2)
 
     def _kernel_params(self):
         return self._kernel_params_of(self._state())

@@ -1,22 +1,22 @@
 """Data read piecewise: a callable that returns a fresh iterator of 2-D arrays.
 
-Every pass over the data calls it again and runs the compiled pass on each
-chunk; the chunks' statistics are added in chunk order. Only one chunk is
-in memory at a time (plus the initialization sample).
+Every pass over the data, the initialization's included, calls it again
+and runs the compiled steps on each chunk; the chunks' results are added
+in chunk order. One chunk is in memory at a time, with the per-row state
+of the k-means initialization (a float64 and an int64 per row).
 """
 
 import numpy as np
 from sklearn.utils import check_array
 
-from fastem._source import ArraySource, run_pass
-from fastem.gaussian import combine_stats
+from fastem._blocked import BlockSource
+from fastem._blocks import LocalBlocks
 from fastem._validation import FLOAT_DTYPES
 
-#: Rows of the first chunks that initialization draws from.
-INIT_SAMPLE_ROWS = 100_000
+_NO_WEIGHTS = np.empty(0)
 
 
-class ChunkSource:
+class ChunkSource(BlockSource):
     """Exact EM over chunks.
 
     Parameters
@@ -25,9 +25,6 @@ class ChunkSource:
         ``chunks()`` returns a fresh iterator of arrays of shape
         (n_rows_i, n_features), the same data each time.
     n_threads : int or None
-    init_sample_rows : int
-        Initialization (k-means, random responsibilities, ...) runs on the
-        first chunks up to this many rows; EM then runs on all of them.
 
     Raises
     ------
@@ -35,29 +32,23 @@ class ChunkSource:
         When ``chunks`` is not callable.
     ValueError
         Naming the chunk: a different number of features, NaN or infinity,
-        not 2-D; or an empty iterator.
+        not 2-D; a chunk whose number of rows changed between passes; or an
+        empty iterator.
     """
 
-    def __init__(self, chunks, n_threads=None, init_sample_rows=INIT_SAMPLE_ROWS):
+    def __init__(self, chunks, n_threads=None):
         if not callable(chunks):
             raise TypeError(f"chunks must be a callable returning an iterator of 2-D arrays, got {type(chunks).__name__}")
         self.chunks = chunks
-        self.n_threads = n_threads
-        self.sample_weight = None
-        #: Whether float32 data may take float32 products in the statistics' passes.
-        self.single_products = True
-        n_samples, sample, sample_rows = 0, [], 0
+        self.n_threads = self._task_threads = n_threads
         self.dtype = self.n_features = None
-        for chunk in self._iterate(validate=True):
-            n_samples += chunk.shape[0]
-            if sample_rows < init_sample_rows:
-                sample.append(chunk[: init_sample_rows - sample_rows])
-                sample_rows += sample[-1].shape[0]
-        if n_samples == 0:
+        sizes = [chunk.shape[0] for chunk in self._iterate(validate=True)]
+        self.n_samples = int(sum(sizes))
+        if self.n_samples == 0:
             raise ValueError("chunks() returned no data: the iterator was empty")
-        self.n_samples = n_samples
-        self.total_weight = float(n_samples)
-        self._sample = np.ascontiguousarray(np.concatenate(sample))
+        self._sizes = sizes
+        self.blocks = LocalBlocks(self._read, sizes)
+        self._init_common()
 
     def _iterate(self, validate=False):
         for index, chunk in enumerate(self.chunks()):
@@ -74,28 +65,9 @@ class ChunkSource:
                 raise ValueError(f"{name} has {chunk.shape[1]} features, but the first chunk has {self.n_features}")
             yield np.ascontiguousarray(chunk, dtype=self.dtype)
 
-    def init_source(self):
-        """The first chunks, up to ``init_sample_rows`` rows."""
-        return ArraySource(self._sample, n_threads=self.n_threads)
-
-    def statistics(self, kparams, entropy=False):
-        total = None
-        for chunk in self._iterate():
-            part = run_pass(chunk, None, kparams, entropy=entropy, n_threads=self.n_threads, single=self.single_products)
-            total = part if total is None else combine_stats(total, part)
-        return total
-
-    def moments(self):
-        """Mean and unbiased covariance, merged chunk by chunk (Chan et al.'s pairwise update)."""
-        count, mean, scatter = 0.0, np.zeros(self.n_features), np.zeros((self.n_features, self.n_features))
-        for chunk in self._iterate():
-            chunk = chunk.astype(np.float64)
-            n = chunk.shape[0]
-            chunk_mean = chunk.mean(axis=0)
-            centred = chunk - chunk_mean
-            delta = chunk_mean - mean
-            total = count + n
-            scatter += centred.T @ centred + np.outer(delta, delta) * (count * n / total)
-            mean = mean + delta * (n / total)
-            count = total
-        return mean, scatter / max(count - 1.0, 1.0)
+    def _read(self):
+        """The chunks as blocks (no weights), checked to have the rows they had."""
+        for index, chunk in enumerate(self._iterate()):
+            if index >= len(self._sizes) or chunk.shape[0] != self._sizes[index]:
+                raise ValueError(f"chunk {index} changed between passes: chunks() must return the same data each time")
+            yield chunk, _NO_WEIGHTS

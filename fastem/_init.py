@@ -8,23 +8,48 @@ the same ``random_state`` the responsibilities are those of scikit-learn's
 
 import numpy as np
 
-from fastem._kmeans import kmeans_labels
+from fastem._kmeans import kmeans_labels, kmeans_plusplus_rows
+
+
+def one_hot(labels, n_components):
+    """One-hot rows of ``labels``; a label of -1 gives a row of zeros."""
+    resp = np.zeros((labels.shape[0], n_components))
+    rows = np.flatnonzero(labels >= 0)
+    resp[rows, labels[rows]] = 1.0
+    return resp
 
 
 def _one_hot(labels, n_components):
-    """Chunks of one-hot rows; a label of -1 gives a row of zeros."""
+    """Chunks of one-hot rows of ``labels``."""
 
     def resp_chunk(start, stop):
-        chunk = labels[start:stop]
-        resp = np.zeros((stop - start, n_components))
-        rows = np.flatnonzero(chunk >= 0)
-        resp[rows, chunk[rows]] = 1.0
-        return resp
+        return one_hot(labels[start:stop], n_components)
 
     return resp_chunk
 
 
-def _random(random_state, n_components, dtype):
+def rows_from_data(random_state, n_samples, n_components, sample_weight=None):
+    """The rows 'random_from_data' starts from: distinct, drawn among rows of positive weight."""
+    if sample_weight is None:
+        return random_state.choice(n_samples, size=n_components, replace=False)
+    candidates = np.flatnonzero(sample_weight > 0)
+    if candidates.shape[0] < n_components:
+        raise ValueError(
+            "init_params='random_from_data' needs at least n_components rows of positive "
+            f"sample_weight, got {candidates.shape[0]} for n_components = {n_components}"
+        )
+    return candidates[random_state.choice(candidates.shape[0], size=n_components, replace=False)]
+
+
+def labels_of_rows(rows, start, n_rows):
+    """Labels of rows ``start:start + n_rows`` when component j starts from row ``rows[j]`` (others -1)."""
+    labels = np.full(n_rows, -1, dtype=np.int64)
+    inside = np.flatnonzero((rows >= start) & (rows < start + n_rows))
+    labels[rows[inside] - start] = inside
+    return labels
+
+
+def random_responsibilities(random_state, n_components, dtype):
     """Uniform draws normalized per row, in the data's dtype.
 
     The draws are taken chunk by chunk; the legacy RandomState produces the
@@ -59,27 +84,29 @@ def initial_responsibilities(method, X, n_components, random_state, sample_weigh
     n_threads : int or None
         Threads for the compiled k-means.
     """
-    n_samples = X.shape[0]
     if method == "kmeans":
         labels = kmeans_labels(X, n_components, random_state, sample_weight, n_threads)
         return _one_hot(labels, n_components)
     if method == "random":
-        return _random(random_state, n_components, X.dtype)
-    labels = np.full(n_samples, -1, dtype=np.int64)
+        return random_responsibilities(random_state, n_components, X.dtype)
     if method == "random_from_data":
-        if sample_weight is None:
-            indices = random_state.choice(n_samples, size=n_components, replace=False)
-        else:
-            candidates = np.flatnonzero(sample_weight > 0)
-            if candidates.shape[0] < n_components:
-                raise ValueError(
-                    "init_params='random_from_data' needs at least n_components rows of positive "
-                    f"sample_weight, got {candidates.shape[0]} for n_components = {n_components}"
-                )
-            indices = candidates[random_state.choice(candidates.shape[0], size=n_components, replace=False)]
+        rows = rows_from_data(random_state, X.shape[0], n_components, sample_weight)
     else:  # 'k-means++'
-        from sklearn.cluster import kmeans_plusplus  # imported here: sklearn.cluster adds ~0.16 s to importing fastem
+        rows = kmeans_plusplus_rows(X, n_components, random_state, sample_weight, n_threads)
+    return _one_hot(labels_of_rows(rows, 0, X.shape[0]), n_components)
 
-        _, indices = kmeans_plusplus(X, n_components, random_state=random_state, sample_weight=sample_weight)
-    labels[indices] = np.arange(n_components)
-    return _one_hot(labels, n_components)
+
+def unassigned_moment(X, sample_weight, resp):
+    """Sum over rows of w_i (1 - sum_j r_ij) x_i x_i^T, in float64.
+
+    scikit-learn's tied covariance is (X^T X - sum_j N_j mu_j mu_j^T) / sum_j N_j,
+    which assumes every row's responsibilities sum to one. The k-means++ and
+    random_from_data initializations give responsibility to k rows only, so
+    its initial tied covariance also holds this moment of all the other rows
+    (fastem._base adds it to reproduce the same fit).
+    """
+    unassigned = 1.0 - resp.sum(axis=1)
+    if sample_weight is not None:
+        unassigned *= sample_weight
+    chunk = np.asarray(X, dtype=np.float64)
+    return (chunk * unassigned[:, None]).T @ chunk

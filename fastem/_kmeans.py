@@ -1,5 +1,15 @@
 """k-means for the 'kmeans' initialization, compiled, with scikit-learn's outcome.
 
+The algorithm is written once over row blocks (:mod:`fastem._blocks`):
+an array in memory is one block, chunks and the blocks of a Dask array
+are many, and each seeding step and Lloyd step is a pass over them whose
+per-block results are added in block order. The random draws are the same
+whatever the blocks, so a chunked or Dask fit starts where the in-memory
+fit of the same rows starts (sums over several blocks round differently,
+which moves a label only for a row equidistant from two centres to
+rounding). The per-block state (closest squared distances while seeding,
+labels) stays with its block: on the cluster for a Dask array.
+
 scikit-learn's ``KMeans(n_clusters, n_init=1, random_state)`` is the
 reference: the same k-means++ seeding (the same draws from the same random
 state, greedy choice among 2 + log(k) candidates per centre), the same
@@ -10,9 +20,11 @@ most 300 iterations) and the same final labels. Distances are computed in
 float64 in a different order than scikit-learn's BLAS calls, so the labels
 can differ only where a row is equidistant from two centres to rounding.
 
-float32 data go to scikit-learn's KMeans itself: there the seeding compares
-float32 potentials summed by BLAS, and a one-ulp difference in a potential
-moves the seeding for large n.
+float32 data in memory go to scikit-learn's KMeans itself: there the
+seeding compares float32 potentials summed by BLAS, and a one-ulp
+difference in a potential moves the seeding for large n. float32 blocks
+(chunks, Dask) are read as float64 here: their k-means is the float64
+k-means of the same values.
 """
 
 import warnings
@@ -27,19 +39,17 @@ from fastem._kernels._kmeans import (
     lloyd_assign,
     update_closest,
 )
-from fastem._source import MAX_GROUPS, readonly
+from fastem._blocks import MAX_GROUPS, memory_blocks, ordered_sum, readonly
 from fastem._threads import pass_guard, thread_limit
 
 #: Rows per block of the k-means kernels. The Lloyd step takes a block as
 #: (features x rows), so that its product with the centres has the shape
-#: OpenBLAS runs fastest (centres . block: 0.95 ms per 10^5 rows of 16
-#: features, k=16, one core, against 1.74 ms for centres . rows^T). At
-#: 100,000 x 16, k=16 the step took 1.39 ms with blocks of 128 rows and
-#: 1.69 ms with 256 (1.6-1.8 ms before, rows x features blocks of 256).
+#: OpenBLAS runs fastest (centres . block rather than centres . rows^T);
+#: with that layout 128-row blocks run the step faster than 256-row ones.
 BLOCK_ROWS = 128
-#: Memory allowed for the k-means++ candidates' closest distances (n x trials):
-#: kept, the chosen candidate's need no second pass over X (update_closest,
-#: ~0.8 ms per centre at 100,000 x 16); beyond it they are computed again.
+#: Memory allowed for the k-means++ candidates' closest distances (rows x trials,
+#: per block): kept, the chosen candidate's need no second pass over X
+#: (update_closest); beyond it they are computed again.
 TRIAL_BYTES = 32 * 2**20
 
 
@@ -48,84 +58,302 @@ def _grid(n_samples):
     return BLOCK_ROWS, max(1, min(n_blocks, MAX_GROUPS))
 
 
-def _mean_variance(X, mean):
-    """Mean over features of the column variances, without an n x d temporary."""
+def _float64_rows(X):
+    return readonly(np.ascontiguousarray(X, dtype=np.float64))
+
+
+# Per-block steps (fastem._blocks): step(X, weights, start, *args), weights empty for all ones.
+
+
+def _block_sum(X, weights, start):
+    return X.sum(axis=0, dtype=np.float64)
+
+
+def _block_scatter(X, weights, start, mean):
+    """Per-feature sum of squared deviations from ``mean``, without an n x d temporary."""
     total = np.zeros(X.shape[1])
-    for start in range(0, X.shape[0], 1 << 16):
-        total += ((X[start : start + (1 << 16)] - mean) ** 2).sum(axis=0)
-    return float(np.mean(total / X.shape[0]))
+    for first in range(0, X.shape[0], 1 << 16):
+        total += ((X[first : first + (1 << 16)] - mean) ** 2).sum(axis=0)
+    return total
 
 
-def _kmeans_plusplus(X, mean, n_clusters, random_state, sample_weight, grid):
-    """Greedy k-means++ seeding; returns the centres (centred coordinates, float64).
+def _block_rows(X, weights, start, ids, mean):
+    """(positions in ``ids`` of the rows in this block, those rows minus ``mean``, their weights)."""
+    inside = np.flatnonzero((ids >= start) & (ids < start + X.shape[0]))
+    local = ids[inside] - start
+    rows = np.asarray(X[local], dtype=np.float64) - mean
+    return inside, rows, (weights[local] if weights.shape[0] else np.ones(local.shape[0]))
 
-    Without sample weights the cumulative sums scikit-learn takes with
-    ``np.cumsum`` and ``np.searchsorted`` are scanned in compiled code
-    instead, in the same order (so with the same rounding), which keeps
-    memory to the one n-sized array of closest squared distances.
-    """
-    n_samples, n_features = X.shape
-    n_local_trials = 2 + int(np.log(n_clusters))
-    centers = np.empty((n_clusters, n_features))
-    if sample_weight is None:
-        no_weights = np.empty(0)
-        # RandomState.choice(n, p=ones / n): one uniform draw, searched in the
-        # normalized cumulative sum of p.
-        first = first_weighted_index(n_samples, random_state.random_sample())
+
+def _block_first_closest(X, weights, start, mean, point):
+    """The rows' squared distances to the first centre, and their (weighted) sum."""
+    X = _float64_rows(X)
+    closest = np.full(X.shape[0], np.inf)
+    update_closest(X, mean, point, closest, _grid(X.shape[0]))
+    return closest, (closest.sum() if weights.shape[0] == 0 else closest @ weights)
+
+
+def _block_search(X, weights, start, targets, closest):
+    """Where the block's cumulative (weighted) closest distances reach each target
+    (``X.shape[0]`` where they do not)."""
+    if weights.shape[0]:
+        return np.searchsorted(np.cumsum(weights * closest), targets)
+    found = np.empty(targets.shape[0], dtype=np.int64)
+    cumulative_search(closest, weights, targets, found)
+    return found
+
+
+def _block_trials(X, weights, start, mean, candidates, closest):
+    """Each candidate's potential over the block, and the rows' closest distances
+    with each candidate (kept within TRIAL_BYTES, else none)."""
+    X = _float64_rows(X)
+    grid = _grid(X.shape[0])
+    keep = candidates.shape[0] * X.shape[0] * 8 <= TRIAL_BYTES
+    trial_closest = np.empty((candidates.shape[0] if keep else 0, X.shape[0]))
+    partial = np.zeros((grid[1], candidates.shape[0]))
+    candidate_potentials(X, mean, candidates, closest, weights, grid, partial, trial_closest)
+    return partial.sum(axis=0), trial_closest
+
+
+def _block_choose(X, weights, start, mean, best, centre, in_place, closest, trial_closest):
+    """The rows' closest distances once candidate ``best`` (at ``centre``) is a centre."""
+    if not in_place:
+        closest = closest.copy()
+    if trial_closest.shape[0]:
+        closest[:] = trial_closest[best]
     else:
-        weights = sample_weight.astype(X.dtype)
-        first = random_state.choice(n_samples, p=weights / weights.sum())
-    centers[0] = X[first] - mean
-    closest = np.full(n_samples, np.inf)
-    update_closest(X, mean, centers[0], closest, grid)
-    # The candidates' closest distances are kept when small enough, so that
-    # the chosen one's need not be computed again from X.
-    keep = n_local_trials * n_samples * 8 <= TRIAL_BYTES
-    trial_closest = np.empty((n_local_trials if keep else 0, n_samples))
-    current_pot = closest.sum() if sample_weight is None else closest @ weights
-    for c in range(1, n_clusters):
-        rand_vals = random_state.uniform(size=n_local_trials) * current_pot
-        if sample_weight is None:
-            candidate_ids = np.empty(n_local_trials, dtype=np.int64)
-            cumulative_search(closest, no_weights, rand_vals, candidate_ids)
-        else:
-            candidate_ids = np.searchsorted(np.cumsum(weights * closest), rand_vals)
-        np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
-        candidates = np.ascontiguousarray(X[candidate_ids] - mean, dtype=np.float64)
-        partial = np.zeros((grid[1], n_local_trials))
-        candidate_potentials(X, mean, candidates, closest, no_weights if sample_weight is None else sample_weight,
-                             grid, partial, trial_closest)
-        potentials = partial.sum(axis=0)
-        best = int(np.argmin(potentials))
-        current_pot = potentials[best]
-        centers[c] = candidates[best]
-        if keep:
-            closest[:] = trial_closest[best]
-        else:
-            update_closest(X, mean, centers[c], closest, grid)
-    return centers
+        update_closest(_float64_rows(X), mean, centre, closest, _grid(X.shape[0]))
+    return closest
 
 
-def _relocate_empty_clusters(X, mean, weights, old_centers, sums, counts, labels):
-    """Move each empty cluster to one of the rows farthest from their centre."""
-    empty = np.flatnonzero(counts == 0)
-    if empty.shape[0] == 0:
-        return
+def _block_new_labels(X, weights, start):
+    return np.full(X.shape[0], -1, dtype=np.int64)
+
+
+def _block_assign(X, weights, start, mean, centers, accumulate, in_place, labels):
+    """Lloyd's assignment: (labels, the clusters' weighted sums and counts or None, labels changed)."""
+    X = _float64_rows(X)
+    grid = _grid(X.shape[0])
+    if not in_place:
+        labels = labels.copy()
+    n_clusters, n_features = centers.shape
+    groups = grid[1] if accumulate else 0
+    sums, counts = np.zeros((groups, n_clusters, n_features)), np.zeros((groups, n_clusters))
+    changes = np.zeros(grid[1], dtype=np.int64)
+    lloyd_assign(X, mean, weights, centers, grid, labels, sums, counts, changes)
+    if not accumulate:
+        return labels, None, None, int(changes.sum())
+    return labels, sums.sum(axis=0), counts.sum(axis=0), int(changes.sum())
+
+
+def _block_distances(X, weights, start, mean, centers, labels):
+    """Each row's squared distance to the centre of its cluster."""
     distances = np.zeros(X.shape[0])
-    for start in range(0, X.shape[0], 1 << 16):
-        stop = start + (1 << 16)
-        distances[start:stop] = ((X[start:stop] - mean - old_centers[labels[start:stop]]) ** 2).sum(axis=1)
+    for first in range(0, X.shape[0], 1 << 16):
+        stop = first + (1 << 16)
+        distances[first:stop] = ((X[first:stop] - mean - centers[labels[first:stop]]) ** 2).sum(axis=1)
+    return distances
+
+
+def _block_labels_at(X, weights, start, ids, labels):
+    inside = np.flatnonzero((ids >= start) & (ids < start + X.shape[0]))
+    return inside, labels[ids[inside] - start]
+
+
+def _block_counts(X, weights, start, n_clusters, labels):
+    return np.bincount(labels, minlength=n_clusters)
+
+
+class BlockKMeans:
+    """k-means over the blocks of a runner (:mod:`fastem._blocks`), as scikit-learn's
+    ``KMeans(n_clusters, n_init=1)`` runs it.
+
+    Parameters
+    ----------
+    blocks : LocalBlocks or DaskBlocks
+    n_clusters : int
+    sample_weight : ndarray of shape (n_samples,) or None
+        All the rows' weights, for the first centre's draw (blocks in memory).
+    """
+
+    def __init__(self, blocks, n_clusters, sample_weight=None):
+        self.blocks = blocks
+        self.n_clusters = n_clusters
+        self.sample_weight = sample_weight
+
+    def _holding(self, ids):
+        """The blocks that hold rows ``ids``."""
+        return set((np.searchsorted(self.blocks.starts, ids, side="right") - 1).tolist())
+
+    def _per_row(self, step, ids, *args, shape, dtype, state=None):
+        """Gather a per-row result of ``step`` for rows ``ids`` from the blocks that hold them."""
+        blocks = self.blocks
+        per_block = None if state is None else (lambda b, start, stop: (state[b],))
+        out = np.empty((ids.shape[0], *shape), dtype=dtype)
+        for found in blocks.gather(blocks.map(step, ids, *args, per_block=per_block, only=self._holding(ids))):
+            if found is not None:
+                out[found[0]] = found[1]
+        return out
+
+    def rows(self, ids, mean):
+        """X[ids] - mean in float64, and the rows' weights."""
+        blocks = self.blocks
+        rows, weights = np.empty((ids.shape[0], mean.shape[0])), np.empty(ids.shape[0])
+        for found in blocks.gather(blocks.map(_block_rows, ids, mean, only=self._holding(ids))):
+            if found is not None:
+                rows[found[0]], weights[found[0]] = found[1], found[2]
+        return rows, weights
+
+    def centre(self):
+        """The rows' mean, and the mean over features of their variances."""
+        blocks = self.blocks
+        n_samples = blocks.n_samples
+        mean = ordered_sum(blocks.gather(blocks.map(_block_sum))) / n_samples
+        scatter = ordered_sum(blocks.gather(blocks.map(_block_scatter, mean)))
+        return mean, float(np.mean(scatter / n_samples))
+
+    def search(self, targets, closest, totals):
+        """np.searchsorted(np.cumsum(every row's closest distance), targets), block by block:
+        a target is searched in the block where the running sum of the blocks' totals reaches it."""
+        blocks = self.blocks
+        where = np.full(targets.shape[0], blocks.n_blocks - 1)
+        local = targets.copy()
+        running, open_ = 0.0, np.ones(targets.shape[0], dtype=bool)
+        for index, total in enumerate(totals[:-1]):
+            reached = open_ & (targets < running + total)
+            where[reached] = index
+            local[reached] = targets[reached] - running
+            open_ &= ~reached
+            running += total
+        if blocks.n_blocks > 1:
+            local[open_] = targets[open_] - running
+        holding = set(where.tolist())
+        found = blocks.gather(blocks.map(_block_search, per_block=lambda b, start, stop: (local[where == b], closest[b]),
+                                         only=holding))
+        ids = np.empty(targets.shape[0], dtype=np.int64)
+        for index in holding:
+            ids[where == index] = blocks.starts[index] + found[index]
+        return ids
+
+    def seed(self, mean, random_state):
+        """Greedy k-means++ seeding: (centres, less ``mean``; the rows chosen)."""
+        blocks, n_clusters = self.blocks, self.n_clusters
+        n_samples = blocks.n_samples
+        n_local_trials = 2 + int(np.log(n_clusters))
+        centers = np.empty((n_clusters, mean.shape[0]))
+        chosen = np.empty(n_clusters, dtype=np.int64)
+        if self.sample_weight is None:
+            # RandomState.choice(n, p=ones / n): one uniform draw, searched in the
+            # normalized cumulative sum of p.
+            chosen[0] = first_weighted_index(n_samples, random_state.random_sample())
+        else:
+            chosen[0] = random_state.choice(n_samples, p=self.sample_weight / self.sample_weight.sum())
+        centers[0] = self.rows(chosen[:1], mean)[0][0]
+        first = blocks.map(_block_first_closest, mean, centers[0])
+        closest, totals = blocks.part(first, 0), blocks.gather(first, 1)
+        current_pot = ordered_sum(totals)
+        for c in range(1, n_clusters):
+            rand_vals = random_state.uniform(size=n_local_trials) * current_pot
+            candidate_ids = self.search(rand_vals, closest, totals)
+            np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
+            candidates = np.ascontiguousarray(self.rows(candidate_ids, mean)[0])
+            trials = blocks.map(_block_trials, mean, candidates, per_block=lambda b, start, stop: (closest[b],))
+            block_potentials = blocks.gather(trials, 0)
+            potentials = ordered_sum(block_potentials)
+            best = int(np.argmin(potentials))
+            current_pot = potentials[best]
+            centers[c], chosen[c] = candidates[best], candidate_ids[best]
+            totals = [part[best] for part in block_potentials]
+            trial_closest = blocks.part(trials, 1)
+            closest = blocks.map(_block_choose, mean, best, centers[c], blocks.mutable_state,
+                                 per_block=lambda b, start, stop: (closest[b], trial_closest[b]))
+        return centers, chosen
+
+    def _relocate_empty_clusters(self, mean, old_centers, sums, counts, labels):
+        """Move each empty cluster to one of the rows farthest from their centre."""
+        empty = np.flatnonzero(counts == 0)
+        if empty.shape[0] == 0:
+            return
+        blocks = self.blocks
+        per_block = lambda b, start, stop: (labels[b],)  # noqa: E731
+        distances = np.concatenate(blocks.gather(blocks.map(_block_distances, mean, old_centers, per_block=per_block)))
+        far = _farthest(distances, empty.shape[0])
+        if far is None:
+            return
+        rows, weights = self.rows(far, mean)
+        if self.sample_weight is None:
+            weights = None
+        old_ids = self._per_row(_block_labels_at, far, shape=(), dtype=np.int64, state=labels)
+        _move_to_rows(empty, rows, weights, old_ids, sums, counts)
+
+    def lloyd(self, mean, centers, threshold, max_iter):
+        """Lloyd's iterations from ``centers``: the labels, one array per block (kept with its block)."""
+        blocks, n_clusters = self.blocks, self.n_clusters
+        labels = blocks.map(_block_new_labels)
+        in_place = blocks.mutable_state
+        strict = False
+        for _ in range(max_iter):
+            assigned = blocks.map(_block_assign, mean, centers, True, in_place,
+                                  per_block=lambda b, start, stop: (labels[b],))
+            labels = blocks.part(assigned, 0)
+            parts = blocks.gather(assigned, slice(1, None))
+            sums = ordered_sum([p[0] for p in parts])
+            counts = ordered_sum([p[1] for p in parts])
+            changes = sum(p[2] for p in parts)
+            self._relocate_empty_clusters(mean, centers, sums, counts, labels)
+            # A cluster still empty (every row a duplicate) goes to the origin
+            # of the centred data, as in scikit-learn.
+            new_centers = np.divide(sums, counts[:, None], out=np.zeros_like(sums), where=counts[:, None] > 0)
+            shift = float(((new_centers - centers) ** 2).sum())
+            centers = new_centers
+            if changes == 0:
+                strict = True
+                break
+            if shift <= threshold:
+                break
+        if not strict:
+            assigned = blocks.map(_block_assign, mean, centers, False, in_place,
+                                  per_block=lambda b, start, stop: (labels[b],))
+            labels = blocks.part(assigned, 0)
+        counts = ordered_sum(blocks.gather(blocks.map(_block_counts, n_clusters,
+                                                      per_block=lambda b, start, stop: (labels[b],))))
+        warn_few_clusters(int(np.count_nonzero(counts)), n_clusters)
+        return labels
+
+    def fit(self, random_state, max_iter=300, tol=1e-4):
+        """Seeding and Lloyd's iterations: the labels, one array per block."""
+        mean, variance = self.centre()
+        centers, _ = self.seed(mean, random_state)
+        return self.lloyd(mean, centers, variance * tol if tol > 0 else 0.0, max_iter)
+
+
+def _farthest(distances, n_far):
+    """The ``n_far`` rows farthest from their centres, in scikit-learn's order (None if every distance is 0)."""
     if distances.max() == 0:
-        return
-    far = np.argpartition(distances, -empty.shape[0])[: -empty.shape[0] - 1 : -1]
-    for new_id, row in zip(empty, far):
-        w = 1.0 if weights is None else weights[row]
-        point = (X[row] - mean) * w
-        old_id = labels[row]
+        return None
+    return np.argpartition(distances, -n_far)[: -n_far - 1 : -1]
+
+
+def _move_to_rows(empty, rows, weights, old_ids, sums, counts):
+    """Clusters ``empty`` take the centred ``rows`` (with their ``weights``) from their clusters ``old_ids``."""
+    for index, new_id in enumerate(empty):
+        w = 1.0 if weights is None else weights[index]
+        point = rows[index] * w
+        old_id = old_ids[index]
         sums[old_id] -= point
         sums[new_id] = point
         counts[new_id] = w
         counts[old_id] -= w
+
+
+def _relocate_empty_clusters(X, mean, weights, old_centers, sums, counts, labels):
+    """Move each empty cluster to one of the rows farthest from their centre (one array in memory)."""
+    empty = np.flatnonzero(counts == 0)
+    if empty.shape[0] == 0:
+        return
+    far = _farthest(_block_distances(X, None, 0, mean, old_centers, labels), empty.shape[0])
+    if far is not None:
+        _move_to_rows(empty, X[far] - mean, None if weights is None else weights[far], labels[far], sums, counts)
 
 
 def kmeans_labels(X, n_clusters, random_state, sample_weight=None, n_threads=None, max_iter=300, tol=1e-4):
@@ -149,40 +377,20 @@ def kmeans_labels(X, n_clusters, random_state, sample_weight=None, n_threads=Non
 
         model = KMeans(n_clusters=n_clusters, n_init=1, random_state=random_state)
         return model.fit(X, sample_weight=sample_weight).labels_.astype(np.int64)
-
-    n_samples, n_features = X.shape
-    X = readonly(X)
-    mean = X.mean(axis=0)
-    threshold = _mean_variance(X, mean) * tol if tol > 0 else 0.0
-    grid = _grid(n_samples)
-    kernel_weights = np.empty(0) if sample_weight is None else sample_weight
     with thread_limit(n_threads), pass_guard():
-        centers = _kmeans_plusplus(X, mean, n_clusters, random_state, sample_weight, grid)
-        labels = np.full(n_samples, -1, dtype=np.int64)
-        strict = False
-        for _ in range(max_iter):
-            sums = np.zeros((grid[1], n_clusters, n_features))
-            counts = np.zeros((grid[1], n_clusters))
-            changes = np.zeros(grid[1], dtype=np.int64)
-            lloyd_assign(X, mean, kernel_weights, centers, grid, labels, sums, counts, changes)
-            sums, counts = sums.sum(axis=0), counts.sum(axis=0)
-            _relocate_empty_clusters(X, mean, sample_weight, centers, sums, counts, labels)
-            # A cluster still empty (every row a duplicate) goes to the origin
-            # of the centred data, as in scikit-learn.
-            new_centers = np.divide(sums, counts[:, None], out=np.zeros_like(sums), where=counts[:, None] > 0)
-            shift = float(((new_centers - centers) ** 2).sum())
-            centers = new_centers
-            if changes.sum() == 0:
-                strict = True
-                break
-            if shift <= threshold:
-                break
-        if not strict:
-            changes = np.zeros(grid[1], dtype=np.int64)
-            empty = np.empty((0, n_clusters, n_features))
-            lloyd_assign(X, mean, kernel_weights, centers, grid, labels, empty, empty[:, :, 0], changes)
-    warn_few_clusters(int(np.count_nonzero(np.bincount(labels, minlength=n_clusters))), n_clusters)
-    return labels
+        blocks = memory_blocks(readonly(X), sample_weight)
+        return BlockKMeans(blocks, n_clusters, sample_weight).fit(random_state, max_iter, tol)[0]
+
+
+def kmeans_plusplus_rows(X, n_clusters, random_state, sample_weight=None, n_threads=None):
+    """The rows scikit-learn's ``kmeans_plusplus(X, n_clusters)`` chooses, for float64 X in memory."""
+    if X.dtype != np.float64:
+        from sklearn.cluster import kmeans_plusplus  # imported here, as above
+
+        return kmeans_plusplus(X, n_clusters, random_state=random_state, sample_weight=sample_weight)[1]
+    with thread_limit(n_threads), pass_guard():
+        kmeans = BlockKMeans(memory_blocks(readonly(X), sample_weight), n_clusters, sample_weight)
+        return kmeans.seed(kmeans.centre()[0], random_state)[1]
 
 
 def warn_few_clusters(distinct, n_clusters):

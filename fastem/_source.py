@@ -7,19 +7,18 @@ so results are bitwise identical for any thread count.
 import numpy as np
 
 from fastem import gaussian
+from fastem._blocks import MAX_GROUPS, readonly
+from fastem._init import initial_responsibilities, unassigned_moment
 from fastem._kernels import em_pass, n_stats
 from fastem._kernels._update import OK, ml_update
 from fastem._threads import pass_guard, thread_limit
 from fastem.gaussian import combine_stats, stats_from_sums
 from fastem.prior import CHUNK_ROWS, weighted_mean, weighted_moments
 
-#: Upper bound on the number of groups (parallel work items) of one pass.
-MAX_GROUPS = 64
 #: Memory allowed for the per-group statistics of one pass.
 GROUP_STATS_BYTES = 32 * 2**20
 #: Fewest blocks per group when rows are few: a group costs its scratch
-#: arrays and a slot of statistics (at 10,000 rows, d=8, k=8: 40 groups of
-#: one block took 10% longer than 10 groups of four).
+#: arrays and a slot of statistics, more than a block's work where blocks are few.
 MIN_GROUP_BLOCKS = 4
 #: Rows per call when responsibilities are supplied (initialization).
 RESP_CHUNK_ROWS = CHUNK_ROWS
@@ -46,13 +45,6 @@ def grid(n_samples, n_features, n_components, family):
     slot_bytes = 8 * n_components * n_stats(family, n_features)
     n_groups = min(n_blocks // MIN_GROUP_BLOCKS, MAX_GROUPS, max(8, GROUP_STATS_BYTES // slot_bytes))
     return size, max(n_groups, 1)
-
-
-def readonly(X):
-    """A read-only view: the kernel sees one array type and cannot write X."""
-    view = X.view()
-    view.flags.writeable = False
-    return view
 
 
 def _no_outputs(n_components):
@@ -126,8 +118,8 @@ class MLSteps:
     next pass's inputs), with no NumPy between them.
 
     The Python update (:func:`fastem.gaussian.ml_update` with
-    :func:`fastem.gaussian.kernel_params`) costs about 0.4 ms per iteration
-    at d=16, k=16: as much as a pass over 2,000 rows. The next pass's inputs
+    :func:`fastem.gaussian.kernel_params`) is dozens of small NumPy calls,
+    as much time as a pass over a few thousand rows. The next pass's inputs
     come out of the update and are kept for the call given exactly the
     parameters they belong to; any other parameters (a restart's first)
     get theirs from kernel_params.
@@ -214,10 +206,6 @@ class ArraySource:
     def n_features(self):
         return self.X.shape[1]
 
-    def init_source(self):
-        """The data initialization draws from: all of it."""
-        return self
-
     def moments(self):
         """The (weighted) mean and unbiased covariance of the rows."""
         return weighted_moments(self.X, self.sample_weight)
@@ -246,6 +234,19 @@ class ArraySource:
             part = run_pass(self.X[start:stop], weights, kparams, resp_in=resp, n_threads=self.n_threads)
             total = part if total is None else combine_stats(total, part)
         return total
+
+    def initial_responsibilities(self, method, n_components, random_state, n_threads=None):
+        """An ``init_params`` method's ``resp_chunk(start, stop)`` (fastem._init)."""
+        return initial_responsibilities(method, self.X, n_components, random_state, self.sample_weight, n_threads)
+
+    def unassigned_moment(self, resp_chunk):
+        """Sum over rows of w_i (1 - sum_j r_ij) x_i x_i^T (fastem._init.unassigned_moment)."""
+        moment = np.zeros((self.X.shape[1], self.X.shape[1]))
+        for start in range(0, self.X.shape[0], RESP_CHUNK_ROWS):
+            stop = min(start + RESP_CHUNK_ROWS, self.X.shape[0])
+            weights = None if self.sample_weight is None else self.sample_weight[start:stop]
+            moment += unassigned_moment(self.X[start:stop], weights, resp_chunk(start, stop))
+        return moment
 
     def evaluate(self, kparams, *, log_norm=False, resp=False, label=False):
         """Per-row outputs of the E-step: log p(x), responsibilities, labels."""

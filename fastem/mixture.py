@@ -9,7 +9,6 @@ from sklearn.utils._param_validation import StrOptions
 
 from fastem import _small, gaussian
 from fastem._base import _NOT_CONVERGED, BaseGaussianMixture
-from fastem._init import initial_responsibilities
 from fastem._kmeans import warn_few_clusters
 from fastem._source import ArraySource, MLSteps
 from fastem._validation import check_means_init, check_precisions_init, check_weights_init
@@ -224,10 +223,8 @@ class GaussianMixture(BaseGaussianMixture):
         weights_init, means_init, precisions_init = self._check_initial_parameters(source.n_features)
         ctype = self.covariance_type
         if weights_init is None or means_init is None or precisions_init is None:
-            resp_chunk = initial_responsibilities(
-                self.init_params, source.X, self.n_components, random_state, source.sample_weight, self.n_threads
-            )
-            params = update(self._stats_from_resp(source, resp_chunk), source.total_weight)
+            resp = source.initial_responsibilities(self.init_params, self.n_components, random_state, self.n_threads)
+            params = update(self._stats_from_resp(source, resp), source.total_weight)
         else:
             params = gaussian.GaussianParams(None, None, None, None)
         weights = params.weights if weights_init is None else np.asarray(weights_init, dtype=np.float64)

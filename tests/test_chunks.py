@@ -60,11 +60,34 @@ def test_fit_chunks_with_uneven_chunks_and_float32():
     np.testing.assert_allclose(chunked.lower_bound_, whole.lower_bound_, rtol=1e-6)
 
 
-def test_initialization_draws_from_the_first_chunks():
-    X = _data(n=250_000, seed=2)
-    model = _quiet(fastem.GaussianMixture(3, random_state=0, max_iter=0).fit_chunks, _chunker(X, 50_000))
-    sample_fit = _quiet(fastem.GaussianMixture(3, random_state=0, max_iter=0).fit, X[:100_000])
-    np.testing.assert_allclose(model.means_, sample_fit.means_, rtol=1e-12)
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+@pytest.mark.parametrize("init_params", INIT_PARAMS)
+def test_initialization_over_all_chunks_equals_in_memory(init_params, covariance_type):
+    # More rows than any sample: the initialization runs over every chunk, with the
+    # in-memory fit's random draws (tied: with scikit-learn's term for unassigned rows).
+    X = _data(n=300_000, seed=2)
+    params = dict(init_params=init_params, covariance_type=covariance_type, random_state=0, tol=0.0, max_iter=3)
+    whole = _quiet(fastem.GaussianMixture(3, **params).fit, X)
+    chunked = _quiet(fastem.GaussianMixture(3, **params).fit_chunks, _chunker(X, 70_001))
+    np.testing.assert_allclose(chunked.lower_bounds_, whole.lower_bounds_, rtol=1e-10)
+    for name in ("weights_", "means_", "covariances_"):
+        np.testing.assert_allclose(getattr(chunked, name), getattr(whole, name), rtol=1e-10, atol=1e-12)
+
+
+def test_chunks_that_change_between_passes_are_an_error():
+    X = _data()
+    calls = []
+
+    def chunks():
+        calls.append(1)
+        size = 1000 if len(calls) == 1 else 999
+        return (X[start : start + size] for start in range(0, X.shape[0], size))
+
+    with pytest.raises(ValueError, match="chunk 0 changed between passes"):
+        _quiet(fastem.GaussianMixture(3, random_state=0).fit_chunks, chunks)
 
 
 @pytest.mark.parametrize(

@@ -79,9 +79,22 @@ def test_fit_on_the_cluster_equals_in_memory(client, kind, covariance_type):
     assert on_cluster.score(dX) == pytest.approx(in_memory.score(X), rel=1e-12)
 
 
+@pytest.mark.parametrize("init_params", ["kmeans", "k-means++", "random", "random_from_data"])
+def test_initialization_on_the_cluster_equals_in_memory(client, init_params):
+    # More rows than the old 100,000-row sample, in uneven blocks: k-means' seeding
+    # and Lloyd steps run as tasks over every block, with the in-memory draws.
+    X = _data(n=300_000, seed=3)
+    params = dict(covariance_type="tied", init_params=init_params, random_state=0, tol=0.0, max_iter=3)
+    in_memory = _quiet(fastem.GaussianMixture(4, **params).fit, X)
+    on_cluster = _quiet(fastem.GaussianMixture(4, **params).fit, da.from_array(X, chunks=(70_001, 3)))
+    np.testing.assert_allclose(on_cluster.lower_bounds_, in_memory.lower_bounds_, rtol=1e-10)
+    for name in ("weights_", "means_", "covariances_"):
+        np.testing.assert_allclose(getattr(on_cluster, name), getattr(in_memory, name), rtol=1e-10, atol=1e-12)
+
+
 def test_fit_survives_a_killed_worker(client):
     X = _data(n=400_000, seed=1)
-    # More rows than initialization samples: start both from the same point.
+    # A given start: the worker dies during the EM passes.
     params = dict(tol=0.0, max_iter=150, weights_init=np.full(4, 0.25), means_init=X[:4],
                   precisions_init=np.stack([np.eye(3)] * 4))
     in_memory = _quiet(fastem.GaussianMixture(4, **params).fit, X)

@@ -8,6 +8,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
 from fastem import _kmeans
+from fastem._blocks import memory_blocks
 from fastem._kmeans import kmeans_labels
 from fastem.cli import make_workload
 
@@ -54,10 +55,15 @@ def test_seeding_same_with_kept_or_recomputed_distances(monkeypatch, weighted):
     # pass when they fit in TRIAL_BYTES; computed again from X, they are bitwise the same.
     X = make_workload(30_000, 4, 7, seed=6)[0]
     weights = np.random.default_rng(1).uniform(0.1, 3.0, size=X.shape[0]) if weighted else None
-    mean, grid = X.mean(axis=0), _kmeans._grid(X.shape[0])
-    kept = _kmeans._kmeans_plusplus(X, mean, 7, np.random.RandomState(0), weights, grid)
+    mean = X.mean(axis=0)
+
+    def seed():
+        kmeans = _kmeans.BlockKMeans(memory_blocks(X, weights), 7, weights)
+        return kmeans.seed(mean, np.random.RandomState(0))[0]
+
+    kept = seed()
     monkeypatch.setattr(_kmeans, "TRIAL_BYTES", 0)
-    recomputed = _kmeans._kmeans_plusplus(X, mean, 7, np.random.RandomState(0), weights, grid)
+    recomputed = seed()
     np.testing.assert_array_equal(kept, recomputed)
     assert len(np.unique(kept, axis=0)) == 7
 

@@ -1,0 +1,138 @@
+"""What the data sources held as row blocks share: chunks read again for each
+pass (fastem._chunks) and the blocks of a Dask array (fastem._dask).
+
+Every pass runs one step per block through the source's runner
+(:mod:`fastem._blocks`) and adds the blocks' results in block order. The
+initialization runs over all the rows the same way (k-means seeding and
+Lloyd's steps, the draws of 'random' and 'random_from_data'), with the
+random draws of the in-memory fit, so that a fit over blocks reaches the
+in-memory fit of the same rows.
+"""
+
+import numpy as np
+
+from fastem._blocks import ordered_sum
+from fastem._init import labels_of_rows, one_hot, random_responsibilities, rows_from_data, unassigned_moment
+from fastem._kmeans import BlockKMeans
+from fastem._source import run_pass
+from fastem.gaussian import combine_stats
+
+
+# Per-block steps (fastem._blocks): step(X, weights, start, *args).
+
+
+def _block_statistics(X, weights, start, kparams, entropy, single, n_threads):
+    return run_pass(np.ascontiguousarray(X), None, kparams, entropy=entropy, n_threads=n_threads, single=single)
+
+
+def _block_moments(X, weights, start):
+    """Rows, mean and scatter about the mean of one block, in float64."""
+    X = np.asarray(X, dtype=np.float64)
+    mean = X.mean(axis=0)
+    centred = X - mean
+    return X.shape[0], mean, centred.T @ centred
+
+
+def _block_sum(X, weights, start):
+    return X.sum(axis=0, dtype=np.float64)
+
+
+def _resp_of_labels(start, n_rows, n_components, labels):
+    return one_hot(labels, n_components)
+
+
+def _resp_of_rows(start, n_rows, n_components, rows):
+    return one_hot(labels_of_rows(rows, start, n_rows), n_components)
+
+
+def _resp_given(start, n_rows, n_components, resp):
+    return resp
+
+
+def _block_resp_statistics(X, weights, start, kparams, n_threads, n_components, resp_of, resp_arg):
+    resp = np.ascontiguousarray(resp_of(start, X.shape[0], n_components, resp_arg), dtype=np.float64)
+    return run_pass(np.ascontiguousarray(X), None, kparams, resp_in=resp, n_threads=n_threads)
+
+
+def _block_unassigned_moment(X, weights, start, n_components, resp_of, resp_arg):
+    return unassigned_moment(X, None, resp_of(start, X.shape[0], n_components, resp_arg))
+
+
+class BlockResponsibilities:
+    """Initial responsibilities over blocks: ``resp_of(start, n_rows, k, arg)`` run where
+    each block is, with ``arg`` from ``per_block(index, start, stop)`` (evaluated here, in block order)."""
+
+    def __init__(self, resp_of, per_block, n_components):
+        self.resp_of, self.per_block, self.n_components = resp_of, per_block, n_components
+
+
+class BlockSource:
+    """A data source of row blocks run by ``self.blocks`` (LocalBlocks or DaskBlocks).
+
+    Subclasses set ``blocks``, ``n_samples``, ``n_features``, ``dtype``,
+    ``n_threads`` and ``_task_threads`` (the thread count each block's pass asks for).
+    """
+
+    sample_weight = None
+
+    def _init_common(self):
+        self.total_weight = float(self.n_samples)
+        #: Whether float32 data may take float32 products in the statistics' passes.
+        self.single_products = True
+
+    def statistics(self, kparams, entropy=False):
+        """E-step statistics of every block, added in block order."""
+        blocks = self.blocks
+        parts = blocks.gather(blocks.map(_block_statistics, kparams, entropy, self.single_products, self._task_threads))
+        return _combine(parts)
+
+    def moments(self):
+        """Mean and unbiased covariance, merged block by block (Chan et al.'s pairwise update)."""
+        count, mean, scatter = 0.0, np.zeros(self.n_features), np.zeros((self.n_features, self.n_features))
+        for n, block_mean, block_scatter in self.blocks.gather(self.blocks.map(_block_moments)):
+            delta = block_mean - mean
+            total = count + n
+            scatter = scatter + block_scatter + np.outer(delta, delta) * (count * n / total)
+            mean = mean + delta * (n / total)
+            count = total
+        return mean, scatter / max(count - 1.0, 1.0)
+
+    def mean(self):
+        """The mean of the rows: the reference point of the initial statistics."""
+        return ordered_sum(self.blocks.gather(self.blocks.map(_block_sum))) / self.n_samples
+
+    def initial_responsibilities(self, method, n_components, random_state, n_threads=None):
+        """An ``init_params`` method's responsibilities for every row, as the in-memory fit draws them."""
+        blocks = self.blocks
+        if method == "kmeans":
+            labels = BlockKMeans(blocks, n_components).fit(random_state)
+            return BlockResponsibilities(_resp_of_labels, lambda b, start, stop: (labels[b],), n_components)
+        if method == "random":
+            resp_chunk = random_responsibilities(random_state, n_components, self.dtype)
+            return BlockResponsibilities(_resp_given, lambda b, start, stop: (resp_chunk(start, stop),), n_components)
+        if method == "random_from_data":
+            rows = rows_from_data(random_state, self.n_samples, n_components)
+        else:  # 'k-means++'
+            kmeans = BlockKMeans(blocks, n_components)
+            rows = kmeans.seed(kmeans.centre()[0], random_state)[1]
+        return BlockResponsibilities(_resp_of_rows, lambda b, start, stop: (rows,), n_components)
+
+    def statistics_given_resp(self, kparams, resp):
+        """Statistics about ``kparams``'s reference for the responsibilities ``resp``."""
+        blocks = self.blocks
+        parts = blocks.gather(blocks.map(_block_resp_statistics, kparams, self._task_threads, resp.n_components,
+                                         resp.resp_of, per_block=resp.per_block))
+        return _combine(parts)
+
+    def unassigned_moment(self, resp):
+        """Sum over rows of (1 - sum_j r_ij) x x^T (see fastem._init.unassigned_moment)."""
+        blocks = self.blocks
+        return ordered_sum(blocks.gather(blocks.map(_block_unassigned_moment, resp.n_components, resp.resp_of,
+                                                    per_block=resp.per_block)))
+
+
+def _combine(parts):
+    total = parts[0]
+    for part in parts[1:]:
+        total = combine_stats(total, part)
+    return total

@@ -1,0 +1,160 @@
+"""Running a function over the row blocks of data, wherever the blocks are.
+
+The k-means initialization and the EM passes over data that are not one
+array in this process (chunks read again for every pass, blocks of a Dask
+array on a cluster) are written once, as per-block steps reduced in block
+order by the caller. A runner says where the steps run:
+
+- :class:`LocalBlocks`: in this process, over blocks that a callable reads
+  afresh each time (one in-memory array is a single block);
+- :class:`DaskBlocks`: one task per block of a persisted Dask array, its
+  results kept on the cluster until :meth:`DaskBlocks.gather` asks for them.
+
+A step is a module-level function ``step(X, weights, start, *args)`` of
+the block's rows ``X``, their sample weights (empty: all ones) and the
+block's first row ``start``; ``per_block(index, start, stop)`` gives a
+tuple of further arguments for each block. What a step returns may be
+kept as per-block state and handed to a later step of the same block: it
+stays where the block is.
+"""
+
+import numpy as np
+
+#: Upper bound on the number of groups (parallel work items) of one compiled pass.
+MAX_GROUPS = 64
+
+_NO_WEIGHTS = np.empty(0)
+
+
+def readonly(X):
+    """A read-only view: the kernel sees one array type and cannot write X."""
+    view = X.view()
+    view.flags.writeable = False
+    return view
+
+
+def _extra(per_block, index, start, stop):
+    return () if per_block is None else tuple(per_block(index, start, stop))
+
+
+class LocalBlocks:
+    """Blocks in this process.
+
+    Parameters
+    ----------
+    read : callable
+        ``read()`` returns a fresh iterator of ``(X, weights)`` per block,
+        the same data each time, each ``X`` a C-contiguous 2-D array.
+    sizes : sequence of int
+        Rows of each block.
+    """
+
+    #: Steps may update per-block state in place (nothing else holds it).
+    mutable_state = True
+
+    def __init__(self, read, sizes):
+        self._read = read
+        self.starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+
+    @property
+    def n_samples(self):
+        return int(self.starts[-1])
+
+    @property
+    def n_blocks(self):
+        return self.starts.shape[0] - 1
+
+    def map(self, step, *args, per_block=None, only=None):
+        """``[step(X_b, w_b, start_b, *args[, per_block(b, start_b, stop_b)]) for each block b]``.
+
+        ``only``: the blocks to run (the others get None); reading stops after the last of them.
+        """
+        last = self.n_blocks - 1 if only is None else max(only, default=-1)
+        results = [None] * self.n_blocks
+        if last < 0:
+            return results
+        for index, (X, weights) in enumerate(self._read()):
+            start, stop = int(self.starts[index]), int(self.starts[index + 1])
+            if only is None or index in only:
+                results[index] = step(X, weights, start, *args, *_extra(per_block, index, start, stop))
+            if index == last:
+                break
+        return results
+
+    def gather(self, results, item=None):
+        """The results themselves (``item``: that element of each)."""
+        return [r if item is None or r is None else r[item] for r in results]
+
+    def part(self, results, item):
+        """Each result's element ``item``, kept as per-block state."""
+        return self.gather(results, item)
+
+
+def memory_blocks(X, sample_weight=None):
+    """One in-memory array (and its weights) as a single block."""
+    weights = _NO_WEIGHTS if sample_weight is None else sample_weight
+    return LocalBlocks(lambda: iter([(X, weights)]), [X.shape[0]])
+
+
+class DaskBlocks:
+    """The row blocks of a persisted 2-D Dask array, one task per block.
+
+    Parameters
+    ----------
+    X : dask.array.Array
+        Persisted, one chunk across the columns.
+    """
+
+    #: Steps must return new arrays: a task's inputs belong to the cluster.
+    mutable_state = False
+
+    def __init__(self, X):
+        import dask
+
+        self._dask = dask
+        self._blocks = list(X.to_delayed().ravel())
+        self.starts = np.concatenate([[0], np.cumsum(X.chunks[0], dtype=np.int64)])
+
+    @property
+    def n_samples(self):
+        return int(self.starts[-1])
+
+    @property
+    def n_blocks(self):
+        return self.starts.shape[0] - 1
+
+    def map(self, step, *args, per_block=None, only=None):
+        """One task per block (see :meth:`LocalBlocks.map`); results stay on the cluster."""
+        delayed = self._dask.delayed(step, pure=False)
+        tasks = [None] * self.n_blocks
+        for index, block in enumerate(self._blocks):
+            if only is None or index in only:
+                start, stop = int(self.starts[index]), int(self.starts[index + 1])
+                tasks[index] = delayed(block, _NO_WEIGHTS, start, *args, *_extra(per_block, index, start, stop))
+        ran = [index for index, task in enumerate(tasks) if task is not None]
+        persisted = self._dask.persist(*[tasks[index] for index in ran])
+        for index, task in zip(ran, persisted):
+            tasks[index] = task
+        return tasks
+
+    def gather(self, results, item=None):
+        """The results (``item``: that element of each) brought to this process, in block order."""
+        wanted = [index for index, r in enumerate(results) if r is not None]
+        values = self._dask.compute(*[results[i] if item is None else results[i][item] for i in wanted])
+        gathered = [None] * len(results)
+        for index, value in zip(wanted, values):
+            gathered[index] = value
+        return gathered
+
+    def part(self, results, item):
+        """Each result's element ``item``, kept on the cluster as per-block state."""
+        return [None if r is None else r[item] for r in results]
+
+
+def ordered_sum(parts):
+    """parts[0] + parts[1] + ... in block order (parts[0] itself when there is one)."""
+    parts = [p for p in parts if p is not None]
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
