@@ -71,10 +71,14 @@ def _load_tbb():
 
 
 def _choose_threading_layer():
-    """Select TBB unless the user chose a layer or one is already running."""
-    if getattr(_numba_parallel, "_is_initialized", False) or numba.config.THREADING_LAYER != "default":
+    """Select TBB unless the user chose a layer or one is already running.
+
+    The TBB library is loaded in any case while no layer runs, so that a
+    user's own choice of 'tbb' (or 'safe') finds it too.
+    """
+    if getattr(_numba_parallel, "_is_initialized", False):
         return
-    if _load_tbb():
+    if _load_tbb() and numba.config.THREADING_LAYER == "default":
         numba.config.THREADING_LAYER = "tbb"
 
 

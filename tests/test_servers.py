@@ -122,3 +122,21 @@ def test_eight_threads_fitting_at_once_agree_with_serial_fits():
         for a, b in zip(expected, got):
             np.testing.assert_array_equal(a, b)
     assert numba.threading_layer() == "tbb"
+
+
+@pytest.mark.parametrize("layer", ["tbb", "safe", "workqueue"])
+def test_a_layer_the_user_chose_is_kept(layer):
+    # A fresh process: the layer is read from the environment when Numba is imported.
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np, numba, fastem\n"
+        "X = np.random.default_rng(0).normal(size=(200_000, 8))\n"
+        "fastem.GaussianMixture(3, covariance_type='diag', random_state=0).fit(X)  # the parallel pass\n"
+        "print(numba.threading_layer())\n"
+    )
+    env = dict(os.environ, NUMBA_THREADING_LAYER=layer)
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == ("tbb" if layer == "safe" else layer)
