@@ -93,14 +93,16 @@ def _block_first_closest(X, weights, start, mean, point):
     return closest, (closest.sum() if weights.shape[0] == 0 else closest @ weights)
 
 
-def _block_search(X, weights, start, targets, closest):
+def _block_search(X, weights, start, mean, targets, closest):
     """Where the block's cumulative (weighted) closest distances reach each target
-    (``X.shape[0]`` where they do not)."""
+    (``X.shape[0]`` where they do not), and those rows minus ``mean``."""
     if weights.shape[0]:
-        return np.searchsorted(np.cumsum(weights * closest), targets)
-    found = np.empty(targets.shape[0], dtype=np.int64)
-    cumulative_search(closest, weights, targets, found)
-    return found
+        found = np.searchsorted(np.cumsum(weights * closest), targets)
+    else:
+        found = np.empty(targets.shape[0], dtype=np.int64)
+        cumulative_search(closest, weights, targets, found)
+    inside = found[found < X.shape[0]]
+    return found, np.asarray(X[inside], dtype=np.float64) - mean
 
 
 def _block_trials(X, weights, start, mean, candidates, closest):
@@ -115,35 +117,36 @@ def _block_trials(X, weights, start, mean, candidates, closest):
     return partial.sum(axis=0), trial_closest
 
 
-def _block_choose(X, weights, start, mean, best, centre, in_place, closest, trial_closest):
-    """The rows' closest distances once candidate ``best`` (at ``centre``) is a centre."""
+def _block_choose_and_search(X, weights, start, mean, best, centre, in_place, targets, closest, trial_closest):
+    """The rows' closest distances once candidate ``best`` (at ``centre``) is a
+    centre, and :func:`_block_search` of the next centre's targets in them."""
     if not in_place:
         closest = closest.copy()
     if trial_closest.shape[0]:
         closest[:] = trial_closest[best]
     else:
         update_closest(_float64_rows(X), mean, centre, closest, _grid(X.shape[0]))
-    return closest
-
-
-def _block_new_labels(X, weights, start):
-    return np.full(X.shape[0], -1, dtype=np.int64)
+    return closest, _block_search(X, weights, start, mean, targets, closest)
 
 
 def _block_assign(X, weights, start, mean, centers, accumulate, in_place, labels):
-    """Lloyd's assignment: (labels, the clusters' weighted sums and counts or None, labels changed)."""
+    """Lloyd's assignment: (labels; the clusters' weighted sums and counts, or None; labels
+    changed; rows per cluster). ``labels`` None: every row starts unlabelled."""
     X = _float64_rows(X)
     grid = _grid(X.shape[0])
-    if not in_place:
+    if labels is None:
+        labels = np.full(X.shape[0], -1, dtype=np.int64)
+    elif not in_place:
         labels = labels.copy()
     n_clusters, n_features = centers.shape
     groups = grid[1] if accumulate else 0
     sums, counts = np.zeros((groups, n_clusters, n_features)), np.zeros((groups, n_clusters))
     changes = np.zeros(grid[1], dtype=np.int64)
     lloyd_assign(X, mean, weights, centers, grid, labels, sums, counts, changes)
+    rows = np.bincount(labels, minlength=n_clusters)
     if not accumulate:
-        return labels, None, None, int(changes.sum())
-    return labels, sums.sum(axis=0), counts.sum(axis=0), int(changes.sum())
+        return labels, None, None, int(changes.sum()), rows
+    return labels, sums.sum(axis=0), counts.sum(axis=0), int(changes.sum()), rows
 
 
 def _block_distances(X, weights, start, mean, centers, labels):
@@ -158,10 +161,6 @@ def _block_distances(X, weights, start, mean, centers, labels):
 def _block_labels_at(X, weights, start, ids, labels):
     inside = np.flatnonzero((ids >= start) & (ids < start + X.shape[0]))
     return inside, labels[ids[inside] - start]
-
-
-def _block_counts(X, weights, start, n_clusters, labels):
-    return np.bincount(labels, minlength=n_clusters)
 
 
 class BlockKMeans:
@@ -212,11 +211,12 @@ class BlockKMeans:
         scatter = ordered_sum(blocks.gather(blocks.map(_block_scatter, mean)))
         return mean, float(np.mean(scatter / n_samples))
 
-    def search(self, targets, closest, totals):
-        """np.searchsorted(np.cumsum(every row's closest distance), targets), block by block:
-        a target is searched in the block where the running sum of the blocks' totals reaches it."""
-        blocks = self.blocks
-        where = np.full(targets.shape[0], blocks.n_blocks - 1)
+    def _targets(self, targets, totals):
+        """Each target's block (where the running sum of the blocks' totals reaches it)
+        and its value within that block, for np.searchsorted(np.cumsum(every row's
+        closest distance), targets) searched block by block."""
+        n_blocks = self.blocks.n_blocks
+        where = np.full(targets.shape[0], n_blocks - 1)
         local = targets.copy()
         running, open_ = 0.0, np.ones(targets.shape[0], dtype=bool)
         for index, total in enumerate(totals[:-1]):
@@ -225,18 +225,35 @@ class BlockKMeans:
             local[reached] = targets[reached] - running
             open_ &= ~reached
             running += total
-        if blocks.n_blocks > 1:
+        if n_blocks > 1:
             local[open_] = targets[open_] - running
-        holding = set(where.tolist())
-        found = blocks.gather(blocks.map(_block_search, per_block=lambda b, start, stop: (local[where == b], closest[b]),
-                                         only=holding))
-        ids = np.empty(targets.shape[0], dtype=np.int64)
-        for index in holding:
-            ids[where == index] = blocks.starts[index] + found[index]
-        return ids
+        return where, local
+
+    def _candidates(self, found, where, mean):
+        """Global rows and their centred coordinates from the blocks' searches."""
+        starts, n_samples = self.blocks.starts, self.blocks.n_samples
+        ids = np.empty(where.shape[0], dtype=np.int64)
+        rows = np.empty((where.shape[0], mean.shape[0]))
+        fetched = np.zeros(where.shape[0], dtype=bool)
+        for index in set(where.tolist()):
+            local, block_rows = found[index]
+            mine = np.flatnonzero(where == index)
+            ids[mine] = starts[index] + local
+            inside = local < starts[index + 1] - starts[index]
+            rows[mine[inside]] = block_rows
+            fetched[mine[inside]] = True
+        # A target past its block's sum by rounding: the next row, wherever it is.
+        np.clip(ids, None, n_samples - 1, out=ids)
+        if not fetched.all():
+            rows[~fetched] = self.rows(ids[~fetched], mean)[0]
+        return ids, np.ascontiguousarray(rows)
 
     def seed(self, mean, random_state):
-        """Greedy k-means++ seeding: (centres, less ``mean``; the rows chosen)."""
+        """Greedy k-means++ seeding: (centres, less ``mean``; the rows chosen).
+
+        Two passes per centre: the candidates' potentials (keeping each block's
+        distances with each candidate), then the chosen candidate's distances
+        kept, with the search for the next centre's candidates in them."""
         blocks, n_clusters = self.blocks, self.n_clusters
         n_samples = blocks.n_samples
         n_local_trials = 2 + int(np.log(n_clusters))
@@ -252,11 +269,19 @@ class BlockKMeans:
         first = blocks.map(_block_first_closest, mean, centers[0])
         closest, totals = blocks.part(first, 0), blocks.gather(first, 1)
         current_pot = ordered_sum(totals)
+        best = trial_closest = None
         for c in range(1, n_clusters):
             rand_vals = random_state.uniform(size=n_local_trials) * current_pot
-            candidate_ids = self.search(rand_vals, closest, totals)
-            np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
-            candidates = np.ascontiguousarray(self.rows(candidate_ids, mean)[0])
+            where, local = self._targets(rand_vals, totals)
+            targets = lambda b: local[where == b]  # noqa: E731
+            if best is None:
+                found = blocks.gather(blocks.map(_block_search, mean, only=set(where.tolist()),
+                                                 per_block=lambda b, start, stop: (targets(b), closest[b])))
+            else:
+                chose = blocks.map(_block_choose_and_search, mean, best, centers[c - 1], blocks.mutable_state,
+                                   per_block=lambda b, start, stop: (targets(b), closest[b], trial_closest[b]))
+                closest, found = blocks.part(chose, 0), blocks.gather(chose, 1)
+            candidate_ids, candidates = self._candidates(found, where, mean)
             trials = blocks.map(_block_trials, mean, candidates, per_block=lambda b, start, stop: (closest[b],))
             block_potentials = blocks.gather(trials, 0)
             potentials = ordered_sum(block_potentials)
@@ -265,8 +290,6 @@ class BlockKMeans:
             centers[c], chosen[c] = candidates[best], candidate_ids[best]
             totals = [part[best] for part in block_potentials]
             trial_closest = blocks.part(trials, 1)
-            closest = blocks.map(_block_choose, mean, best, centers[c], blocks.mutable_state,
-                                 per_block=lambda b, start, stop: (closest[b], trial_closest[b]))
         return centers, chosen
 
     def _relocate_empty_clusters(self, mean, old_centers, sums, counts, labels):
@@ -289,7 +312,7 @@ class BlockKMeans:
     def lloyd(self, mean, centers, threshold, max_iter):
         """Lloyd's iterations from ``centers``: the labels, one array per block (kept with its block)."""
         blocks, n_clusters = self.blocks, self.n_clusters
-        labels = blocks.map(_block_new_labels)
+        labels = [None] * blocks.n_blocks
         in_place = blocks.mutable_state
         strict = False
         for _ in range(max_iter):
@@ -300,6 +323,7 @@ class BlockKMeans:
             sums = ordered_sum([p[0] for p in parts])
             counts = ordered_sum([p[1] for p in parts])
             changes = sum(p[2] for p in parts)
+            rows = ordered_sum([p[3] for p in parts])
             self._relocate_empty_clusters(mean, centers, sums, counts, labels)
             # A cluster still empty (every row a duplicate) goes to the origin
             # of the centred data, as in scikit-learn.
@@ -315,9 +339,8 @@ class BlockKMeans:
             assigned = blocks.map(_block_assign, mean, centers, False, in_place,
                                   per_block=lambda b, start, stop: (labels[b],))
             labels = blocks.part(assigned, 0)
-        counts = ordered_sum(blocks.gather(blocks.map(_block_counts, n_clusters,
-                                                      per_block=lambda b, start, stop: (labels[b],))))
-        warn_few_clusters(int(np.count_nonzero(counts)), n_clusters)
+            rows = ordered_sum([p[3] for p in blocks.gather(assigned, slice(1, None))])
+        warn_few_clusters(int(np.count_nonzero(rows)), n_clusters)
         return labels
 
     def fit(self, random_state, max_iter=300, tol=1e-4):
