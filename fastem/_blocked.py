@@ -11,7 +11,7 @@ in-memory fit of the same rows.
 
 import numpy as np
 
-from fastem._blocks import ordered_sum
+from fastem._blocks import column_sums, ordered_sum
 from fastem._init import labels_of_rows, one_hot, random_responsibilities, rows_from_data, unassigned_moment
 from fastem._kmeans import BlockKMeans
 from fastem._source import run_pass
@@ -31,10 +31,6 @@ def _block_moments(X, weights, start):
     mean = X.mean(axis=0)
     centred = X - mean
     return X.shape[0], mean, centred.T @ centred
-
-
-def _block_sum(X, weights, start):
-    return X.sum(axis=0, dtype=np.float64)
 
 
 def _resp_of_labels(start, n_rows, n_components, labels):
@@ -99,7 +95,7 @@ class BlockSource:
 
     def mean(self):
         """The mean of the rows: the reference point of the initial statistics."""
-        return ordered_sum(self.blocks.gather(self.blocks.map(_block_sum))) / self.n_samples
+        return ordered_sum(self.blocks.gather(self.blocks.map(column_sums))) / self.n_samples
 
     def initial_responsibilities(self, method, n_components, random_state, n_threads=None):
         """An ``init_params`` method's responsibilities for every row, as the in-memory fit draws them."""

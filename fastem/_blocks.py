@@ -23,7 +23,8 @@ import numpy as np
 #: Upper bound on the number of groups (parallel work items) of one compiled pass.
 MAX_GROUPS = 64
 
-_NO_WEIGHTS = np.empty(0)
+#: A block's weights when every row weighs one.
+NO_WEIGHTS = np.empty(0)
 
 
 def readonly(X):
@@ -92,7 +93,7 @@ class LocalBlocks:
 
 def memory_blocks(X, sample_weight=None):
     """One in-memory array (and its weights) as a single block."""
-    weights = _NO_WEIGHTS if sample_weight is None else sample_weight
+    weights = NO_WEIGHTS if sample_weight is None else sample_weight
     return LocalBlocks(lambda: iter([(X, weights)]), [X.shape[0]])
 
 
@@ -130,7 +131,7 @@ class DaskBlocks:
         for index, block in enumerate(self._blocks):
             if only is None or index in only:
                 start, stop = int(self.starts[index]), int(self.starts[index + 1])
-                tasks[index] = delayed(block, _NO_WEIGHTS, start, *args, *_extra(per_block, index, start, stop))
+                tasks[index] = delayed(block, NO_WEIGHTS, start, *args, *_extra(per_block, index, start, stop))
         ran = [index for index, task in enumerate(tasks) if task is not None]
         persisted = self._dask.persist(*[tasks[index] for index in ran])
         for index, task in zip(ran, persisted):
@@ -149,6 +150,11 @@ class DaskBlocks:
     def part(self, results, item):
         """Each result's element ``item``, kept on the cluster as per-block state."""
         return [None if r is None else r[item] for r in results]
+
+
+def column_sums(X, weights, start):
+    """A step: the block's column sums in float64 (unweighted)."""
+    return X.sum(axis=0, dtype=np.float64)
 
 
 def ordered_sum(parts):

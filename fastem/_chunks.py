@@ -10,10 +10,8 @@ import numpy as np
 from sklearn.utils import check_array
 
 from fastem._blocked import BlockSource
-from fastem._blocks import LocalBlocks
+from fastem._blocks import NO_WEIGHTS, LocalBlocks
 from fastem._validation import FLOAT_DTYPES
-
-_NO_WEIGHTS = np.empty(0)
 
 
 class ChunkSource(BlockSource):
@@ -70,4 +68,4 @@ class ChunkSource(BlockSource):
         for index, chunk in enumerate(self._iterate()):
             if index >= len(self._sizes) or chunk.shape[0] != self._sizes[index]:
                 raise ValueError(f"chunk {index} changed between passes: chunks() must return the same data each time")
-            yield chunk, _NO_WEIGHTS
+            yield chunk, NO_WEIGHTS

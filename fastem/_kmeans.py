@@ -39,7 +39,7 @@ from fastem._kernels._kmeans import (
     lloyd_assign,
     update_closest,
 )
-from fastem._blocks import MAX_GROUPS, memory_blocks, ordered_sum, readonly
+from fastem._blocks import MAX_GROUPS, column_sums, memory_blocks, ordered_sum, readonly
 from fastem._threads import pass_guard, thread_limit
 
 #: Rows per block of the k-means kernels. The Lloyd step takes a block as
@@ -63,10 +63,6 @@ def _float64_rows(X):
 
 
 # Per-block steps (fastem._blocks): step(X, weights, start, *args), weights empty for all ones.
-
-
-def _block_sum(X, weights, start):
-    return X.sum(axis=0, dtype=np.float64)
 
 
 def _block_scatter(X, weights, start, mean):
@@ -207,7 +203,7 @@ class BlockKMeans:
         """The rows' mean, and the mean over features of their variances."""
         blocks = self.blocks
         n_samples = blocks.n_samples
-        mean = ordered_sum(blocks.gather(blocks.map(_block_sum))) / n_samples
+        mean = ordered_sum(blocks.gather(blocks.map(column_sums))) / n_samples
         scatter = ordered_sum(blocks.gather(blocks.map(_block_scatter, mean)))
         return mean, float(np.mean(scatter / n_samples))
 
@@ -292,7 +288,7 @@ class BlockKMeans:
             trial_closest = blocks.part(trials, 1)
         return centers, chosen
 
-    def _relocate_empty_clusters(self, mean, old_centers, sums, counts, labels):
+    def relocate_empty_clusters(self, mean, old_centers, sums, counts, labels):
         """Move each empty cluster to one of the rows farthest from their centre."""
         empty = np.flatnonzero(counts == 0)
         if empty.shape[0] == 0:
@@ -324,7 +320,7 @@ class BlockKMeans:
             counts = ordered_sum([p[1] for p in parts])
             changes = sum(p[2] for p in parts)
             rows = ordered_sum([p[3] for p in parts])
-            self._relocate_empty_clusters(mean, centers, sums, counts, labels)
+            self.relocate_empty_clusters(mean, centers, sums, counts, labels)
             # A cluster still empty (every row a duplicate) goes to the origin
             # of the centred data, as in scikit-learn.
             new_centers = np.divide(sums, counts[:, None], out=np.zeros_like(sums), where=counts[:, None] > 0)
@@ -367,16 +363,6 @@ def _move_to_rows(empty, rows, weights, old_ids, sums, counts):
         sums[new_id] = point
         counts[new_id] = w
         counts[old_id] -= w
-
-
-def _relocate_empty_clusters(X, mean, weights, old_centers, sums, counts, labels):
-    """Move each empty cluster to one of the rows farthest from their centre (one array in memory)."""
-    empty = np.flatnonzero(counts == 0)
-    if empty.shape[0] == 0:
-        return
-    far = _farthest(_block_distances(X, None, 0, mean, old_centers, labels), empty.shape[0])
-    if far is not None:
-        _move_to_rows(empty, X[far] - mean, None if weights is None else weights[far], labels[far], sums, counts)
 
 
 def kmeans_labels(X, n_clusters, random_state, sample_weight=None, n_threads=None, max_iter=300, tol=1e-4):

@@ -191,7 +191,8 @@ def test_fit_many_random_state_instance_is_copied_per_problem():
 
 
 def test_empty_cluster_relocation_matches_the_python_path():
-    from fastem._kmeans import _relocate_empty_clusters
+    from fastem._blocks import memory_blocks
+    from fastem._kmeans import BlockKMeans
 
     rng = np.random.default_rng(8)
     X = rng.normal(size=(50, 3))
@@ -202,7 +203,7 @@ def test_empty_cluster_relocation_matches_the_python_path():
     np.add.at(sums, labels, X - mean)
     counts = np.bincount(labels, minlength=4).astype(float)
     expected_sums, expected_counts = sums.copy(), counts.copy()
-    _relocate_empty_clusters(X, mean, None, centers, expected_sums, expected_counts, labels)
+    BlockKMeans(memory_blocks(X), 4).relocate_empty_clusters(mean, centers, expected_sums, expected_counts, [labels])
     kernels._relocate_empty(np.ascontiguousarray((X - mean).T), np.ones(50), centers, labels, sums, counts, np.empty(50))
     assert expected_counts[3] == 1.0
     np.testing.assert_array_equal(counts, expected_counts)
