@@ -79,13 +79,13 @@ class BlockSource:
     def statistics(self, kparams, entropy=False):
         """E-step statistics of every block, added in block order."""
         blocks = self.blocks
-        parts = blocks.gather(blocks.map(_block_statistics, kparams, entropy, self.single_products, self._task_threads))
+        parts = blocks.run(_block_statistics, kparams, entropy, self.single_products, self._task_threads)
         return _combine(parts)
 
     def moments(self):
         """Mean and unbiased covariance, merged block by block (Chan et al.'s pairwise update)."""
         count, mean, scatter = 0.0, np.zeros(self.n_features), np.zeros((self.n_features, self.n_features))
-        for n, block_mean, block_scatter in self.blocks.gather(self.blocks.map(_block_moments)):
+        for n, block_mean, block_scatter in self.blocks.run(_block_moments):
             delta = block_mean - mean
             total = count + n
             scatter = scatter + block_scatter + np.outer(delta, delta) * (count * n / total)
@@ -95,7 +95,7 @@ class BlockSource:
 
     def mean(self):
         """The mean of the rows: the reference point of the initial statistics."""
-        return ordered_sum(self.blocks.gather(self.blocks.map(column_sums))) / self.n_samples
+        return ordered_sum(self.blocks.run(column_sums)) / self.n_samples
 
     def initial_responsibilities(self, method, n_components, random_state, n_threads=None):
         """An ``init_params`` method's responsibilities for every row, as the in-memory fit draws them."""
@@ -116,15 +116,15 @@ class BlockSource:
     def statistics_given_resp(self, kparams, resp):
         """Statistics about ``kparams``'s reference for the responsibilities ``resp``."""
         blocks = self.blocks
-        parts = blocks.gather(blocks.map(_block_resp_statistics, kparams, self._task_threads, resp.n_components,
-                                         resp.resp_of, per_block=resp.per_block))
+        parts = blocks.run(_block_resp_statistics, kparams, self._task_threads, resp.n_components, resp.resp_of,
+                           per_block=resp.per_block)
         return _combine(parts)
 
     def unassigned_moment(self, resp):
         """Sum over rows of (1 - sum_j r_ij) x x^T (see fastem._init.unassigned_moment)."""
         blocks = self.blocks
-        return ordered_sum(blocks.gather(blocks.map(_block_unassigned_moment, resp.n_components, resp.resp_of,
-                                                    per_block=resp.per_block)))
+        return ordered_sum(blocks.run(_block_unassigned_moment, resp.n_components, resp.resp_of,
+                                      per_block=resp.per_block))
 
 
 def _combine(parts):

@@ -8,7 +8,8 @@ order by the caller. A runner says where the steps run:
 - :class:`LocalBlocks`: in this process, over blocks that a callable reads
   afresh each time (one in-memory array is a single block);
 - :class:`DaskBlocks`: one task per block of a persisted Dask array, its
-  results kept on the cluster until :meth:`DaskBlocks.gather` asks for them.
+  results kept on the cluster until :meth:`DaskBlocks.gather` asks for them
+  (:meth:`DaskBlocks.run` brings them at once, in one round trip).
 
 A step is a module-level function ``step(X, weights, start, *args)`` of
 the block's rows ``X``, their sample weights (empty: all ones) and the
@@ -82,6 +83,10 @@ class LocalBlocks:
                 break
         return results
 
+    def run(self, step, *args, per_block=None, only=None):
+        """:meth:`map`, its results brought here (nothing kept as state)."""
+        return self.map(step, *args, per_block=per_block, only=only)
+
     def gather(self, results, item=None):
         """The results themselves (``item``: that element of each)."""
         return [r if item is None or r is None else r[item] for r in results]
@@ -124,18 +129,27 @@ class DaskBlocks:
     def n_blocks(self):
         return self.starts.shape[0] - 1
 
-    def map(self, step, *args, per_block=None, only=None):
-        """One task per block (see :meth:`LocalBlocks.map`); results stay on the cluster."""
+    def _tasks(self, step, args, per_block, only):
         delayed = self._dask.delayed(step, pure=False)
         tasks = [None] * self.n_blocks
         for index, block in enumerate(self._blocks):
             if only is None or index in only:
                 start, stop = int(self.starts[index]), int(self.starts[index + 1])
                 tasks[index] = delayed(block, NO_WEIGHTS, start, *args, *_extra(per_block, index, start, stop))
-        ran = [index for index, task in enumerate(tasks) if task is not None]
-        persisted = self._dask.persist(*[tasks[index] for index in ran])
-        for index, task in zip(ran, persisted):
+        return tasks, [index for index, task in enumerate(tasks) if task is not None]
+
+    def map(self, step, *args, per_block=None, only=None):
+        """One task per block (see :meth:`LocalBlocks.map`); results stay on the cluster."""
+        tasks, ran = self._tasks(step, args, per_block, only)
+        for index, task in zip(ran, self._dask.persist(*[tasks[index] for index in ran])):
             tasks[index] = task
+        return tasks
+
+    def run(self, step, *args, per_block=None, only=None):
+        """One task per block, the results brought here in one round trip."""
+        tasks, ran = self._tasks(step, args, per_block, only)
+        for index, value in zip(ran, self._dask.compute(*[tasks[index] for index in ran])):
+            tasks[index] = value
         return tasks
 
     def gather(self, results, item=None):

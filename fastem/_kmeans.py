@@ -185,7 +185,7 @@ class BlockKMeans:
         blocks = self.blocks
         per_block = None if state is None else (lambda b, start, stop: (state[b],))
         out = np.empty((ids.shape[0], *shape), dtype=dtype)
-        for found in blocks.gather(blocks.map(step, ids, *args, per_block=per_block, only=self._holding(ids))):
+        for found in blocks.run(step, ids, *args, per_block=per_block, only=self._holding(ids)):
             if found is not None:
                 out[found[0]] = found[1]
         return out
@@ -194,7 +194,7 @@ class BlockKMeans:
         """X[ids] - mean in float64, and the rows' weights."""
         blocks = self.blocks
         rows, weights = np.empty((ids.shape[0], mean.shape[0])), np.empty(ids.shape[0])
-        for found in blocks.gather(blocks.map(_block_rows, ids, mean, only=self._holding(ids))):
+        for found in blocks.run(_block_rows, ids, mean, only=self._holding(ids)):
             if found is not None:
                 rows[found[0]], weights[found[0]] = found[1], found[2]
         return rows, weights
@@ -203,8 +203,8 @@ class BlockKMeans:
         """The rows' mean, and the mean over features of their variances."""
         blocks = self.blocks
         n_samples = blocks.n_samples
-        mean = ordered_sum(blocks.gather(blocks.map(column_sums))) / n_samples
-        scatter = ordered_sum(blocks.gather(blocks.map(_block_scatter, mean)))
+        mean = ordered_sum(blocks.run(column_sums)) / n_samples
+        scatter = ordered_sum(blocks.run(_block_scatter, mean))
         return mean, float(np.mean(scatter / n_samples))
 
     def _targets(self, targets, totals):
@@ -271,8 +271,8 @@ class BlockKMeans:
             where, local = self._targets(rand_vals, totals)
             targets = lambda b: local[where == b]  # noqa: E731
             if best is None:
-                found = blocks.gather(blocks.map(_block_search, mean, only=set(where.tolist()),
-                                                 per_block=lambda b, start, stop: (targets(b), closest[b])))
+                found = blocks.run(_block_search, mean, only=set(where.tolist()),
+                                   per_block=lambda b, start, stop: (targets(b), closest[b]))
             else:
                 chose = blocks.map(_block_choose_and_search, mean, best, centers[c - 1], blocks.mutable_state,
                                    per_block=lambda b, start, stop: (targets(b), closest[b], trial_closest[b]))
@@ -295,7 +295,7 @@ class BlockKMeans:
             return
         blocks = self.blocks
         per_block = lambda b, start, stop: (labels[b],)  # noqa: E731
-        distances = np.concatenate(blocks.gather(blocks.map(_block_distances, mean, old_centers, per_block=per_block)))
+        distances = np.concatenate(blocks.run(_block_distances, mean, old_centers, per_block=per_block))
         far = _farthest(distances, empty.shape[0])
         if far is None:
             return
