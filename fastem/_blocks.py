@@ -39,7 +39,21 @@ def _extra(per_block, index, start, stop):
     return () if per_block is None else tuple(per_block(index, start, stop))
 
 
-class LocalBlocks:
+class _Runner:
+    """What both runners share: ``starts``, the blocks' first rows and the row count at the end."""
+
+    starts: np.ndarray
+
+    @property
+    def n_samples(self):
+        return int(self.starts[-1])
+
+    @property
+    def n_blocks(self):
+        return self.starts.shape[0] - 1
+
+
+class LocalBlocks(_Runner):
     """Blocks in this process.
 
     Parameters
@@ -57,14 +71,6 @@ class LocalBlocks:
     def __init__(self, read, sizes):
         self._read = read
         self.starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
-
-    @property
-    def n_samples(self):
-        return int(self.starts[-1])
-
-    @property
-    def n_blocks(self):
-        return self.starts.shape[0] - 1
 
     def map(self, step, *args, per_block=None, only=None):
         """``[step(X_b, w_b, start_b, *args[, per_block(b, start_b, stop_b)]) for each block b]``.
@@ -102,7 +108,7 @@ def memory_blocks(X, sample_weight=None):
     return LocalBlocks(lambda: iter([(X, weights)]), [X.shape[0]])
 
 
-class DaskBlocks:
+class DaskBlocks(_Runner):
     """The row blocks of a persisted 2-D Dask array, one task per block.
 
     Parameters
@@ -120,14 +126,6 @@ class DaskBlocks:
         self._dask = dask
         self._blocks = list(X.to_delayed().ravel())
         self.starts = np.concatenate([[0], np.cumsum(X.chunks[0], dtype=np.int64)])
-
-    @property
-    def n_samples(self):
-        return int(self.starts[-1])
-
-    @property
-    def n_blocks(self):
-        return self.starts.shape[0] - 1
 
     def _tasks(self, step, args, per_block, only):
         delayed = self._dask.delayed(step, pure=False)
