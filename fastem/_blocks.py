@@ -129,11 +129,15 @@ class DaskBlocks(_Runner):
 
     def _tasks(self, step, args, per_block, only):
         delayed = self._dask.delayed(step, pure=False)
+        client = _distributed_client()
         tasks = [None] * self.n_blocks
         for index, block in enumerate(self._blocks):
             if only is None or index in only:
                 start, stop = int(self.starts[index]), int(self.starts[index + 1])
-                tasks[index] = delayed(block, NO_WEIGHTS, start, *args, *_extra(per_block, index, start, stop))
+                extra = _extra(per_block, index, start, stop)
+                if client is not None:
+                    extra = tuple(_scattered(client, value) for value in extra)
+                tasks[index] = delayed(block, NO_WEIGHTS, start, *args, *extra)
         return tasks, [index for index, task in enumerate(tasks) if task is not None]
 
     def map(self, step, *args, per_block=None, only=None):
@@ -162,6 +166,30 @@ class DaskBlocks(_Runner):
     def part(self, results, item):
         """Each result's element ``item``, kept on the cluster as per-block state."""
         return [None if r is None else r[item] for r in results]
+
+
+#: Per-block arrays at least this large go to the workers directly, not inside the task graph.
+SCATTER_BYTES = 1 << 20
+
+
+def _distributed_client():
+    """The current distributed client, or None (dask's local schedulers)."""
+    try:
+        from distributed import default_client
+    except ImportError:
+        return None
+    try:
+        return default_client()
+    except ValueError:
+        return None
+
+
+def _scattered(client, value):
+    """A large array sent to the cluster ahead of its task (a graph holding it
+    goes through the scheduler: the 'random' initialization's draws)."""
+    if isinstance(value, np.ndarray) and value.nbytes >= SCATTER_BYTES:
+        return client.scatter(value, direct=True)
+    return value
 
 
 def column_sums(X, weights, start):

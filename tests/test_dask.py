@@ -92,6 +92,18 @@ def test_initialization_on_the_cluster_equals_in_memory(client, init_params):
         np.testing.assert_allclose(getattr(on_cluster, name), getattr(in_memory, name), rtol=1e-10, atol=1e-12)
 
 
+def test_random_initialization_sends_its_draws_outside_the_graph(client):
+    # The 'random' initialization draws every row's responsibilities here, in
+    # block order; blocks of them go to the workers directly, so the graph stays
+    # small (distributed warns of a large graph, and warnings are errors here).
+    X = _data(n=400_000, seed=4)
+    dX = da.from_array(X, chunks=(100_000, 3)).persist()
+    params = dict(init_params="random", random_state=0, tol=0.0, max_iter=2)
+    on_cluster = _quiet(fastem.GaussianMixture(8, **params).fit, dX)
+    in_memory = _quiet(fastem.GaussianMixture(8, **params).fit, X)
+    np.testing.assert_allclose(on_cluster.means_, in_memory.means_, rtol=1e-10)
+
+
 def test_fit_survives_a_killed_worker(client):
     X = _data(n=400_000, seed=1)
     # A given start: the worker dies during the EM passes.
