@@ -15,9 +15,9 @@ from typing import NamedTuple
 import numpy as np
 
 from fastem import gaussian
+from fastem._blocks import readonly
 from fastem._kernels import n_stats
 from fastem._kernels._small import NOT_FINITE, OK, fit_tasks
-from fastem._blocks import readonly
 from fastem._source import block_size
 from fastem._threads import resolve_n_threads
 
