@@ -193,8 +193,9 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
         Exact EM (or variational Bayes) over all chunks: each iteration is
         one pass over ``chunks()``, and the result equals ``fit`` on the
         concatenated data up to rounding (summation order). Initialization
-        (``init_params``) draws from the first chunks, up to 100,000 rows;
-        ``fit`` on data of at most that many rows starts from the same point.
+        (``init_params``) runs over all the chunks with ``fit``'s random
+        draws (k-means: two passes per seeded centre and one per Lloyd
+        step), so it starts where ``fit`` on the concatenated data starts.
         The data's mean and covariance, where a prior needs them, come from
         one extra pass.
 
