@@ -344,6 +344,10 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
                 self._fit_source(source)
         return source
 
+    def _fits_whole_in_compiled_code(self):
+        """Whether the settings allow the compiled whole fit of small problems (fastem._small)."""
+        return False
+
     def _fit_whole(self, source):
         """Fit a small problem entirely in compiled code when the settings allow; False if they do not."""
         return False

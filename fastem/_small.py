@@ -52,23 +52,6 @@ class Outcome(NamedTuple):
     error: Exception | None
 
 
-def settings_qualify(estimator):
-    """Whether the estimator's settings allow the compiled whole fit."""
-    from fastem.mixture import GaussianMixture
-
-    return (
-        type(estimator) is GaussianMixture
-        and estimator.prior is None
-        and estimator.init_params == "kmeans"
-        and estimator.weights_init is None
-        and estimator.means_init is None
-        and estimator.precisions_init is None
-        and not estimator.verbose
-        and estimator.max_iter > 0
-        and not (estimator.warm_start and hasattr(estimator, "converged_"))
-    )
-
-
 def data_qualify(X, n_components, covariance_type):
     """Whether the data (already validated) allow the compiled whole fit."""
     if X.dtype != np.float64:

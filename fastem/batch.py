@@ -139,7 +139,8 @@ def _fit_whole(estimator, datasets, sample_weights, n_jobs):
     ``fit``'s validation to name the fault) are left to single fits.
     """
     template = clone(estimator)
-    if not _small.settings_qualify(template):
+    # Any estimator may be given; only fastem's know whether they qualify.
+    if not getattr(template, "_fits_whole_in_compiled_code", lambda: False)():
         return {}
     k, covariance_type = template.n_components, template.covariance_type
     chosen, weights, n_features = [], [], None

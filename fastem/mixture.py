@@ -178,9 +178,25 @@ class GaussianMixture(BaseGaussianMixture):
             return MLSteps(source, self.n_components, self.covariance_type, self.reg_covar)
         return super()._step_rule(source, prior, update)
 
+    def _fits_whole_in_compiled_code(self):
+        """Whether the settings allow the compiled whole fit (fastem._small): maximum
+        likelihood from k-means, nothing given, nothing printed, nothing carried over."""
+        return (
+            type(self) is GaussianMixture
+            and self.prior is None
+            and self.init_params == "kmeans"
+            and self.weights_init is None
+            and self.means_init is None
+            and self.precisions_init is None
+            and not self.verbose
+            and self.max_iter > 0
+            and not (self.warm_start and hasattr(self, "converged_"))
+        )
+
     def _fit_whole(self, source):
         """Small maximum-likelihood fits from k-means run whole in compiled code (see fastem._small)."""
-        if not (_small.settings_qualify(self) and _small.data_qualify(source.X, self.n_components, self.covariance_type)):
+        if not (self._fits_whole_in_compiled_code()
+                and _small.data_qualify(source.X, self.n_components, self.covariance_type)):
             return False
         draws = _small.kmeans_draws(check_random_state(self.random_state), self.n_init, self.n_components)
         outcome = _small.fit([source.X], [source.sample_weight], draws[None], self.covariance_type, self.n_components,

@@ -37,7 +37,7 @@ DATASETS = {
 def _fit(X, python_path=False, sample_weight=None, **params):
     """A fastem fit through the compiled whole fit, or forced through the Python path."""
     model = fastem.GaussianMixture(**params)
-    compiled = _small.settings_qualify(model) and _small.data_qualify(np.asarray(X, dtype=np.float64),
+    compiled = model._fits_whole_in_compiled_code() and _small.data_qualify(np.asarray(X, dtype=np.float64),
                                                                       model.n_components, model.covariance_type)
     assert compiled or python_path, "these tests need problems the compiled whole fit takes"
     previous = _small.MAX_WORK
@@ -53,14 +53,14 @@ def _fit(X, python_path=False, sample_weight=None, **params):
 def test_whole_fit_is_taken_for_small_problems_only():
     model = fastem.GaussianMixture(3)
     small, large = np.zeros((100, 2)), np.zeros((200_000, 8))
-    assert _small.settings_qualify(model)
+    assert model._fits_whole_in_compiled_code()
     assert _small.data_qualify(small, 3, "full")
     assert not _small.data_qualify(large, 3, "full")
     assert not _small.data_qualify(small.astype(np.float32), 3, "full")
     for params in (dict(init_params="random"), dict(prior="default"), dict(verbose=1), dict(max_iter=0),
                    dict(means_init=np.zeros((3, 2)))):
-        assert not _small.settings_qualify(fastem.GaussianMixture(3, **params))
-    assert not _small.settings_qualify(fastem.BayesianGaussianMixture(n_components=3))
+        assert not fastem.GaussianMixture(3, **params)._fits_whole_in_compiled_code()
+    assert not fastem.BayesianGaussianMixture(n_components=3)._fits_whole_in_compiled_code()
 
 
 @pytest.mark.parametrize("n_clusters", [1, 2, 3, 8, 20])  # 20: above MASKED_SUMS_MAX_CLUSTERS, the other way to sum
