@@ -139,7 +139,7 @@ def _fit_whole(estimator, datasets, sample_weights, n_jobs):
     ``fit``'s validation to name the fault) are left to single fits.
     """
     template = clone(estimator)
-    # Any estimator may be given; only fastem's know whether they qualify.
+    # Another kind of estimator goes to single fits, which name what is wrong with it.
     if not getattr(template, "_fits_whole_in_compiled_code", lambda: False)():
         return {}
     k, covariance_type = template.n_components, template.covariance_type
