@@ -22,7 +22,7 @@ import numpy as np
 from scipy.special import gammaln, multigammaln
 
 from fastem._kernels import DIAG, FULL
-from fastem._kernels._update import COLLAPSED_MAX_COUNT
+from fastem._kernels._update import COLLAPSED_MAX_COUNT, NOISE_ULPS
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -217,7 +217,7 @@ def moments(stats, covariance_type, reg_covar, dtype):
         # origin within rounding of zero is zero.
         shift = n[:, None] * stats.reference
         origin = stats.s1 + shift
-        noise = 64.0 * np.finfo(np.float64).eps * (np.abs(stats.s1) + np.abs(shift))
+        noise = NOISE_ULPS * np.finfo(np.float64).eps * (np.abs(stats.s1) + np.abs(shift))
         origin = np.where((np.abs(origin) <= noise) | (n[:, None] >= COLLAPSED_MAX_COUNT), 0.0, origin)
         safe_n = np.where(n > 0.0, n, 1.0)[:, None]
         collapsed = count_pad(dtype) * origin * origin / (safe_n * nk[:, None] * nk[:, None])
@@ -366,7 +366,7 @@ def _scatter_about_mean(stats, covariance_type):
     """
     n = stats.n
     safe_n = np.where(n > 0.0, n, 1.0)
-    tolerance = 64.0 * np.finfo(np.float64).eps
+    tolerance = NOISE_ULPS * np.finfo(np.float64).eps
     if layout(covariance_type) == FULL:
         second = stats.s2
         scatter = second - stats.s1[:, :, None] * stats.s1[:, None, :] / safe_n[:, None, None]
