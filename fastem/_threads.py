@@ -7,8 +7,7 @@ threads and safe to ``fork()`` after (a process that has used GNU OpenMP
 kills its forked children: a server that forks workers after a first fit,
 or ``multiprocessing`` with the fork start method). A layer the user chose
 (``NUMBA_THREADING_LAYER``, or ``numba.config.THREADING_LAYER`` set before
-importing fastem), or one already running when fastem is imported, is kept;
-:func:`threading_layer` reports which one is in use.
+importing fastem), or one already running when fastem is imported, is kept.
 
 ``numba.set_num_threads`` acts on the calling thread only, so a server that
 calls fastem from several Python threads with different ``n_threads`` gets
@@ -83,18 +82,6 @@ def _choose_threading_layer():
 
 
 _choose_threading_layer()
-
-
-def threading_layer():
-    """The threading layer fastem's parallel passes run on ('tbb', 'omp' or 'workqueue').
-
-    Where no parallel code has run yet, the layer they will start.
-    """
-    layer = _layer()
-    if layer is not None:
-        return layer
-    chosen = numba.config.THREADING_LAYER
-    return chosen if chosen in ("tbb", "omp", "workqueue") else "default"
 
 
 def resolve_n_threads(n_threads):

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import fastem
-from fastem import _threads
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 
@@ -64,7 +63,6 @@ def test_threading_layer_is_fork_safe_and_thread_safe():
     X = _data()
     fastem.GaussianMixture(3, random_state=0).fit(X)  # parallel code has run: the layer is chosen
     assert numba.threading_layer() == "tbb"
-    assert _threads.threading_layer() == "tbb"
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "diag"])
