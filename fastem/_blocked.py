@@ -9,6 +9,8 @@ random draws of the in-memory fit, so that a fit over blocks reaches the
 in-memory fit of the same rows.
 """
 
+from typing import Callable, NamedTuple
+
 import numpy as np
 
 from fastem._blocks import column_sums, ordered_sum
@@ -54,12 +56,13 @@ def _block_unassigned_moment(X, weights, start, n_components, resp_of, resp_arg)
     return unassigned_moment(X, None, resp_of(start, X.shape[0], n_components, resp_arg))
 
 
-class BlockResponsibilities:
+class BlockResponsibilities(NamedTuple):
     """Initial responsibilities over blocks: ``resp_of(start, n_rows, k, arg)`` run where
     each block is, with ``arg`` from ``per_block(index, start, stop)`` (evaluated here, in block order)."""
 
-    def __init__(self, resp_of, per_block, n_components):
-        self.resp_of, self.per_block, self.n_components = resp_of, per_block, n_components
+    resp_of: Callable
+    per_block: Callable
+    n_components: int
 
 
 class BlockSource:
@@ -80,7 +83,7 @@ class BlockSource:
         """E-step statistics of every block, added in block order."""
         blocks = self.blocks
         parts = blocks.run(_block_statistics, kparams, entropy, self.single_products, self._task_threads)
-        return _combine(parts)
+        return ordered_sum(parts, combine_stats)
 
     def moments(self):
         """Mean and unbiased covariance, merged block by block (Chan et al.'s pairwise update)."""
@@ -118,7 +121,7 @@ class BlockSource:
         blocks = self.blocks
         parts = blocks.run(_block_resp_statistics, kparams, self._task_threads, resp.n_components, resp.resp_of,
                            per_block=resp.per_block)
-        return _combine(parts)
+        return ordered_sum(parts, combine_stats)
 
     def unassigned_moment(self, resp):
         """Sum over rows of (1 - sum_j r_ij) x x^T (see fastem._init.unassigned_moment)."""
@@ -126,9 +129,3 @@ class BlockSource:
         return ordered_sum(blocks.run(_block_unassigned_moment, resp.n_components, resp.resp_of,
                                       per_block=resp.per_block))
 
-
-def _combine(parts):
-    total = parts[0]
-    for part in parts[1:]:
-        total = combine_stats(total, part)
-    return total

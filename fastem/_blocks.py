@@ -19,6 +19,8 @@ kept as per-block state and handed to a later step of the same block: it
 stays where the block is.
 """
 
+import operator
+
 import numpy as np
 
 #: Upper bound on the number of groups (parallel work items) of one compiled pass.
@@ -197,10 +199,11 @@ def column_sums(X, weights, start):
     return X.sum(axis=0, dtype=np.float64)
 
 
-def ordered_sum(parts):
-    """parts[0] + parts[1] + ... in block order (parts[0] itself when there is one)."""
+def ordered_sum(parts, add=operator.add):
+    """add(...add(parts[0], parts[1])..., parts[-1]) in block order, Nones left out
+    (parts[0] itself when there is one)."""
     parts = [p for p in parts if p is not None]
     total = parts[0]
     for part in parts[1:]:
-        total = total + part
+        total = add(total, part)
     return total

@@ -73,12 +73,14 @@ def _block_scatter(X, weights, start, mean):
     return total
 
 
-def _block_rows(X, weights, start, ids, mean):
-    """(positions in ``ids`` of the rows in this block, those rows minus ``mean``, their weights)."""
+def _block_rows(X, weights, start, ids, mean, labels=None):
+    """(positions in ``ids`` of the rows in this block, those rows minus ``mean``,
+    their weights, their labels or None)."""
     inside = np.flatnonzero((ids >= start) & (ids < start + X.shape[0]))
     local = ids[inside] - start
     rows = np.asarray(X[local], dtype=np.float64) - mean
-    return inside, rows, (weights[local] if weights.shape[0] else np.ones(local.shape[0]))
+    row_weights = weights[local] if weights.shape[0] else np.ones(local.shape[0])
+    return inside, rows, row_weights, (None if labels is None else labels[local])
 
 
 def _block_first_closest(X, weights, start, mean, point):
@@ -154,11 +156,6 @@ def _block_distances(X, weights, start, mean, centers, labels):
     return distances
 
 
-def _block_labels_at(X, weights, start, ids, labels):
-    inside = np.flatnonzero((ids >= start) & (ids < start + X.shape[0]))
-    return inside, labels[ids[inside] - start]
-
-
 class BlockKMeans:
     """k-means over the blocks of a runner (:mod:`fastem._blocks`), as scikit-learn's
     ``KMeans(n_clusters, n_init=1)`` runs it.
@@ -180,24 +177,17 @@ class BlockKMeans:
         """The blocks that hold rows ``ids``."""
         return set((np.searchsorted(self.blocks.starts, ids, side="right") - 1).tolist())
 
-    def _per_row(self, step, ids, *args, shape, dtype, state=None):
-        """Gather a per-row result of ``step`` for rows ``ids`` from the blocks that hold them."""
-        blocks = self.blocks
-        per_block = None if state is None else (lambda b, start, stop: (state[b],))
-        out = np.empty((ids.shape[0], *shape), dtype=dtype)
-        for found in blocks.run(step, ids, *args, per_block=per_block, only=self._holding(ids)):
-            if found is not None:
-                out[found[0]] = found[1]
-        return out
-
-    def rows(self, ids, mean):
-        """X[ids] - mean in float64, and the rows' weights."""
-        blocks = self.blocks
+    def rows(self, ids, mean, labels=None):
+        """X[ids] - mean in float64, the rows' weights, and (given the blocks' labels) their labels."""
+        per_block = None if labels is None else (lambda b, start, stop: (labels[b],))
         rows, weights = np.empty((ids.shape[0], mean.shape[0])), np.empty(ids.shape[0])
-        for found in blocks.run(_block_rows, ids, mean, only=self._holding(ids)):
+        row_labels = np.empty(ids.shape[0], dtype=np.int64)
+        for found in self.blocks.run(_block_rows, ids, mean, per_block=per_block, only=self._holding(ids)):
             if found is not None:
                 rows[found[0]], weights[found[0]] = found[1], found[2]
-        return rows, weights
+                if labels is not None:
+                    row_labels[found[0]] = found[3]
+        return rows, weights, row_labels
 
     def centre(self):
         """The rows' mean, and the mean over features of their variances."""
@@ -211,19 +201,17 @@ class BlockKMeans:
         """Each target's block (where the running sum of the blocks' totals reaches it)
         and its value within that block, for np.searchsorted(np.cumsum(every row's
         closest distance), targets) searched block by block."""
-        n_blocks = self.blocks.n_blocks
-        where = np.full(targets.shape[0], n_blocks - 1)
-        local = targets.copy()
+        where = np.full(targets.shape[0], self.blocks.n_blocks - 1)
+        offsets = np.zeros(targets.shape[0])
         running, open_ = 0.0, np.ones(targets.shape[0], dtype=bool)
         for index, total in enumerate(totals[:-1]):
             reached = open_ & (targets < running + total)
-            where[reached] = index
-            local[reached] = targets[reached] - running
+            where[reached], offsets[reached] = index, running
             open_ &= ~reached
             running += total
-        if n_blocks > 1:
-            local[open_] = targets[open_] - running
-        return where, local
+        offsets[open_] = running
+        # One block: offsets of 0.0, and x - 0.0 is x.
+        return where, targets - offsets
 
     def _candidates(self, found, where, mean):
         """Global rows and their centred coordinates from the blocks' searches."""
@@ -299,11 +287,8 @@ class BlockKMeans:
         far = _farthest(distances, empty.shape[0])
         if far is None:
             return
-        rows, weights = self.rows(far, mean)
-        if self.sample_weight is None:
-            weights = None
-        old_ids = self._per_row(_block_labels_at, far, shape=(), dtype=np.int64, state=labels)
-        _move_to_rows(empty, rows, weights, old_ids, sums, counts)
+        rows, weights, old_ids = self.rows(far, mean, labels)
+        _move_to_rows(empty, rows, None if self.sample_weight is None else weights, old_ids, sums, counts)
 
     def lloyd(self, mean, centers, threshold, max_iter):
         """Lloyd's iterations from ``centers``: the labels, one array per block (kept with its block)."""
