@@ -95,7 +95,7 @@ def kernel_params(params, covariance_type, reference=None, log_weights=None):
     ``log_const[j] = log weight_j + log det U_j - d/2 log(2 pi)``; a component
     of weight zero gets -inf and so never receives responsibility. ``theta``
     holds the same log-probabilities as coefficients of the features
-    T(x - ref) (see :mod:`fastem._kernels._gaussian`): with m = mu - ref and
+    T(x - ref) (see :mod:`fastem._kernels._features`): with m = mu - ref and
     precision P, constant log_const - m^T P m / 2, linear P m, and
     -P_aa / 2 (squares), -P_ac (products, a < c).
 

@@ -6,7 +6,7 @@ import pytest
 import naive
 from fastem import gaussian
 from fastem._kernels import em_pass
-from fastem._kernels._gaussian import term_scale
+from fastem._kernels._features import term_scale
 from fastem._kernels._pass import single_floor
 from fastem._source import ArraySource, block_size, grid, pass_data
 

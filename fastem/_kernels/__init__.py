@@ -1,6 +1,6 @@
 """Numba kernels: arrays in, arrays out. No validation, no Python objects, no raising."""
 
-from fastem._kernels._gaussian import DIAG, FULL, n_stats
+from fastem._kernels._features import DIAG, FULL, LINEAR, n_stats
 from fastem._kernels._pass import em_pass
 
-__all__ = ["DIAG", "FULL", "em_pass", "n_stats"]
+__all__ = ["DIAG", "FULL", "LINEAR", "em_pass", "n_stats"]

@@ -1,18 +1,7 @@
-"""Gaussian component family: sufficient-statistic features of a block of rows,
-and the direct log-density used where those features overflow.
+"""Gaussian component family: the direct log-density, used where the
+features of :mod:`fastem._kernels._features` overflow.
 
-The pass treats the Gaussian as an exponential family: with x' = x - ref
-(``ref`` a reference point near the data), the log-density of component j is
-theta_j . T(x') with
-
-- ``FULL`` layout: T(x') = (1, x', x'_a x'_c for a <= c), 1 + d + d(d+1)/2 features;
-- ``DIAG`` layout: T(x') = (1, x', x'^2), 1 + 2d features.
-
-Blocks of features are held as (n_features_T, block_size) so that every
-inner loop runs over the contiguous row axis (LLVM vectorizes it), and the
-per-block log-densities and statistics are matrix products.
-
-For the direct log-density two layouts cover the four covariance types:
+Two layouts of ``chol`` cover the four covariance types:
 
 - ``FULL``: ``chol`` has shape (n_components, n_features, n_features) and
   holds upper-triangular precision Cholesky factors U (precision = U U^T).
@@ -26,66 +15,8 @@ weight, the log-determinant and -d/2 log(2 pi) into ``log_const`` (and into
 theta), so the same code serves ML, MAP and variational Bayes.
 """
 
+from fastem._kernels._features import FULL
 from fastem._kernels._jit import kernel
-
-FULL = 0
-DIAG = 1
-
-
-def n_stats(family, n_features):
-    """Length of T(x) for a layout."""
-    d = n_features
-    return 1 + d + d * (d + 1) // 2 if family == FULL else 1 + 2 * d
-
-
-@kernel()
-def features(family, X, start, n_rows, ref, phi):
-    """phi[:, :n_rows] = T(X[start:start + n_rows] - ref), one row of phi per feature."""
-    n_features = X.shape[1]
-    ones = phi[0]
-    for b in range(n_rows):
-        ones[b] = 1.0
-    for c in range(n_features):
-        target = phi[1 + c]
-        r = ref[c]
-        for b in range(n_rows):
-            target[b] = X[start + b, c] - r
-    index = 1 + n_features
-    if family == FULL:
-        for a in range(n_features):
-            left = phi[1 + a]
-            for c in range(a, n_features):
-                right = phi[1 + c]
-                target = phi[index]
-                for b in range(n_rows):
-                    target[b] = left[b] * right[b]
-                index += 1
-    else:
-        for c in range(n_features):
-            source = phi[1 + c]
-            target = phi[index + c]
-            for b in range(n_rows):
-                target[b] = source[b] * source[b]
-
-
-@kernel()
-def term_scale(family, coef, point, ref):
-    """sum_f |coef[f] T_f(point - ref)|: the size of the terms of coef . T, which
-    sets the rounding of the sum (T's layout as in :func:`features`)."""
-    n_features = ref.shape[0]
-    scale = abs(coef[0])
-    for a in range(n_features):
-        scale += abs(coef[1 + a] * (point[a] - ref[a]))
-    index = 1 + n_features
-    for a in range(n_features):
-        left = point[a] - ref[a]
-        if family == FULL:
-            for c in range(a, n_features):
-                scale += abs(coef[index] * (left * (point[c] - ref[c])))
-                index += 1
-        else:
-            scale += abs(coef[index + a] * (left * left))
-    return scale
 
 
 @kernel()

@@ -20,7 +20,8 @@ size n x k is allocated; the per-row outputs are written only when asked for.
 import numpy as np
 from numba import prange
 
-from fastem._kernels._gaussian import features, log_density, term_scale
+from fastem._kernels._features import LINEAR, features, term_scale
+from fastem._kernels._gaussian import log_density
 from fastem._kernels._grid import block_rows, group_blocks
 from fastem._kernels._jit import kernel
 from fastem._kernels._math import exp_shifted, log_positive
@@ -130,10 +131,23 @@ def weighted_sum(weight, values, n_rows):
 
 
 @kernel()
+def linear_log_density(X, row_index, theta_j, ref):
+    """theta_j . T(x - ref) for one row in the LINEAR layout, in float64, terms of
+    a zero feature left out (so that a coefficient of -inf times 0 adds 0)."""
+    total = theta_j[0]
+    for c in range(ref.shape[0]):
+        value = np.float64(X[row_index, c]) - ref[c]
+        if value != 0.0:
+            total += theta_j[1 + c] * value
+    return total
+
+
+@kernel()
 def fallback_rows(X, start, n_rows, params, log_prob, xt, dev, row, out, floor):
-    """Recompute, directly from (x - mu) U, the log-probabilities of rows whose
-    feature-based values are NaN or +inf (second-order features that
-    overflowed) or all below ``floor`` (far from every component)."""
+    """Recompute directly the log-probabilities of rows whose feature-based
+    values are NaN or +inf or all below ``floor`` (far from every component):
+    from (x - mu) U for the Gaussian layouts (second-order features that
+    overflowed), term by term for the LINEAR layout."""
     family, ref, theta, means, chol, log_const = params
     n_components = log_prob.shape[0]
     for b in range(n_rows):
@@ -144,6 +158,10 @@ def fallback_rows(X, start, n_rows, params, log_prob, xt, dev, row, out, floor):
                 bad = True
             largest = max(largest, log_prob[j, b])
         if not bad and not largest < floor:
+            continue
+        if family == LINEAR:
+            for j in range(n_components):
+                log_prob[j, b] = linear_log_density(X, start + b, theta[j], ref)
             continue
         for c in range(X.shape[1]):
             xt[c, 0] = X[start + b, c]
@@ -275,7 +293,7 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
         Empty means every weight is one.
     params : tuple (family, ref, theta, means, chol, log_const)
         ``theta`` (k, n_stat) holds each component's coefficients of the
-        features T(x - ref) (see fastem._kernels._gaussian), so that the
+        features T(x - ref) (see fastem._kernels._features), so that the
         weighted log-probability of component j is theta[j] . T. ``means``
         (k, d), ``chol`` (k, d, d) or (k, 1, d) and ``log_const`` (k,) give
         the same values directly, for rows whose features overflow.

@@ -29,7 +29,7 @@ diag and spherical), the bounds of every iteration, and ``info`` =
 
 import numpy as np
 
-from fastem._kernels._gaussian import DIAG, FULL, features
+from fastem._kernels._features import DIAG, FULL, features
 from fastem._kernels._jit import kernel
 from fastem._kernels._kmeans import squared_distances
 from fastem._kernels._pass import all_below_inf, fallback_rows, normalize
