@@ -1,7 +1,8 @@
-"""What fastem's Gaussian mixture estimators share: validation, the fit loop
-around the driver, initialization, prediction and sampling.
+"""What fastem's mixture estimators share: validation, the fit loop around
+the driver, initialization, prediction and sampling.
 
-A subclass supplies the algorithm through a few hooks:
+:class:`BaseMixture` knows no component family. A subclass supplies the
+family and the algorithm through a few hooks:
 
 - ``_resolve(source)``: the algorithm's fixed settings for this fit (a prior,
   hyperparameters; ``source.moments()`` gives the data's mean and
@@ -11,7 +12,14 @@ A subclass supplies the algorithm through a few hooks:
 - ``_bound(stats, old, new, resolved, total_weight)``: the bound reported for an
   iteration that took ``old`` to ``new``;
 - ``_kernel_params_of(state, reference=None)``: the pass's inputs for a state;
-- ``_set_state(state, dtype)`` / ``_state()``: fitted attributes to and from a state.
+- ``_set_state(state, dtype)`` / ``_state()``: fitted attributes to and from a state;
+- ``_placeholder_kernel_params(n_features, reference)``: inputs of a pass that
+  sums the statistics of given responsibilities;
+- ``_pass_data(X, fitting)``, ``_pass_chunks(chunks)``, ``_pass_dask(X)``: the
+  family's validation of X and the columns the pass reads;
+- ``_sample_rows(state, counts, rng)``: rows drawn from each component.
+
+:class:`BaseGaussianMixture` supplies the Gaussian family's part of them.
 """
 
 import warnings
@@ -34,6 +42,7 @@ from fastem._kernels import n_stats
 from fastem._source import ArraySource
 from fastem._threads import single_threaded_blas
 from fastem._validation import FLOAT_DTYPES, check_sample_weight
+from fastem.gaussian import combine_stats
 
 _NOT_CONVERGED = (
     "Best performing initialization did not converge. "
@@ -119,14 +128,12 @@ class _OnlineState(NamedTuple):
     resolved: Any
 
 
-class BaseGaussianMixture(DensityMixin, BaseEstimator):
-    """Shared machinery of GaussianMixture and BayesianGaussianMixture."""
+class BaseMixture(DensityMixin, BaseEstimator):
+    """Shared machinery of fastem's mixture estimators, for any component family."""
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "covariance_type": [StrOptions(set(gaussian.COVARIANCE_TYPES))],
         "tol": [Interval(Real, 0.0, None, closed="left")],
-        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "n_init": [Interval(Integral, 1, None, closed="left")],
         "init_params": [StrOptions({"kmeans", "random", "random_from_data", "k-means++"})],
@@ -212,13 +219,13 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
         """
         self._validate_params()
         with single_threaded_blas():
-            source = ChunkSource(chunks, n_threads=self.n_threads)
+            source = ChunkSource(self._pass_chunks(chunks), n_threads=self.n_threads)
             if source.n_samples < max(self.n_components, 2):
                 raise ValueError(
                     "Expected n_samples >= n_components (and at least 2) "
                     f"but got n_components = {self.n_components}, n_samples = {source.n_samples}"
                 )
-            self.n_features_in_ = source.n_features
+            self.n_features_in_ = self._features_in(source.n_features)
             if hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
             self._fit_source(source)
@@ -249,7 +256,7 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
         """
         self._validate_params()
         first = not hasattr(self, "_online")
-        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=first and not hasattr(self, "converged_"))
+        X = self._data(X, reset=first and not hasattr(self, "converged_"))
         sample_weight = check_sample_weight(sample_weight, X)
         with single_threaded_blas():
             online, state, bound = self._online_step(X, sample_weight, first)
@@ -280,14 +287,14 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
             update = self._update_rule(online.resolved, X.dtype)
             state = self._state()
         kparams = self._kernel_params_of(state, online.reference)
-        batch = gaussian.combine_stats(source.statistics(kparams, entropy=self._needs_entropy), scale_a=1.0 / batch_weight)
+        batch = combine_stats(self._statistics_of(source)(kparams), scale_a=1.0 / batch_weight)
         if online.average is None:
             average = batch
         else:
             rho = (online.steps + self.learning_offset) ** (-self.learning_decay)
-            average = gaussian.combine_stats(online.average, batch, 1.0 - rho, rho)
+            average = combine_stats(online.average, batch, 1.0 - rho, rho)
         seen = online.seen + batch_weight
-        scaled = gaussian.combine_stats(average, scale_a=seen)
+        scaled = combine_stats(average, scale_a=seen)
         new = update(scaled)
         bound = self._bound(scaled, state, new, online.resolved, seen)
         return online._replace(average=average, steps=online.steps + 1, seen=seen), new, bound
@@ -303,13 +310,13 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
         self._validate_params()
         if sample_weight is not None:
             raise TypeError("sample_weight is not supported with a dask array X; pass a NumPy array to weight rows")
-        source = DaskSource(X, n_threads=self.n_threads)
+        source = DaskSource(self._pass_dask(X), n_threads=self.n_threads)
         if source.n_samples < max(self.n_components, 2):
             raise ValueError(
                 "Expected n_samples >= n_components (and at least 2) "
                 f"but got n_components = {self.n_components}, n_samples = {source.n_samples}"
             )
-        self.n_features_in_ = source.n_features
+        self.n_features_in_ = self._features_in(source.n_features)
         if hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         return self._fit_source(source)
@@ -330,7 +337,7 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
 
     def _fit_em(self, X, sample_weight):
         self._validate_params()
-        X = validate_data(self, X, dtype=FLOAT_DTYPES, ensure_min_samples=2)
+        X = self._data(X, reset=True, ensure_min_samples=2)
         if X.shape[0] < self.n_components:
             raise ValueError(
                 "Expected n_samples >= n_components "
@@ -396,10 +403,11 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
 
     def _step_rule(self, source, resolved, update):
         """The driver's ``step(state) -> (new_state, bound)``: one pass over ``source``, one update."""
+        statistics = self._statistics_of(source)
 
         def step(state):
             kparams = self._kernel_params_of(state)
-            stats = source.statistics(kparams, entropy=self._needs_entropy)
+            stats = statistics(kparams)
             new = update(stats)
             return new, self._bound(stats, state, new, resolved, source.total_weight)
 
@@ -425,25 +433,34 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
 
     def _stats_from_resp(self, source, resp):
         """Statistics of given responsibilities (from ``source.initial_responsibilities``), about the data's mean."""
-        n_features = source.n_features
-        k = self.n_components
-        family = gaussian.layout(self.covariance_type)
-        placeholder = (np.zeros((k, n_stats(family, n_features))), np.zeros((k, n_features)),
-                       np.zeros((k, 1, n_features)), np.zeros(k))
-        stats = source.statistics_given_resp((family, source.mean(), *placeholder), resp)
-        one_hot_start = self.init_params in ("k-means++", "random_from_data")
-        if self.covariance_type == "tied" and one_hot_start and self._reproduces_tied_init_quirk():
-            # scikit-learn's initial tied covariance also holds the second moment
-            # of the rows no component starts from (fastem._init.unassigned_moment);
-            # added to one component's scatter, it is added to the tied scatter.
-            s2 = stats.s2.copy()
-            s2[0] += source.unassigned_moment(resp)
-            stats = stats._replace(s2=s2)
-        return stats
+        return source.statistics_given_resp(self._placeholder_kernel_params(source.n_features, source.mean()), resp)
 
-    def _reproduces_tied_init_quirk(self):
-        """Whether to reproduce scikit-learn's tied initialization (see fastem._init.unassigned_moment)."""
-        return True
+    def _statistics_of(self, source):
+        """``statistics(kparams) -> Stats``: the E-step statistics of a pass over ``source``."""
+        return lambda kparams: source.statistics(kparams, entropy=self._needs_entropy)
+
+    def _features_in(self, n_columns):
+        """n_features_in_ of data whose pass reads ``n_columns`` columns."""
+        return n_columns
+
+    # ----------------------------------------------------------------- data
+
+    def _data(self, X, *, reset, ensure_min_samples=1):
+        """Validated X as the pass reads it; ``reset`` at the start of a fit."""
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=reset, ensure_min_samples=ensure_min_samples)
+        return self._pass_data(X, fitting=reset)
+
+    def _pass_data(self, X, fitting):
+        """The family's checks of validated float X, and the columns the pass reads (X itself by default)."""
+        return X
+
+    def _pass_chunks(self, chunks):
+        """``fit_chunks``'s callable, its chunks as the pass reads them (checked by ChunkSource by default)."""
+        return chunks
+
+    def _pass_dask(self, X):
+        """A dask array as the pass reads it (checked by DaskSource by default)."""
+        return X
 
     def _kernel_params(self):
         return self._kernel_params_of(self._state())
@@ -452,9 +469,17 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
 
     def _evaluate(self, X, **wanted):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=FLOAT_DTYPES)
+        X = self._data(X, reset=False)
         source = ArraySource(X, n_threads=self.n_threads)
-        return source.evaluate(self._kernel_params(), **wanted), np.result_type(X.dtype, self.means_.dtype)
+        outputs = source.evaluate(self._kernel_params(), **wanted)
+        log_base = self._log_base_rows(X) if wanted.get("log_norm") else None
+        if log_base is not None:
+            outputs[0][:] += log_base
+        return outputs, np.result_type(X.dtype, self.means_.dtype)
+
+    def _log_base_rows(self, data):
+        """log h(x) of each row of the pass's data, or None where the family's h is 1."""
+        return None
 
     def score_samples(self, X):
         """Log-likelihood of each row of X.
@@ -543,6 +568,82 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
             )
         rng = check_random_state(self.random_state)
         counts = rng.multinomial(n_samples, self.weights_)
+        labels = np.repeat(np.arange(self.n_components), counts)
+        return self._sample_rows(counts, rng), labels
+
+
+class CriteriaMixin:
+    """bic and aic, for an estimator that supplies ``_n_parameters()`` (the fitted
+    model's free parameters) and ``_free_per_component()`` (those a component holds
+    of its own, its weight apart: ``select`` marks a fit 'degenerate' when a
+    component has fewer effective points)."""
+
+    def bic(self, X):
+        """Bayesian information criterion of the model on X (lower is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        bic : float
+        """
+        X = np.asarray(X) if not hasattr(X, "shape") else X
+        return -2 * self.score(X) * X.shape[0] + self._n_parameters() * np.log(X.shape[0])
+
+    def aic(self, X):
+        """Akaike information criterion of the model on X (lower is better).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        aic : float
+        """
+        X = np.asarray(X) if not hasattr(X, "shape") else X
+        return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
+
+
+class BaseGaussianMixture(BaseMixture):
+    """Shared machinery of GaussianMixture and BayesianGaussianMixture: the Gaussian family's hooks."""
+
+    _parameter_constraints: dict = {
+        **BaseMixture._parameter_constraints,
+        "covariance_type": [StrOptions(set(gaussian.COVARIANCE_TYPES))],
+        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
+    }
+
+    def _placeholder_kernel_params(self, n_features, reference):
+        k = self.n_components
+        family = gaussian.layout(self.covariance_type)
+        return (family, reference, np.zeros((k, n_stats(family, n_features))), np.zeros((k, n_features)),
+                np.zeros((k, 1, n_features)), np.zeros(k))
+
+    def _stats_from_resp(self, source, resp):
+        """Statistics of given responsibilities (from ``source.initial_responsibilities``), about the data's mean."""
+        stats = super()._stats_from_resp(source, resp)
+        one_hot_start = self.init_params in ("k-means++", "random_from_data")
+        if self.covariance_type == "tied" and one_hot_start and self._reproduces_tied_init_quirk():
+            # scikit-learn's initial tied covariance also holds the second moment
+            # of the rows no component starts from (fastem._init.unassigned_moment);
+            # added to one component's scatter, it is added to the tied scatter.
+            s2 = stats.s2.copy()
+            s2[0] += source.unassigned_moment(resp)
+            stats = stats._replace(s2=s2)
+        return stats
+
+    def _reproduces_tied_init_quirk(self):
+        """Whether to reproduce scikit-learn's tied initialization (see fastem._init.unassigned_moment)."""
+        return True
+
+    def _free_per_component(self):
+        d = self.means_.shape[1]
+        return {"full": d + d * (d + 1) // 2, "tied": d, "diag": 2 * d, "spherical": d + 1}[self.covariance_type]
+
+    def _sample_rows(self, counts, rng):
         n_features = self.means_.shape[1]
         if self.covariance_type in ("full", "tied"):
             covariances = self.covariances_ if self.covariance_type == "full" else [self.covariances_] * self.n_components
@@ -552,5 +653,4 @@ class BaseGaussianMixture(DensityMixin, BaseEstimator):
                 m + rng.standard_normal(size=(s, n_features)) * np.sqrt(c)
                 for m, c, s in zip(self.means_, self.covariances_, counts)
             ]
-        labels = np.repeat(np.arange(self.n_components), counts)
-        return np.vstack(parts).astype(np.float64), labels
+        return np.vstack(parts).astype(np.float64)

@@ -27,6 +27,10 @@ def _block_statistics(X, weights, start, kparams, entropy, single, n_threads):
     return run_pass(np.ascontiguousarray(X), None, kparams, entropy=entropy, n_threads=n_threads, single=single)
 
 
+def _block_row_total(X, weights, start, function):
+    return float(np.sum(function(X)))
+
+
 def _block_moments(X, weights, start):
     """Rows, mean and scatter about the mean of one block, in float64."""
     X = np.asarray(X, dtype=np.float64)
@@ -84,6 +88,10 @@ class BlockSource:
         blocks = self.blocks
         parts = blocks.run(_block_statistics, kparams, entropy, self.single_products, self._task_threads)
         return ordered_sum(parts, combine_stats)
+
+    def row_total(self, function):
+        """sum_i function(rows)_i over every block, added in block order (``function`` runs where the blocks are)."""
+        return float(ordered_sum(self.blocks.run(_block_row_total, function)))
 
     def moments(self):
         """Mean and unbiased covariance, merged block by block (Chan et al.'s pairwise update)."""

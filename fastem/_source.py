@@ -219,6 +219,16 @@ class ArraySource:
         """The (weighted) mean of the rows: the reference point of the initial statistics."""
         return weighted_mean(self.X, self.sample_weight)
 
+    def row_total(self, function):
+        """sum_i w_i function(rows)_i: a per-row function of the data (``function(X_chunk)``
+        returns its (n_rows,) values), summed over chunks of rows in row order."""
+        total = 0.0
+        for start in range(0, self.X.shape[0], RESP_CHUNK_ROWS):
+            values = function(self.X[start : start + RESP_CHUNK_ROWS])
+            weights = None if self.sample_weight is None else self.sample_weight[start : start + RESP_CHUNK_ROWS]
+            total += float(np.sum(values) if weights is None else weights @ values)
+        return total
+
     def statistics_given_resp(self, kparams, resp_chunk):
         """Statistics about ``kparams``'s reference for given responsibilities.
 

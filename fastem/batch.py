@@ -187,13 +187,8 @@ def _fit_whole(estimator, datasets, sample_weights, n_jobs):
 _CRITERIA = ("bic", "aic", "icl")
 
 
-def _free_parameters_per_component(covariance_type, n_features):
-    d = n_features
-    return {"full": d + d * (d + 1) // 2, "tied": d, "diag": 2 * d, "spherical": d + 1}[covariance_type]
-
-
 def select(X, n_components=range(1, 10), covariance_types=("full", "tied", "diag", "spherical"), criterion="bic",
-           prior=None, n_jobs=None, **estimator_params):
+           prior=None, n_jobs=None, estimator=None, **estimator_params):
     """Fit every combination of component count and covariance type; keep the best by a criterion.
 
     Parameters
@@ -201,24 +196,28 @@ def select(X, n_components=range(1, 10), covariance_types=("full", "tied", "diag
     X : array-like of shape (n_samples, n_features)
     n_components : iterable of int, default=range(1, 10)
     covariance_types : iterable of str, default=('full', 'tied', 'diag', 'spherical')
+        Tried for estimators that have a ``covariance_type``; ignored for the others.
     criterion : {'bic', 'aic', 'icl'}, default='bic'
         Lower is better. 'icl' is BIC plus twice the entropy of the hard
         classification, -2 sum_i log r_i,z_i with z_i the most probable
         component (Biernacki, Celeux and Govaert 2000).
-    prior : None, 'default' or GaussianPrior
-        Passed to every GaussianMixture (MAP-EM when set).
+    prior : None, 'default' or the estimator's prior
+        Passed to every model (MAP-EM when set); None keeps the template's.
     n_jobs : int or None
         Combinations fitted at once (None: as for :func:`fit_many`).
+    estimator : fastem mixture estimator, default=None
+        The template of every model (PoissonMixture, BernoulliMixture, ...);
+        None is GaussianMixture.
     **estimator_params
-        Further GaussianMixture parameters (random_state, n_init, ...).
+        Further parameters of every model (random_state, n_init, ...).
 
     Returns
     -------
-    best : GaussianMixture
+    best : estimator
         The fitted model of lowest criterion among the fits that succeeded.
     table : list of dict
         One record per combination, in the order tried: ``n_components``,
-        ``covariance_type``, ``status`` ('ok', 'degenerate' or 'failed'),
+        ``covariance_type`` (None without one), ``status ('ok', 'degenerate' or 'failed'),
         ``reason``, ``bic``, ``aic``, ``icl``, ``log_likelihood`` (mean per
         row), ``n_parameters``, ``converged``. 'degenerate' marks a fit with a
         component of fewer effective points (weight x n) than its
@@ -235,8 +234,13 @@ def select(X, n_components=range(1, 10), covariance_types=("full", "tied", "diag
     if criterion not in _CRITERIA:
         raise ValueError(f"criterion must be one of {_CRITERIA}, got {criterion!r}")
     X = np.asarray(X)
-    combinations = [(int(k), str(t)) for t in covariance_types for k in n_components]
-    templates = [GaussianMixture(k, covariance_type=t, prior=prior, **estimator_params) for k, t in combinations]
+    template = GaussianMixture() if estimator is None else clone(estimator)
+    template.set_params(**estimator_params, **({} if prior is None and estimator is not None else {"prior": prior}))
+    has_covariance = "covariance_type" in template.get_params()
+    types = [str(t) for t in covariance_types] if has_covariance else [None]
+    combinations = [(int(k), t) for t in types for k in n_components]
+    templates = [clone(template).set_params(n_components=k, **({} if t is None else {"covariance_type": t}))
+                 for k, t in combinations]
 
     def run(index):
         try:
@@ -250,9 +254,9 @@ def select(X, n_components=range(1, 10), covariance_types=("full", "tied", "diag
     n_samples, n_features = X.shape
     table, best, best_value = [], None, np.inf
     for (k, covariance_type), model in zip(combinations, fitted):
+        count = np.nan if covariance_type is None else gaussian.n_parameters(covariance_type, k, n_features)
         record = dict(n_components=k, covariance_type=covariance_type, status="ok", reason="",
-                      bic=np.nan, aic=np.nan, icl=np.nan, log_likelihood=np.nan,
-                      n_parameters=gaussian.n_parameters(covariance_type, k, n_features), converged=False)
+                      bic=np.nan, aic=np.nan, icl=np.nan, log_likelihood=np.nan, n_parameters=count, converged=False)
         if isinstance(model, Exception):
             record.update(status="failed", reason=f"{type(model).__name__}: {model}")
             table.append(record)
@@ -263,9 +267,9 @@ def select(X, n_components=range(1, 10), covariance_types=("full", "tied", "diag
             classification = float(np.sum(np.log(hard)))
         bic = model.bic(X)
         record.update(bic=bic, aic=model.aic(X), icl=bic - 2.0 * classification, log_likelihood=model.score(X),
-                      converged=bool(model.converged_))
+                      n_parameters=model._n_parameters(), converged=bool(model.converged_))
         effective = model.weights_ * n_samples
-        needed = _free_parameters_per_component(covariance_type, n_features)
+        needed = model._free_per_component()
         if np.any(effective < needed):
             record.update(status="degenerate",
                           reason=f"a component has {effective.min():.1f} effective points for {needed} parameters")

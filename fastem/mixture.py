@@ -8,14 +8,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
 
 from fastem import _small, gaussian
-from fastem._base import _NOT_CONVERGED, BaseGaussianMixture
+from fastem._base import _NOT_CONVERGED, BaseGaussianMixture, CriteriaMixin
 from fastem._kmeans import warn_few_clusters
 from fastem._source import ArraySource, MLSteps
 from fastem._validation import check_means_init, check_precisions_init, check_weights_init
 from fastem.prior import GaussianPrior, resolve_prior
 
 
-class GaussianMixture(BaseGaussianMixture):
+class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
     """Gaussian mixture fitted by maximum-likelihood EM on compiled kernels.
 
     A drop-in for :class:`sklearn.mixture.GaussianMixture`: the same
@@ -270,31 +270,3 @@ class GaussianMixture(BaseGaussianMixture):
 
     def _n_parameters(self):
         return gaussian.n_parameters(self.covariance_type, self.n_components, self.means_.shape[1])
-
-    def bic(self, X):
-        """Bayesian information criterion of the model on X (lower is better).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        bic : float
-        """
-        X = np.asarray(X) if not hasattr(X, "shape") else X
-        return -2 * self.score(X) * X.shape[0] + self._n_parameters() * np.log(X.shape[0])
-
-    def aic(self, X):
-        """Akaike information criterion of the model on X (lower is better).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        aic : float
-        """
-        X = np.asarray(X) if not hasattr(X, "shape") else X
-        return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
