@@ -1,10 +1,27 @@
-"""fastem: Expectation-Maximization for Gaussian mixtures on compiled parallel kernels."""
+"""fastem: Expectation-Maximization for mixture models on compiled parallel kernels."""
 
 from fastem.batch import fit_many, select
 from fastem.bayesian_mixture import BayesianGaussianMixture
+from fastem.bernoulli import BernoulliPrior
+from fastem.categorical import CategoricalPrior
+from fastem.family_mixture import BernoulliMixture, CategoricalMixture, PoissonMixture
 from fastem.mixture import GaussianMixture
+from fastem.poisson import PoissonPrior
 from fastem.prior import GaussianPrior
 
 __version__ = "0.1.0"
 
-__all__ = ["BayesianGaussianMixture", "GaussianMixture", "GaussianPrior", "fit_many", "select", "__version__"]
+__all__ = [
+    "BayesianGaussianMixture",
+    "BernoulliMixture",
+    "BernoulliPrior",
+    "CategoricalMixture",
+    "CategoricalPrior",
+    "GaussianMixture",
+    "GaussianPrior",
+    "PoissonMixture",
+    "PoissonPrior",
+    "fit_many",
+    "select",
+    "__version__",
+]
