@@ -146,3 +146,29 @@ def test_bad_dask_input(client):
         fastem.GaussianMixture(2).fit(da.from_array(bad, chunks=(250, 3)))
     with pytest.raises(TypeError, match="sample_weight"):
         fastem.GaussianMixture(2).fit(da.from_array(_data(n=1000), chunks=(250, 3)), sample_weight=np.ones(1000))
+
+
+@pytest.mark.parametrize("family", ["poisson", "bernoulli", "categorical"])
+@pytest.mark.parametrize("variational", [False, True])
+def test_family_fit_on_the_cluster_equals_in_memory(client, family, variational):
+    from test_families import N_CATEGORIES, estimator, make_data
+
+    X, _ = make_data(family, n_samples=6000, seed=1)
+    extra = {"n_categories": N_CATEGORIES} if family == "categorical" else {}
+    params = dict(n_components=3, random_state=0, tol=0.0, max_iter=8, variational=variational, **extra)
+    in_memory = _quiet(estimator(family, **params).fit, X)
+    dX = da.from_array(X, chunks=(1536, X.shape[1]))
+    on_cluster = _quiet(estimator(family, **params).fit, dX)
+    np.testing.assert_allclose(on_cluster.lower_bounds_, in_memory.lower_bounds_, rtol=1e-12)
+    np.testing.assert_allclose(on_cluster.means_, in_memory.means_, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(on_cluster.score_samples(dX).compute(), in_memory.score_samples(X), rtol=1e-12)
+    np.testing.assert_array_equal(on_cluster.predict(dX).compute(), in_memory.predict(X))
+
+
+def test_family_bad_values_on_the_cluster_are_named(client):
+    from test_families import make_data
+
+    X, _ = make_data("poisson", n_samples=1000)
+    X[700, 1] = 0.5
+    with pytest.raises(ValueError, match="nonnegative integer counts: column 1 holds 0.5"):
+        fastem.PoissonMixture(2).fit(da.from_array(X, chunks=(250, 4)))

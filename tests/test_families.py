@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from scipy import stats
 from scipy.special import logsumexp
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import fastem
 import naive_families as naive
@@ -297,3 +298,60 @@ def test_criteria_count_the_family_parameters(family):
     n_parameters = 2 * per_component + 1
     assert model.bic(X) == pytest.approx(-2 * model.score(X) * 500 + n_parameters * np.log(500), rel=1e-12)
     assert model.aic(X) == pytest.approx(-2 * model.score(X) * 500 + 2 * n_parameters, rel=1e-12)
+
+
+# ------------------------------------------------------- scikit-learn checks
+
+
+def _spread(X):
+    """A nonnegative integer per value of X that separates close values (distinct
+    reals stay mostly distinct, where a plain floor would make duplicate rows)."""
+    magnitude = np.abs(X)
+    return np.floor(magnitude * 1000.0) + 7.0 * np.floor(magnitude)
+
+
+class _CountsFromReals(PoissonMixture):
+    """check_estimator draws real numbers; a Poisson mixture takes counts. This subclass
+    turns each validated value into a count (``_spread`` modulo 20) before PoissonMixture's
+    own checks; everything else is PoissonMixture's."""
+
+    def _pass_data(self, X, fitting):
+        return super()._pass_data(np.mod(_spread(X), 20.0).astype(X.dtype), fitting)
+
+
+class _BinaryFromReals(BernoulliMixture):
+    """As _CountsFromReals, each value turned into the parity of ``_spread``."""
+
+    def _pass_data(self, X, fitting):
+        return super()._pass_data(np.mod(_spread(X), 2.0).astype(X.dtype), fitting)
+
+
+class _CodesFromReals(CategoricalMixture):
+    """As _CountsFromReals, each value turned into ``_spread`` modulo 3."""
+
+    def _pass_data(self, X, fitting):
+        return super()._pass_data(np.mod(_spread(X), 3.0).astype(X.dtype), fitting)
+
+
+# The mapped values have no cluster structure: a weighted fit and a fit on
+# repeated rows start k-means from different draws and reach different local
+# optima. The equivalence from one start is test_integer_sample_weights_equal_repeated_rows.
+_NO_STRUCTURE = {"check_sample_weight_equivalence_on_dense_data": "mapped data have no cluster structure: "
+                 "the two fits start from different k-means draws and reach different local optima"}
+
+
+@parametrize_with_checks([_CountsFromReals(n_components=2), _BinaryFromReals(n_components=2),
+                          _CodesFromReals(n_components=2)], expected_failed_checks=lambda estimator: _NO_STRUCTURE)
+def test_check_estimator(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_select_chooses_the_component_count_with_the_family_parameter_count(family):
+    X, _ = make_data(family, n_samples=3000, seed=7)
+    best, table = fastem.select(X, n_components=range(1, 5), estimator=estimator(family, random_state=0, n_init=3))
+    assert [r["n_components"] for r in table] == [1, 2, 3, 4]
+    assert all(r["covariance_type"] is None and r["status"] in ("ok", "degenerate") for r in table)
+    assert best.n_components == 2 and type(best) is type(estimator(family))
+    per_component = {"poisson": 4, "bernoulli": 5, "categorical": 6}[family]
+    assert [r["n_parameters"] for r in table] == [k * per_component + k - 1 for k in range(1, 5)]
