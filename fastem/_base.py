@@ -42,7 +42,7 @@ from fastem._kernels import n_stats
 from fastem._source import ArraySource
 from fastem._threads import single_threaded_blas
 from fastem._validation import FLOAT_DTYPES, check_sample_weight
-from fastem.gaussian import combine_stats
+from fastem._stats import combine_stats
 
 _NOT_CONVERGED = (
     "Best performing initialization did not converge. "

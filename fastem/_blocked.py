@@ -17,7 +17,7 @@ from fastem._blocks import column_sums, ordered_sum
 from fastem._init import labels_of_rows, one_hot, random_responsibilities, rows_from_data, unassigned_moment
 from fastem._kmeans import BlockKMeans
 from fastem._source import run_pass
-from fastem.gaussian import combine_stats
+from fastem._stats import combine_stats
 
 
 # Per-block steps (fastem._blocks): step(X, weights, start, *args).

@@ -12,7 +12,7 @@ from fastem._init import initial_responsibilities, unassigned_moment
 from fastem._kernels import em_pass, n_stats
 from fastem._kernels._update import OK, ml_update
 from fastem._threads import pass_guard, thread_limit
-from fastem.gaussian import combine_stats, stats_from_sums
+from fastem._stats import combine_stats, stats_from_sums
 from fastem.prior import CHUNK_ROWS, weighted_mean, weighted_moments
 
 #: Memory allowed for the per-group statistics of one pass.

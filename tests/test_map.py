@@ -12,6 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 import fastem
 import naive
 from fastem import gaussian
+from fastem._stats import Stats
 from fastem.prior import GaussianPrior, resolve_prior
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -82,7 +83,7 @@ def test_map_update_is_the_numerical_posterior_mode(covariance_type, kappa):
 
     count, first, second = naive.statistics(X, resp, np.zeros((k, d)))
     s2 = second if covariance_type in ("full", "tied") else np.diagonal(second, axis1=1, axis2=2)
-    closed = gaussian.map_update(gaussian.Stats(count, first, s2, np.zeros((k, d)), 0.0),
+    closed = gaussian.map_update(Stats(count, first, s2, np.zeros((k, d)), 0.0),
                                  covariance_type, 0.0, np.float64, prior)
 
     size = (k - 1) + k * d + {"full": k * 3, "tied": 3, "diag": k * d, "spherical": k}[covariance_type]

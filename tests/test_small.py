@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
 import fastem
-from fastem import _small, gaussian
+from fastem import _small
 from fastem._kernels import _small as kernels
 from fastem._kernels import _update
 from fastem._source import readonly

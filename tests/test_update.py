@@ -13,6 +13,7 @@ from fastem._base import BaseGaussianMixture
 from fastem._chunks import ChunkSource
 from fastem._kernels import _update
 from fastem._source import ArraySource, MLSteps
+from fastem._stats import Stats
 from fastem.cli import make_workload
 
 COVARIANCE_TYPES = gaussian.COVARIANCE_TYPES
@@ -27,7 +28,7 @@ def _random_stats(rng, k, d, covariance_type):
     s2 = np.einsum("nk,na,nc->kac", resp, dev, dev)
     if gaussian.layout(covariance_type) != gaussian.FULL:
         s2 = np.einsum("kaa->ka", s2)
-    return gaussian.Stats(resp.sum(axis=0), resp.T @ dev, s2, np.broadcast_to(reference, (k, d)), 0.0), dev, resp
+    return Stats(resp.sum(axis=0), resp.T @ dev, s2, np.broadcast_to(reference, (k, d)), 0.0), dev, resp
 
 
 def _sums(stats, covariance_type):
@@ -71,7 +72,7 @@ def test_m_step_and_kernel_inputs_match_the_python_updates(covariance_type):
 
 def test_m_step_reports_a_singular_covariance():
     k, d = 2, 2
-    stats = gaussian.Stats(np.array([3.0, 5.0]), np.zeros((k, d)), np.zeros((k, d, d)), np.zeros((k, d)), 0.0)
+    stats = Stats(np.array([3.0, 5.0]), np.zeros((k, d)), np.zeros((k, d, d)), np.zeros((k, d)), 0.0)
     for ctype, name in enumerate(COVARIANCE_TYPES):
         layout_stats = stats if gaussian.layout(name) == gaussian.FULL else stats._replace(s2=np.zeros((k, d)))
         outputs = (np.empty(k), np.empty((k, d)), np.zeros((k, d, d)), np.zeros((k, d, d)))
