@@ -5,6 +5,7 @@ from fastem.bayesian_mixture import BayesianGaussianMixture
 from fastem.bernoulli import BernoulliPrior
 from fastem.categorical import CategoricalPrior
 from fastem.family_mixture import BernoulliMixture, CategoricalMixture, PoissonMixture
+from fastem.mixed_mixture import MixedMixture
 from fastem.mixture import GaussianMixture
 from fastem.poisson import PoissonPrior
 from fastem.prior import GaussianPrior
@@ -19,6 +20,7 @@ __all__ = [
     "CategoricalPrior",
     "GaussianMixture",
     "GaussianPrior",
+    "MixedMixture",
     "PoissonMixture",
     "PoissonPrior",
     "fit_many",

@@ -13,7 +13,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from fastem._blocks import column_sums, ordered_sum
+from fastem._blocks import LeadingColumns, column_sums, ordered_sum
 from fastem._init import labels_of_rows, one_hot, random_responsibilities, rows_from_data, unassigned_moment
 from fastem._kmeans import BlockKMeans
 from fastem._source import run_pass
@@ -108,9 +108,10 @@ class BlockSource:
         """The mean of the rows: the reference point of the initial statistics."""
         return ordered_sum(self.blocks.run(column_sums)) / self.n_samples
 
-    def initial_responsibilities(self, method, n_components, random_state, n_threads=None):
-        """An ``init_params`` method's responsibilities for every row, as the in-memory fit draws them."""
-        blocks = self.blocks
+    def initial_responsibilities(self, method, n_components, random_state, n_threads=None, columns=None):
+        """An ``init_params`` method's responsibilities for every row, as the in-memory fit draws them
+        (from the leading ``columns`` columns of the data; all by default)."""
+        blocks = self.blocks if columns is None else LeadingColumns(self.blocks, columns)
         if method == "kmeans":
             labels = BlockKMeans(blocks, n_components).fit(random_state)
             return BlockResponsibilities(_resp_of_labels, lambda b, start, stop: (labels[b],), n_components)

@@ -19,6 +19,7 @@ kept as per-block state and handed to a later step of the same block: it
 stays where the block is.
 """
 
+import functools
 import operator
 
 import numpy as np
@@ -168,6 +169,39 @@ class DaskBlocks(_Runner):
     def part(self, results, item):
         """Each result's element ``item``, kept on the cluster as per-block state."""
         return [None if r is None else r[item] for r in results]
+
+
+def _on_leading_columns(step, n_columns, X, *args):
+    """``step`` run on the block's leading ``n_columns`` columns (module level: it runs on workers)."""
+    return step(np.ascontiguousarray(X[:, :n_columns]), *args)
+
+
+class LeadingColumns:
+    """A runner's blocks restricted to their leading ``n_columns`` columns: the same
+    blocks, each step given ``X[:, :n_columns]`` (the columns an initialization clusters)."""
+
+    def __init__(self, blocks, n_columns):
+        self._blocks = blocks
+        self._n_columns = n_columns
+        self.starts = blocks.starts
+        self.mutable_state = blocks.mutable_state
+
+    n_samples = _Runner.n_samples
+    n_blocks = _Runner.n_blocks
+
+    def map(self, step, *args, per_block=None, only=None):
+        return self._blocks.map(functools.partial(_on_leading_columns, step, self._n_columns), *args,
+                                per_block=per_block, only=only)
+
+    def run(self, step, *args, per_block=None, only=None):
+        return self._blocks.run(functools.partial(_on_leading_columns, step, self._n_columns), *args,
+                                per_block=per_block, only=only)
+
+    def gather(self, results, item=None):
+        return self._blocks.gather(results, item)
+
+    def part(self, results, item):
+        return self._blocks.part(results, item)
 
 
 #: Per-block arrays at least this large go to the workers directly, not inside the task graph.

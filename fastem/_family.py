@@ -75,6 +75,9 @@ class Family(ABC):
     layout = LINEAR
     #: Whether log h(x) is other than 0 (:meth:`log_base`).
     has_log_base = False
+    #: X's column of each of the family's columns, where it holds a group of them
+    #: (fastem.product); error messages name these. None: the family has all of X.
+    columns = None
     #: The names of the family's prior hyperparameters (fields of ``prior_type``), and
     #: those that must be at least 1 for a posterior mode (MAP).
     FIELDS = ()
@@ -135,6 +138,30 @@ class Family(ABC):
     def default_prior(self, column_means):
         """The ``prior='default'`` hyperparameters, from the data's column means."""
 
+    def resolve(self, prior, source, n_components, variational):
+        """The resolved prior (``prior`` is 'default' or the family's prior type) for data ``source``."""
+        return resolve_prior(self, prior, source.mean(), n_components, variational)
+
+    #: Columns of the pass the initialization clusters (the leading ones), or None for all.
+    init_columns = None
+
+    #: Whether ``means_init`` alone gives a component's parameters (a Gaussian group's
+    #: covariances come from the initial responsibilities).
+    means_define_components = True
+
+    #: Columns of the estimator's ``means_`` (and ``means_init``); set by each family.
+    n_means = None
+
+    def with_means(self, params, means):
+        """Component parameters ``params`` with their means replaced by ``means``."""
+        return means
+
+    def rounding_point(self, means):
+        """The row at which the float32 products' rounding is judged, per component
+        (fastem._kernels._pass.SINGLE_LIMIT): each column at its mean, and at least at
+        1, the value of an indicator."""
+        return np.maximum(means, 1.0)
+
     @abstractmethod
     def n_free(self):
         """Free parameters per component."""
@@ -144,20 +171,18 @@ class Family(ABC):
         """``counts[j]`` rows from component j, stacked in component order (original columns)."""
 
 
-def kernel_params(theta, constant, log_weights, means):
+def kernel_params(theta, constant, log_weights, point):
     """The pass's inputs ``(family, ref, theta, means, chol, log_const)`` for the LINEAR layout.
 
     The reference point is the origin (T(x) = (1, x)); a component's
     log-probability is log_weights[j] + constant[j] + theta[j] . x. The
-    pass's ``means`` slot takes the row at which the float32 products'
-    rounding is judged (fastem._kernels._pass.SINGLE_LIMIT): each column at
-    its mean, and at least at 1, the value of an indicator; ``chol`` is unused.
+    pass's ``means`` slot takes ``point``, the row at which the float32
+    products' rounding is judged (:meth:`Family.rounding_point`); ``chol`` is unused.
     """
     k, m = theta.shape
     log_const = np.ascontiguousarray(log_weights + constant, dtype=np.float64)
     full = np.ascontiguousarray(np.concatenate([log_const[:, None], theta], axis=1), dtype=np.float64)
-    point = np.ascontiguousarray(np.maximum(means, 1.0), dtype=np.float64)
-    return LINEAR, np.zeros(m), full, point, np.zeros((k, 1, m)), log_const
+    return LINEAR, np.zeros(m), full, np.ascontiguousarray(point, dtype=np.float64), np.zeros((k, 1, m)), log_const
 
 
 def placeholder_kernel_params(n_components, n_columns):
@@ -270,9 +295,11 @@ def check_range(means, name, low, high):
         raise ValueError(f"'{name}' must lie in [{low}, {high}], got {means[bad][0]!r}")
 
 
-def column_error(estimator_name, what, X, bad):
-    """A ValueError naming the first column of ``bad`` (boolean, X's shape) and its value."""
-    rows, columns = np.nonzero(bad)
-    first = np.lexsort((rows, columns))[0]
-    row, column = rows[first], columns[first]
-    return ValueError(f"{estimator_name} needs {what}: column {column} holds {X[row, column].item()!r} (row {row})")
+def column_error(estimator_name, what, X, bad, columns=None):
+    """A ValueError naming the first column of ``bad`` (boolean, X's shape) and its value;
+    ``columns`` maps X's columns to those the user knows (a group's, fastem.product)."""
+    rows, where = np.nonzero(bad)
+    first = np.lexsort((rows, where))[0]
+    row, column = rows[first], where[first]
+    name = column if columns is None else columns[column]
+    return ValueError(f"{estimator_name} needs {what}: column {name} holds {X[row, column].item()!r} (row {row})")

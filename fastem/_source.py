@@ -245,9 +245,11 @@ class ArraySource:
             total = part if total is None else combine_stats(total, part)
         return total
 
-    def initial_responsibilities(self, method, n_components, random_state, n_threads=None):
-        """An ``init_params`` method's ``resp_chunk(start, stop)`` (fastem._init)."""
-        return initial_responsibilities(method, self.X, n_components, random_state, self.sample_weight, n_threads)
+    def initial_responsibilities(self, method, n_components, random_state, n_threads=None, columns=None):
+        """An ``init_params`` method's ``resp_chunk(start, stop)`` (fastem._init), from the
+        leading ``columns`` columns of the data (all by default)."""
+        X = self.X if columns is None else np.ascontiguousarray(self.X[:, :columns])
+        return initial_responsibilities(method, X, n_components, random_state, self.sample_weight, n_threads)
 
     def unassigned_moment(self, resp_chunk):
         """Sum over rows of w_i (1 - sum_j r_ij) x_i x_i^T (fastem._init.unassigned_moment)."""

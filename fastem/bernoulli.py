@@ -42,12 +42,12 @@ class BernoulliFamily(Family):
     prior_type = BernoulliPrior
 
     def __init__(self, n_features):
-        self.n_features = n_features
+        self.n_features = self.n_columns = self.n_means = n_features
 
     def pass_data(self, X, estimator_name):
         bad = ~((X == 0) | (X == 1))
         if np.any(bad):
-            raise column_error(estimator_name, "binary values (0 or 1)", X, bad)
+            raise column_error(estimator_name, "binary values (0 or 1)", X, bad, self.columns)
         return X
 
     def check_means(self, means, name):

@@ -20,14 +20,15 @@ from fastem._family import Family, check_range, column_error, dirichlet_kl, diri
 MAX_CATEGORIES = 2**16
 
 
-def check_codes(X, estimator_name):
+def check_codes(X, estimator_name, columns=None):
     """ValueError naming the column and value unless X holds codes 0 .. MAX_CATEGORIES - 1."""
     bad = ~((X >= 0) & (X == np.floor(X)))
     if np.any(bad):
-        raise column_error(estimator_name, "category codes (nonnegative integers)", X, bad)
+        raise column_error(estimator_name, "category codes (nonnegative integers)", X, bad, columns)
     bad = X >= MAX_CATEGORIES
     if np.any(bad):
-        raise column_error(estimator_name, f"category codes below {MAX_CATEGORIES} (recode the column)", X, bad)
+        raise column_error(estimator_name, f"category codes below {MAX_CATEGORIES} (recode the column)",
+                           X, bad, columns)
 
 
 @dataclass(frozen=True)
@@ -61,16 +62,17 @@ class CategoricalFamily(Family):
         self.offsets = np.concatenate([[0], np.cumsum(self.n_categories)[:-1]])
         #: The column each one-hot indicator belongs to.
         self.column_of = np.repeat(np.arange(self.n_categories.shape[0]), self.n_categories)
-        self.n_columns = int(self.n_categories.sum())
+        self.n_columns = self.n_means = int(self.n_categories.sum())
 
     def codes_of(self, X, estimator_name):
         """Validated integer codes of X (n_samples, n_features)."""
-        check_codes(X, estimator_name)
+        check_codes(X, estimator_name, self.columns)
         beyond = X >= self.n_categories
         if np.any(beyond):
             column = int(np.nonzero(beyond.any(axis=0))[0][0])
-            raise column_error(estimator_name, f"category codes below n_categories (column {column} has "
-                               f"{self.n_categories[column]})", X, beyond)
+            name = column if self.columns is None else self.columns[column]
+            raise column_error(estimator_name, f"category codes below n_categories (column {name} has "
+                               f"{self.n_categories[column]})", X, beyond, self.columns)
         return X.astype(np.int64)
 
     def pass_data(self, X, estimator_name):

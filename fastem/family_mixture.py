@@ -23,7 +23,6 @@ from fastem._family import (
     kernel_params,
     log_weights_of,
     placeholder_kernel_params,
-    resolve_prior,
 )
 from fastem._validation import FLOAT_DTYPES, check_means_init, check_weights_init
 from fastem.bernoulli import BernoulliFamily, BernoulliPrior
@@ -180,7 +179,7 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
         if self.prior is None and not self.variational:
             return _Resolved(family, None)
         prior = "default" if self.prior is None else self.prior
-        return _Resolved(family, resolve_prior(family, prior, source.mean(), self.n_components, self.variational))
+        return _Resolved(family, family.resolve(prior, source, self.n_components, self.variational))
 
     def _set_resolved(self, resolved):
         if resolved.prior is not None:
@@ -238,23 +237,27 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
             theta, constant = family.expected_natural(state)
             alpha = state.weight_concentration
             log_weights = digamma(alpha) - digamma(alpha.sum())
-            return kernel_params(theta, constant, log_weights, family.posterior_means(state.first, state.second))
+            point = family.rounding_point(family.posterior_means(state.first, state.second))
+            return kernel_params(theta, constant, log_weights, point)
         theta, constant = family.natural(state.means)
-        return kernel_params(theta, constant, log_weights_of(state.weights), state.means)
+        return kernel_params(theta, constant, log_weights_of(state.weights), family.rounding_point(state.means))
 
     def _check_initial_parameters(self, n_features):
         weights = means = None
         if self.weights_init is not None:
             weights = check_weights_init(self.weights_init, self.n_components)
         if self.means_init is not None:
-            means = check_means_init(self.means_init, self.n_components, n_features)
-            self._family().check_means(means, "means_init")
+            family = self._family()
+            means = check_means_init(self.means_init, self.n_components, family.n_means)
+            family.check_means(means, "means_init")
         return weights, means
 
     def _initial_state(self, source, random_state, update):
         weights_init, means_init = self._check_initial_parameters(source.n_features)
-        if weights_init is None or means_init is None:
-            resp = source.initial_responsibilities(self.init_params, self.n_components, random_state, self.n_threads)
+        family = self._family()
+        if weights_init is None or means_init is None or not family.means_define_components:
+            resp = source.initial_responsibilities(self.init_params, self.n_components, random_state, self.n_threads,
+                                                   columns=family.init_columns)
             start = self._stats_from_resp(source, resp)
             if weights_init is None and means_init is None:
                 return update(start, source.total_weight)
@@ -262,7 +265,7 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
         else:
             given = FamilyParams(None, None)
         params = FamilyParams(given.weights if weights_init is None else weights_init,
-                              given.means if means_init is None else means_init)
+                              given.means if means_init is None else family.with_means(given.means, means_init))
         if not self.variational:
             return params
         # The variational posterior after one E-step at the given parameters.

@@ -45,12 +45,12 @@ class PoissonFamily(Family):
     has_log_base = True
 
     def __init__(self, n_features):
-        self.n_features = n_features
+        self.n_features = self.n_columns = self.n_means = n_features
 
     def pass_data(self, X, estimator_name):
         bad = ~((X >= 0) & (X == np.floor(X)))
         if np.any(bad):
-            raise column_error(estimator_name, "nonnegative integer counts", X, bad)
+            raise column_error(estimator_name, "nonnegative integer counts", X, bad, self.columns)
         return X
 
     def log_base(self, data):

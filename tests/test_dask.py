@@ -172,3 +172,17 @@ def test_family_bad_values_on_the_cluster_are_named(client):
     X[700, 1] = 0.5
     with pytest.raises(ValueError, match="nonnegative integer counts: column 1 holds 0.5"):
         fastem.PoissonMixture(2).fit(da.from_array(X, chunks=(250, 4)))
+
+
+def test_mixed_fit_on_the_cluster_equals_in_memory(client):
+    from test_mixed import GROUPS, make_data
+
+    X, _ = make_data(n=6000, seed=3)
+    params = dict(groups=GROUPS, random_state=0, tol=0.0, max_iter=6)
+    in_memory = _quiet(fastem.MixedMixture(2, **params).fit, X)
+    dX = da.from_array(X, chunks=(1536, X.shape[1]))
+    on_cluster = _quiet(fastem.MixedMixture(2, **params).fit, dX)
+    # The Gaussian group's centre is the column mean, summed in another order on the cluster.
+    np.testing.assert_allclose(on_cluster.lower_bounds_, in_memory.lower_bounds_, rtol=1e-10)
+    np.testing.assert_allclose(on_cluster.means_, in_memory.means_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(on_cluster.predict(dX).compute(), in_memory.predict(X))

@@ -1,0 +1,324 @@
+"""Product families: components that are products of families over column groups.
+
+A row's columns are split into groups, each with its own family (Gaussian
+with full or diagonal covariance, Poisson, Bernoulli, categorical); a
+component's density is the product of its groups' densities, so its
+log-density is the sum of theirs. The pass reads every group's features
+side by side in the LINEAR layout: a Poisson, Bernoulli or categorical
+group contributes its columns as the families do alone; a Gaussian group
+contributes its columns about a fixed centre c and their products (all
+pairs a <= b for a full covariance, squares for a diagonal one), the
+features of fastem._kernels._features's FULL and DIAG layouts, computed
+once when the data are read. The Gaussian group's natural parameters,
+updates and prior are fastem.gaussian's, about c.
+
+A component's parameters are a tuple with one entry per group: a
+GaussianParams (its weights unused) for a Gaussian group, the means array
+of the family otherwise.
+"""
+
+import dataclasses
+from typing import NamedTuple
+
+import numpy as np
+from scipy.special import gammaln
+
+from fastem import gaussian
+from fastem._family import Family, resolve_prior
+from fastem._stats import Stats
+from fastem.bernoulli import BernoulliFamily
+from fastem.categorical import CategoricalFamily
+from fastem.poisson import PoissonFamily
+from fastem.prior import resolve_prior as resolve_gaussian_prior
+
+#: The families a column group may have, by name.
+GROUP_FAMILIES = ("gaussian", "gaussian_diag", "poisson", "bernoulli", "categorical")
+
+
+class GaussianGroup(Family):
+    """A Gaussian over ``n_features`` columns, its features taken about ``center``."""
+
+    FIELDS = ()
+    MODE_FIELDS = ()
+
+    def __init__(self, center, covariance_type, reg_covar):
+        self.center = np.asarray(center, dtype=np.float64)
+        self.covariance_type = covariance_type
+        self.reg_covar = reg_covar
+        self.n_features = self.n_means = self.center.shape[0]
+        g = self.n_features
+        self.upper = np.triu_indices(g) if covariance_type == "full" else (np.arange(g), np.arange(g))
+        self.n_columns = g + self.upper[0].shape[0]
+
+    def pass_data(self, X, estimator_name):
+        centred = np.asarray(X, dtype=np.float64) - self.center
+        return np.hstack([centred, centred[:, self.upper[0]] * centred[:, self.upper[1]]])
+
+    def _stats(self, n, s):
+        g = self.n_features
+        k = n.shape[0]
+        if self.covariance_type == "full":
+            second = np.zeros((k, g, g))
+            second[:, self.upper[0], self.upper[1]] = s[:, g:]
+            second[:, self.upper[1], self.upper[0]] = s[:, g:]
+        else:
+            second = s[:, g:]
+        return Stats(n, s[:, :g], second, np.broadcast_to(self.center, (k, g)), 0.0)
+
+    def natural(self, params):
+        unit = params._replace(weights=np.ones(params.means.shape[0]))
+        theta = gaussian.kernel_params(unit, self.covariance_type, reference=self.center)[2]
+        return theta[:, 1:], theta[:, 0]
+
+    def expected_natural(self, posterior):
+        raise NotImplementedError
+
+    def check_means(self, means, name):
+        if not np.all(np.isfinite(means)):
+            raise ValueError(f"'{name}' must be finite")
+
+    def expand(self, value, name):
+        raise NotImplementedError
+
+    # The mixture pads the counts before a family's update; gaussian.ml_update
+    # and map_update pad them again, a further 10 eps: far below the rounding
+    # of any count a component can hold.
+
+    def ml(self, n, s):
+        return gaussian.ml_update(self._stats(n, s), self.covariance_type, self.reg_covar, np.float64)
+
+    def map(self, n, s, prior):
+        return gaussian.map_update(self._stats(n, s), self.covariance_type, self.reg_covar, np.float64, prior)
+
+    def log_prior(self, params, prior):
+        # gaussian.log_prior adds the weights' Dirichlet term; under Dirichlet(1, ..., 1)
+        # that term is log Gamma(k) whatever the weights, and it is taken off here.
+        k = params.means.shape[0]
+        flat = dataclasses.replace(prior, weight_concentration_prior=np.ones(k))
+        return gaussian.log_prior(params, self.covariance_type, flat) - float(gammaln(k))
+
+    def posterior(self, n, s, prior):
+        raise NotImplementedError
+
+    def posterior_means(self, first, second):
+        raise NotImplementedError
+
+    def kl(self, first, second, prior):
+        raise NotImplementedError
+
+    def default_prior(self, column_means):
+        raise NotImplementedError
+
+    def resolve(self, prior, moments, n_components, variational):
+        """mclust's default conjugate prior over the group's columns (fastem.prior)."""
+        return resolve_gaussian_prior(prior, _Moments(self.n_features, moments), n_components, self.covariance_type)
+
+    def n_free(self):
+        g = self.n_features
+        return g + (g * (g + 1) // 2 if self.covariance_type == "full" else g)
+
+    def sample(self, params, counts, rng):
+        parts = []
+        for j, count in enumerate(counts):
+            covariance = params.covariances[j]
+            if self.covariance_type == "full":
+                parts.append(rng.multivariate_normal(params.means[j], covariance, int(count)))
+            else:
+                parts.append(params.means[j] + rng.standard_normal((int(count), self.n_features)) * np.sqrt(covariance))
+        return np.vstack(parts)
+
+    means_define_components = False
+
+    def with_means(self, params, means):
+        return params._replace(means=np.asarray(means, dtype=np.float64))
+
+    def rounding_point(self, params):
+        centred = params.means - self.center
+        return np.hstack([centred, centred[:, self.upper[0]] * centred[:, self.upper[1]]])
+
+    def linear_means(self, params):
+        return params.means
+
+
+class _Moments(NamedTuple):
+    """A data source's view for fastem.prior.resolve_prior: a group's mean and covariance."""
+
+    n_features: int
+    moments: object
+
+
+class ProductPrior(NamedTuple):
+    """The resolved priors of a product: the weights' Dirichlet and one prior per group."""
+
+    weight_concentration: np.ndarray
+    parts: tuple
+
+
+class ProductFamily(Family):
+    """Families over column groups; ``groups`` is a list of (family, columns of X).
+
+    The pass reads every group's first-order columns (its means' columns)
+    first, in group order, then the Gaussian groups' second-order features:
+    the leading ``n_means`` columns are the data as the initialization
+    clusters them. ``positions[g]`` holds where group g's own columns (in
+    the order its ``pass_data`` makes them) sit among the pass's.
+    """
+
+    def __init__(self, groups):
+        self.groups = groups
+        for family, columns in groups:
+            family.columns = np.asarray(columns)  # X's columns, for the families' error messages
+        self.n_means = sum(family.n_means for family, _ in groups)
+        linear_at, second_at, self.positions = 0, self.n_means, []
+        for family, _ in groups:
+            n_second = _width(family) - family.n_means
+            self.positions.append(np.concatenate([np.arange(linear_at, linear_at + family.n_means),
+                                                  np.arange(second_at, second_at + n_second)]))
+            linear_at += family.n_means
+            second_at += n_second
+        self.n_columns = second_at
+        self.has_log_base = any(family.has_log_base for family, _ in groups)
+        self.means_define_components = all(family.means_define_components for family, _ in groups)
+        self.init_columns = self.n_means if self.n_means < self.n_columns else None
+
+    def _parts(self):
+        return zip((family for family, _ in self.groups), self.positions)
+
+    def pass_data(self, X, estimator_name):
+        data = np.empty((X.shape[0], self.n_columns))
+        for (family, columns), position in zip(self.groups, self.positions):
+            data[:, position] = family.pass_data(X[:, columns], estimator_name)
+        return data
+
+    def log_base(self, data):
+        total = np.zeros(data.shape[0])
+        for family, position in self._parts():
+            if family.has_log_base:
+                total += family.log_base(data[:, position])
+        return total
+
+    def natural(self, params):
+        theta = np.empty((_n_components(params), self.n_columns))
+        constant = 0.0
+        for (family, position), group_params in zip(self._parts(), params):
+            theta[:, position], group_constant = family.natural(group_params)
+            constant = constant + group_constant
+        return theta, constant
+
+    def expected_natural(self, posterior):
+        raise NotImplementedError
+
+    def _mean_slices(self):
+        widths = [family.n_means for family, _ in self.groups]
+        return [slice(int(a), int(b)) for a, b in zip(np.cumsum([0] + widths[:-1]), np.cumsum(widths))]
+
+    def check_means(self, means, name):
+        for (family, _), part in zip(self.groups, self._mean_slices()):
+            family.check_means(means[:, part], name)
+
+    def with_means(self, params, means):
+        return tuple(family.with_means(group_params, means[:, part])
+                     for (family, _), group_params, part in zip(self.groups, params, self._mean_slices()))
+
+    def expand(self, value, name):
+        raise NotImplementedError
+
+    def ml(self, n, s):
+        return tuple(family.ml(n, s[:, position]) for family, position in self._parts())
+
+    def map(self, n, s, prior):
+        return tuple(family.map(n, s[:, position], group_prior)
+                     for (family, position), group_prior in zip(self._parts(), prior.parts))
+
+    def log_prior(self, params, prior):
+        return float(sum(family.log_prior(group_params, group_prior)
+                         for (family, _), group_params, group_prior in zip(self.groups, params, prior.parts)))
+
+    def posterior(self, n, s, prior):
+        raise NotImplementedError
+
+    def posterior_means(self, first, second):
+        raise NotImplementedError
+
+    def kl(self, first, second, prior):
+        raise NotImplementedError
+
+    def default_prior(self, column_means):
+        raise NotImplementedError
+
+    def resolve(self, prior, source, n_components, variational):
+        if variational and any(isinstance(family, GaussianGroup) for family, _ in self.groups):
+            raise ValueError("variational=True is not available with Gaussian column groups; use prior='default'")
+        column_means = source.mean()
+        moments = _LazyMoments(source)
+        parts = []
+        for family, position in self._parts():
+            if isinstance(family, GaussianGroup):
+                parts.append(family.resolve("default", moments.group(position, family), n_components, variational))
+            else:
+                parts.append(resolve_prior(family, "default", column_means[position], n_components, variational))
+        return ProductPrior(np.ones(n_components), tuple(parts))
+
+    def n_free(self):
+        return sum(family.n_free() for family, _ in self.groups)
+
+    def sample(self, params, counts, rng):
+        n_features = sum(len(columns) for _, columns in self.groups)
+        rows = np.empty((int(np.sum(counts)), n_features))
+        for (family, columns), group_params in zip(self.groups, params):
+            rows[:, columns] = family.sample(group_params, counts, rng)
+        return rows
+
+    def rounding_point(self, params):
+        point = np.empty((_n_components(params), self.n_columns))
+        for (family, position), group_params in zip(self._parts(), params):
+            point[:, position] = family.rounding_point(group_params)
+        return point
+
+    def linear_means(self, params):
+        """Every group's means side by side (the estimator's ``means_``): Gaussian means,
+        rates, probabilities of a 1, category probabilities."""
+        return np.hstack([family.linear_means(group_params) if isinstance(family, GaussianGroup) else group_params
+                          for (family, _), group_params in zip(self.groups, params)])
+
+
+class _LazyMoments:
+    """The source's mean and covariance over the pass's columns, computed once when first asked."""
+
+    def __init__(self, source):
+        self.source = source
+        self.value = None
+
+    def group(self, position, family):
+        def moments():
+            if self.value is None:
+                self.value = self.source.moments()
+            mean, covariance = self.value
+            block = position[: family.n_features]  # the group's columns about its centre
+            return mean[block] + family.center, covariance[np.ix_(block, block)]
+
+        return moments
+
+
+def _n_components(params):
+    """Components of a product's parameters (a GaussianParams or a means array per group)."""
+    first = params[0]
+    return getattr(first, "means", first).shape[0]
+
+
+def _width(family):
+    if isinstance(family, (GaussianGroup, CategoricalFamily)):
+        return family.n_columns
+    return family.n_features
+
+
+def make_group(name, n_features, reg_covar, center=None, n_categories=None):
+    """The family of a column group named ``name`` (one of GROUP_FAMILIES) over ``n_features`` columns;
+    a Gaussian group's features are taken about ``center``, a categorical group has ``n_categories``."""
+    if name in ("gaussian", "gaussian_diag"):
+        return GaussianGroup(center, "full" if name == "gaussian" else "diag", reg_covar)
+    if name == "poisson":
+        return PoissonFamily(n_features)
+    if name == "bernoulli":
+        return BernoulliFamily(n_features)
+    return CategoricalFamily(n_categories)

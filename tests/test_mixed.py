@@ -1,0 +1,206 @@
+"""MixedMixture: products of families over column groups, against direct NumPy/SciPy steps."""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy import stats
+from scipy.special import logsumexp
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import fastem
+from fastem import MixedMixture
+
+GROUPS = [("gaussian", [0, 1]), ("poisson", [2, 3]), ("bernoulli", [4, 5]), ("categorical", [6, 7])]
+N_CATEGORIES = (3, 2)
+
+
+def make_data(n=2000, seed=0):
+    rng = np.random.RandomState(seed)
+    z = (rng.random_sample(n) < 0.4).astype(int)
+    gauss = rng.normal(size=(n, 2)) @ np.array([[1.0, 0.3], [0.0, 0.8]]) + np.array([[0.0, 0.0], [3.0, 2.0]])[z]
+    counts = rng.poisson(np.array([[1.0, 5.0], [6.0, 0.5]])[z])
+    binary = (rng.random_sample((n, 2)) < np.array([[0.9, 0.2], [0.1, 0.7]])[z]).astype(float)
+    first = np.array([rng.choice(3, p=[[0.7, 0.2, 0.1], [0.1, 0.2, 0.7]][k]) for k in z])
+    second = (rng.random_sample(n) < np.array([0.3, 0.8])[z]).astype(int)
+    return np.column_stack([gauss, counts, binary, first, second]).astype(np.float64), z
+
+
+def quiet_fit(model, X, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return model.fit(X, **kw)
+
+
+def direct_log_prob(model, X):
+    """log w_j + sum over groups of log p(x_group | component j), by scipy."""
+    columns = []
+    for j in range(model.n_components):
+        total = np.full(X.shape[0], np.log(model.weights_[j]))
+        for (family, cols), params in zip(model.groups_, model.group_params_):
+            part = X[:, cols]
+            if family in ("gaussian", "gaussian_diag"):
+                cov = params.covariances[j]
+                cov = cov if family == "gaussian" else np.diag(cov)
+                total += stats.multivariate_normal(params.means[j], cov).logpdf(part)
+            elif family == "poisson":
+                total += stats.poisson.logpmf(part, params[j]).sum(axis=1)
+            elif family == "bernoulli":
+                total += stats.bernoulli.logpmf(part, params[j]).sum(axis=1)
+            else:
+                offsets = np.concatenate([[0], np.cumsum(N_CATEGORIES)[:-1]])
+                for c, start in enumerate(offsets):
+                    total += np.log(params[j, start + part[:, c].astype(int)])
+        columns.append(total)
+    return np.stack(columns, axis=1)
+
+
+def direct_step(model, X, reg_covar=1e-6):
+    """One ML EM step from the model's parameters, written from the formulas."""
+    log_prob = direct_log_prob(model, X)
+    resp = np.exp(log_prob - logsumexp(log_prob, axis=1)[:, None])
+    n = resp.sum(axis=0)
+    new = []
+    for family, cols in model.groups_:
+        part = X[:, cols]
+        if family == "categorical":
+            part = np.hstack([np.eye(L)[part[:, c].astype(int)] for c, L in enumerate(N_CATEGORIES)])
+        means = resp.T @ part / n[:, None]
+        if family in ("gaussian", "gaussian_diag"):
+            dev = part[None, :, :] - means[:, None, :]
+            cov = np.einsum("jn,jna,jnb->jab", resp.T, dev, dev) / n[:, None, None] + reg_covar * np.eye(len(cols))
+            new.append((means, cov if family == "gaussian" else np.diagonal(cov, axis1=1, axis2=2)))
+        else:
+            new.append(means)
+    return n / n.sum(), new, float(np.mean(logsumexp(log_prob, axis=1)))
+
+
+@pytest.mark.parametrize("gaussian", ["gaussian", "gaussian_diag"])
+def test_each_iteration_is_a_direct_em_step(gaussian):
+    X, _ = make_data()
+    groups = [(gaussian, [0, 1])] + GROUPS[1:]
+    for n_iter in (1, 3):
+        before = quiet_fit(MixedMixture(2, groups=groups, max_iter=n_iter, tol=0.0, random_state=0), X)
+        after = quiet_fit(MixedMixture(2, groups=groups, max_iter=n_iter + 1, tol=0.0, random_state=0), X)
+        weights, params, bound = direct_step(before, X)
+        np.testing.assert_allclose(after.weights_, weights, rtol=1e-10)
+        assert after.lower_bounds_[-1] == pytest.approx(bound, rel=1e-11)
+        np.testing.assert_allclose(after.group_params_[0].means, params[0][0], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(after.group_params_[0].covariances, params[0][1], rtol=1e-8, atol=1e-12)
+        for fitted, expected in zip(after.group_params_[1:], params[1:]):
+            np.testing.assert_allclose(fitted, expected, rtol=1e-9, atol=1e-14)
+
+
+def test_score_samples_is_the_product_density():
+    X, z = make_data()
+    model = MixedMixture(2, groups=GROUPS, random_state=0).fit(X)
+    log_prob = direct_log_prob(model, X)
+    np.testing.assert_allclose(model.score_samples(X), logsumexp(log_prob, axis=1), rtol=1e-11)
+    np.testing.assert_allclose(model.predict_proba(X), np.exp(log_prob - logsumexp(log_prob, axis=1)[:, None]),
+                               atol=1e-10)
+    agreement = np.mean(model.predict(X) == z)
+    assert max(agreement, 1 - agreement) > 0.97
+
+
+@pytest.mark.parametrize("prior", [None, "default"])
+@pytest.mark.parametrize("init_params", ["kmeans", "random", "k-means++", "random_from_data"])
+def test_bound_never_decreases(prior, init_params):
+    X, _ = make_data(n=600, seed=2)
+    for seed in range(3):
+        model = quiet_fit(MixedMixture(3, groups=GROUPS, prior=prior, init_params=init_params, random_state=seed,
+                                       tol=1e-10, max_iter=60), X)
+        bounds = np.asarray(model.lower_bounds_)
+        assert np.all(np.diff(bounds) >= -1e-12 * np.abs(bounds[1:]))
+
+
+def test_one_group_equals_the_family_estimator():
+    X, _ = make_data()
+    counts = X[:, 2:4]
+    mixed = MixedMixture(2, groups=[("poisson", [0, 1])], random_state=0, tol=1e-8).fit(counts)
+    alone = fastem.PoissonMixture(2, random_state=0, tol=1e-8).fit(counts)
+    np.testing.assert_allclose(mixed.group_params_[0], alone.means_, rtol=1e-10)
+    assert mixed.lower_bound_ == pytest.approx(alone.lower_bound_, rel=1e-12)
+    gauss = X[:, :2]
+    mixed = MixedMixture(2, random_state=0, tol=1e-8).fit(gauss)
+    alone = fastem.GaussianMixture(2, random_state=0, tol=1e-8).fit(gauss)
+    np.testing.assert_allclose(mixed.group_params_[0].covariances, alone.covariances_, rtol=1e-7)
+    assert mixed.lower_bound_ == pytest.approx(alone.lower_bound_, rel=1e-10)
+
+
+def test_groups_by_name_in_a_data_frame():
+    pd = pytest.importorskip("pandas")
+    X, _ = make_data(n=500)
+    frame = pd.DataFrame(X, columns=["x", "y", "visits", "calls", "a", "b", "colour", "size"])
+    groups = [("gaussian", ["x", "y"]), ("poisson", ["visits", "calls"]), ("bernoulli", ["a", "b"]),
+              ("categorical", ["colour", "size"])]
+    by_name = MixedMixture(2, groups=groups, random_state=0).fit(frame)
+    by_index = MixedMixture(2, groups=GROUPS, random_state=0).fit(X)
+    np.testing.assert_allclose(by_name.means_, by_index.means_, rtol=1e-10, atol=1e-14)  # a frame converts column-major
+
+
+@pytest.mark.parametrize(
+    "groups, message",
+    [
+        ([("gaussian", [0, 1]), ("poisson", [1, 2, 3])] + GROUPS[2:], r"column 1 is in groups\[0\] and groups\[1\]"),
+        (GROUPS[:3], r"columns \[6, 7\] are in no group"),
+        ([("gamma", [0, 1])] + GROUPS[1:], "unknown family 'gamma'"),
+        ([("gaussian", [0, 9])] + GROUPS[1:], "column 9 is not a column of X"),
+        ([("gaussian", ["x", "y"])] + GROUPS[1:], "column 'x' is not a column name of X"),
+        ([("gaussian",)] + GROUPS[1:], r"groups\[0\] must be a \(family, columns\) pair"),
+    ],
+)
+def test_mismatched_groups_are_named(groups, message):
+    X, _ = make_data(n=100)
+    with pytest.raises(ValueError, match=message):
+        MixedMixture(2, groups=groups).fit(X)
+
+
+def test_bad_values_name_the_column_of_X():
+    clean, _ = make_data(n=100)
+    X = clean.copy()
+    X[5, 3] = 1.5
+    before = X.copy()
+    with pytest.raises(ValueError, match=r"nonnegative integer counts: column 3 holds 1.5 \(row 5\)"):
+        MixedMixture(2, groups=GROUPS).fit(X)
+    assert np.array_equal(X, before)
+    X = clean.copy()
+    X[7, 7] = 2.0  # the second categorical column has codes 0 and 1 when fitted below
+    model = MixedMixture(2, groups=GROUPS, random_state=0).fit(clean)
+    with pytest.raises(ValueError, match=r"below n_categories \(column 7 has 2\): column 7 holds 2.0"):
+        model.predict(X)
+
+
+def test_chunks_partial_fit_and_weights():
+    X, _ = make_data(n=3000, seed=4)
+    whole = MixedMixture(2, groups=GROUPS, random_state=0).fit(X)
+    chunked = MixedMixture(2, groups=GROUPS, random_state=0).fit_chunks(
+        lambda: (X[i : i + 700] for i in range(0, X.shape[0], 700)))
+    np.testing.assert_allclose(chunked.means_, whole.means_, rtol=1e-9, atol=1e-12)
+    assert chunked.n_features_in_ == X.shape[1]
+    online = MixedMixture(2, groups=GROUPS, random_state=0)
+    for i in range(0, X.shape[0], 500):
+        online.partial_fit(X[i : i + 500])
+    assert online.score(X) > whole.score(X) - 0.05
+    counts = np.random.RandomState(1).randint(0, 3, size=X.shape[0])
+    start = dict(weights_init=whole.weights_, means_init=whole.means_, tol=1e-8, random_state=0)
+    weighted = MixedMixture(2, groups=GROUPS, **start).fit(X, sample_weight=counts)
+    repeated = MixedMixture(2, groups=GROUPS, **start).fit(np.repeat(X, counts, axis=0))
+    assert weighted.lower_bound_ == pytest.approx(repeated.lower_bound_, rel=1e-6)
+
+
+def test_sample_and_select():
+    X, _ = make_data(n=3000, seed=5)
+    model = MixedMixture(2, groups=GROUPS, random_state=0).fit(X)
+    draws, labels = model.sample(5000)
+    assert draws.shape == (5000, 8) and np.array_equal(np.bincount(labels, minlength=2) > 0, [True, True])
+    assert abs(MixedMixture(2, groups=GROUPS, random_state=0).fit(draws).score(X) - model.score(X)) < 0.1
+    best, table = fastem.select(X, n_components=range(1, 4), estimator=MixedMixture(groups=GROUPS, random_state=0))
+    assert best.n_components == 2
+    per_component = 2 + 3 + 2 + 2 + (2 + 1)
+    assert [r["n_parameters"] for r in table] == [k * per_component + k - 1 for k in range(1, 4)]
+
+
+@parametrize_with_checks([MixedMixture()])  # the checks vary n_features: one Gaussian group of every column
+def test_check_estimator(estimator, check):
+    check(estimator)
