@@ -34,7 +34,6 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from fastem import gaussian
 from fastem._chunks import ChunkSource
 from fastem._dask import DaskSource, is_dask_array
 from fastem._driver import Monitor, fit_restarts
@@ -42,6 +41,7 @@ from fastem._kernels import n_stats
 from fastem._source import ArraySource
 from fastem._threads import single_threaded_blas
 from fastem._validation import FLOAT_DTYPES, check_sample_weight
+from fastem.covariance import COVARIANCE_MODELS
 from fastem._stats import combine_stats
 
 _NOT_CONVERGED = (
@@ -612,13 +612,13 @@ class BaseGaussianMixture(BaseMixture):
 
     _parameter_constraints: dict = {
         **BaseMixture._parameter_constraints,
-        "covariance_type": [StrOptions(set(gaussian.COVARIANCE_TYPES))],
+        "covariance_type": [StrOptions(set(COVARIANCE_MODELS))],
         "reg_covar": [Interval(Real, 0.0, None, closed="left")],
     }
 
     def _placeholder_kernel_params(self, n_features, reference):
         k = self.n_components
-        family = gaussian.layout(self.covariance_type)
+        family = COVARIANCE_MODELS[self.covariance_type].layout
         return (family, reference, np.zeros((k, n_stats(family, n_features))), np.zeros((k, n_features)),
                 np.zeros((k, 1, n_features)), np.zeros(k))
 
@@ -626,7 +626,7 @@ class BaseGaussianMixture(BaseMixture):
         """Statistics of given responsibilities (from ``source.initial_responsibilities``), about the data's mean."""
         stats = super()._stats_from_resp(source, resp)
         one_hot_start = self.init_params in ("k-means++", "random_from_data")
-        if self.covariance_type == "tied" and one_hot_start and self._reproduces_tied_init_quirk():
+        if COVARIANCE_MODELS[self.covariance_type].shared and one_hot_start and self._reproduces_tied_init_quirk():
             # scikit-learn's initial tied covariance also holds the second moment
             # of the rows no component starts from (fastem._init.unassigned_moment);
             # added to one component's scatter, it is added to the tied scatter.
@@ -640,17 +640,8 @@ class BaseGaussianMixture(BaseMixture):
         return True
 
     def _free_per_component(self):
-        d = self.means_.shape[1]
-        return {"full": d + d * (d + 1) // 2, "tied": d, "diag": 2 * d, "spherical": d + 1}[self.covariance_type]
+        return COVARIANCE_MODELS[self.covariance_type].free_per_component(self.means_.shape[1])
 
     def _sample_rows(self, counts, rng):
-        n_features = self.means_.shape[1]
-        if self.covariance_type in ("full", "tied"):
-            covariances = self.covariances_ if self.covariance_type == "full" else [self.covariances_] * self.n_components
-            parts = [rng.multivariate_normal(m, c, int(s)) for m, c, s in zip(self.means_, covariances, counts)]
-        else:
-            parts = [
-                m + rng.standard_normal(size=(s, n_features)) * np.sqrt(c)
-                for m, c, s in zip(self.means_, self.covariances_, counts)
-            ]
+        parts = COVARIANCE_MODELS[self.covariance_type].sample(rng, self.means_, self.covariances_, counts)
         return np.vstack(parts).astype(np.float64)

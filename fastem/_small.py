@@ -20,6 +20,7 @@ from fastem._kernels import n_stats
 from fastem._kernels._small import NOT_FINITE, OK, fit_tasks
 from fastem._source import block_size
 from fastem._threads import resolve_n_threads
+from fastem.covariance import COVARIANCE_MODELS
 
 #: Largest n * k * n_stats run whole in compiled code. There one serial pass
 #: costs about half a millisecond; above it (measured: d=8, k=8 between 2,000
@@ -36,7 +37,6 @@ PARALLEL_MIN_ROWS = 100_000
 _pool = []
 _pool_lock = threading.Lock()
 
-_TYPES = {name: index for index, name in enumerate(gaussian.COVARIANCE_TYPES)}
 
 
 class Outcome(NamedTuple):
@@ -56,7 +56,7 @@ def data_qualify(X, n_components, covariance_type):
     """Whether the data (already validated) allow the compiled whole fit."""
     if X.dtype != np.float64:
         return False
-    family = gaussian.layout(covariance_type)
+    family = COVARIANCE_MODELS[covariance_type].layout
     return X.shape[0] * n_components * n_stats(family, X.shape[1]) <= MAX_WORK
 
 
@@ -100,7 +100,7 @@ def fit(datasets, sample_weights, draws, covariance_type, n_components, reg_cova
     chol = np.zeros((n_problems, n_init, k, d, d))
     bounds = np.empty((n_problems, n_init, max_iter))
     info = np.zeros((n_problems, n_init, 4), dtype=np.int64)
-    arguments = (X, sample_weight, offsets, _TYPES[covariance_type], np.ascontiguousarray(draws, dtype=np.float64),
+    arguments = (X, sample_weight, offsets, COVARIANCE_MODELS[covariance_type].code, np.ascontiguousarray(draws, dtype=np.float64),
                  float(reg_covar), float(tol), int(max_iter), block_size(d), weights, means, cov, chol, bounds, info)
     n_tasks = n_problems * n_init
     n_workers = min(resolve_n_threads(n_threads), n_tasks)
@@ -154,7 +154,7 @@ def _outcomes(covariance_type, weights, means, cov, chol, bounds, info):
         if failure is not None:
             outcomes.append(None if failure == NOT_FINITE else Outcome(
                 None, None, -np.inf, [], 0, False, distinct[: r + 1],
-                gaussian.IllDefinedCovariance(gaussian._ill_defined_message(False))))
+                gaussian.IllDefinedCovariance(gaussian.ill_defined_message(False))))
             continue
         n_iter = rows[r][1]
         lower_bounds = bounds[p, r, :n_iter].tolist()

@@ -9,9 +9,10 @@ import numpy as np
 from fastem import gaussian
 from fastem._blocks import MAX_GROUPS, readonly
 from fastem._init import initial_responsibilities, unassigned_moment
-from fastem._kernels import em_pass, n_stats
+from fastem._kernels import FULL, em_pass, n_stats
 from fastem._kernels._update import OK, ml_update
 from fastem._threads import pass_guard, thread_limit
+from fastem.covariance import COVARIANCE_MODELS
 from fastem._stats import combine_stats, stats_from_sums
 from fastem.prior import CHUNK_ROWS, weighted_mean, weighted_moments
 
@@ -135,7 +136,8 @@ class MLSteps:
     def __init__(self, source, n_components, covariance_type, reg_covar):
         n_samples, n_features = source.X.shape
         k = n_components
-        self._family = gaussian.layout(covariance_type)
+        model = COVARIANCE_MODELS[covariance_type]
+        self._family = model.layout
         self._grid = grid(n_samples, n_features, k, self._family)
         n_stat = n_stats(self._family, n_features)
         n_groups = self._grid[1]
@@ -146,13 +148,13 @@ class MLSteps:
         self._outputs, self._resp_in = _no_outputs(k)
         self._sums = np.empty((n_stat, k))
         self._covariance_type = covariance_type
-        self._type_index = gaussian.COVARIANCE_TYPES.index(covariance_type)
+        self._type_index = model.code
         self._reg_covar = float(reg_covar)
         self._pad = gaussian.count_pad(source.dtype)
         # Shapes of the compiled update's outputs: (k, d, d) slots for full and tied
         # (tied in slot 0), row 0 of each slot for diag and spherical.
-        full = self._family == gaussian.FULL
-        self._slots = (1 if covariance_type == "tied" else k, n_features if full else 1, n_features)
+        full = self._family == FULL
+        self._slots = (1 if model.shared else k, n_features if full else 1, n_features)
         self._chol3_shape = (k, n_features if full else 1, n_features)
         self._last = (None, None)
 
@@ -171,7 +173,7 @@ class MLSteps:
                                            self._reg_covar, self._pad, self._sums, weights, means, cov, chol,
                                            ref, theta, chol3, log_const)
         if status != OK:
-            raise gaussian.IllDefinedCovariance(gaussian._ill_defined_message(source.dtype == np.float32))
+            raise gaussian.IllDefinedCovariance(gaussian.ill_defined_message(source.dtype == np.float32))
         new = gaussian.GaussianParams(weights, means, *gaussian.from_slots(self._covariance_type, cov, chol))
         self._last = (new, (self._family, ref, theta, means, chol3, log_const))
         return new, log_likelihood / source.total_weight

@@ -4,6 +4,8 @@ import numpy as np
 from sklearn.utils import check_array
 from sklearn.utils.validation import _check_sample_weight
 
+from fastem.covariance import COVARIANCE_MODELS
+
 FLOAT_DTYPES = [np.float64, np.float32]
 
 
@@ -34,36 +36,18 @@ def check_means_init(means, n_components, n_features):
     return means
 
 
-_PRECISION_SHAPES = {
-    "full": lambda k, d: (k, d, d),
-    "tied": lambda k, d: (d, d),
-    "diag": lambda k, d: (k, d),
-    "spherical": lambda k, d: (k,),
-}
-
-
 def check_precisions_init(precisions, covariance_type, n_components, n_features):
     """Validate ``precisions_init``: shape by covariance type, positive definite."""
-    precisions = check_array(
-        precisions, dtype=FLOAT_DTYPES, ensure_2d=False, allow_nd=covariance_type == "full"
-    )
-    name = f"{covariance_type} precision"
-    check_shape(precisions, _PRECISION_SHAPES[covariance_type](n_components, n_features), name)
+    shape = COVARIANCE_MODELS[covariance_type].shape(n_components, n_features)
+    precisions = check_array(precisions, dtype=FLOAT_DTYPES, ensure_2d=False, allow_nd=len(shape) > 2)
+    check_shape(precisions, shape, f"{covariance_type} precision")
     check_precision_values(precisions, covariance_type)
     return precisions
 
 
 def check_precision_values(precisions, covariance_type):
     """Symmetric positive definite matrices ('full', 'tied') or positive values, with scikit-learn's messages."""
-    name = f"{covariance_type} precision"
-    if covariance_type in ("full", "tied"):
-        n_features = precisions.shape[-1]
-        matrices = precisions.reshape((-1, n_features, n_features))
-        symmetric = np.allclose(matrices, np.swapaxes(matrices, 1, 2))
-        if not (symmetric and np.all(np.linalg.eigvalsh(matrices) > 0.0)):
-            raise ValueError(f"'{name}' should be symmetric, positive-definite")
-    elif np.any(precisions <= 0.0):
-        raise ValueError(f"'{name}' should be positive")
+    COVARIANCE_MODELS[covariance_type].check_precisions(precisions)
 
 
 def check_sample_weight(sample_weight, X):

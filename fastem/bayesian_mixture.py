@@ -9,6 +9,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from fastem import gaussian, variational
 from fastem._base import BaseGaussianMixture
 from fastem._validation import FLOAT_DTYPES, check_precision_values, check_shape
+from fastem.covariance import COVARIANCE_MODELS
 
 
 class BayesianGaussianMixture(BaseGaussianMixture):
@@ -158,23 +159,18 @@ class BayesianGaussianMixture(BaseGaussianMixture):
                 % (n_features - 1, self.degrees_of_freedom_prior)
             )
         ctype = self.covariance_type
+        model = COVARIANCE_MODELS[ctype]
         if self.covariance_prior is None:
-            psi = {
-                "full": covariance,
-                "tied": covariance,
-                "diag": np.diagonal(covariance).copy(),
-                "spherical": float(np.diagonal(covariance).mean()),
-            }[ctype]
-        elif ctype in ("full", "tied", "diag"):
+            psi = model.variational_prior_scale(covariance)
+        elif model.scale_shape(n_features) != ():
             psi = check_array(self.covariance_prior, dtype=FLOAT_DTYPES, ensure_2d=False)
-            shape = (n_features,) if ctype == "diag" else (n_features, n_features)
-            check_shape(psi, shape, f"{ctype} covariance_prior")
+            check_shape(psi, model.scale_shape(n_features), f"{ctype} covariance_prior")
             check_precision_values(psi, ctype)
         else:
             psi = self.covariance_prior
         return variational.VBPrior(
             self.weight_concentration_prior_type, alpha, beta, np.asarray(mean_prior, dtype=np.float64), nu,
-            np.asarray(psi, dtype=np.float64) if ctype != "spherical" else float(psi),
+            np.asarray(psi, dtype=np.float64) if model.scale_shape(n_features) != () else float(psi),
         )
 
     def _set_resolved(self, prior):
@@ -201,7 +197,7 @@ class BayesianGaussianMixture(BaseGaussianMixture):
             concentration = tuple(f64(c) for c in concentration)
         else:
             concentration = f64(concentration)
-        dof = self.degrees_of_freedom_ if self.covariance_type == "tied" else f64(self.degrees_of_freedom_)
+        dof = self.degrees_of_freedom_ if COVARIANCE_MODELS[self.covariance_type].shared else f64(self.degrees_of_freedom_)
         return variational.VBState(concentration, f64(self.mean_precision_), f64(self.means_), dof,
                                    f64(self.covariances_), f64(self.precisions_cholesky_))
 

@@ -4,29 +4,19 @@ Everything here is small (O(k d^3)) NumPy work done once per iteration; the
 pass over the data lives in :mod:`fastem._kernels`. Parameters are held in
 float64 whatever the data's dtype.
 
-Covariance types and their parameter shapes (k components, d features):
-
-=========== ======================= =================================
-type        covariances             precisions_cholesky
-=========== ======================= =================================
-'full'      (k, d, d)               (k, d, d), upper triangular
-'tied'      (d, d)                  (d, d), upper triangular
-'diag'      (k, d)                  (k, d), 1 / sqrt(variance)
-'spherical' (k,)                    (k,), 1 / sqrt(variance)
-=========== ======================= =================================
+Everything that depends on the covariance model is its entry in
+:data:`fastem.covariance.COVARIANCE_MODELS` (shapes there); the functions
+here look the entry up by ``covariance_type``.
 """
 
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import gammaln, multigammaln
+from scipy.special import gammaln
 
-from fastem._kernels import DIAG, FULL
-from fastem._kernels._update import COLLAPSED_MAX_COUNT, NOISE_ULPS
+from fastem.covariance import COVARIANCE_MODELS, LOG_2PI, IllDefinedCovariance, count_pad, ill_defined_message
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-
-LOG_2PI = np.log(2.0 * np.pi)
+COVARIANCE_TYPES = tuple(COVARIANCE_MODELS)
 
 
 class GaussianParams(NamedTuple):
@@ -38,28 +28,12 @@ class GaussianParams(NamedTuple):
     precisions_cholesky: np.ndarray
 
 
-class IllDefinedCovariance(ValueError):
-    """A covariance matrix is not positive definite."""
-
-
-def _ill_defined_message(float32):
-    message = (
-        "Fitting the mixture model failed because some components have "
-        "ill-defined empirical covariance (for instance caused by singleton "
-        "or collapsed samples). Try to decrease the number of components, "
-        "increase reg_covar, or scale the input data."
-    )
-    if float32:
-        message += (
-            " The numerical accuracy can also be improved by passing float64"
-            " data instead of float32."
-        )
-    return message
+__all__ = ["COVARIANCE_TYPES", "GaussianParams", "IllDefinedCovariance", "count_pad", "ill_defined_message"]
 
 
 def layout(covariance_type):
     """Kernel layout (FULL or DIAG) of a covariance type."""
-    return FULL if covariance_type in ("full", "tied") else DIAG
+    return COVARIANCE_MODELS[covariance_type].layout
 
 
 def kernel_params(params, covariance_type, reference=None, log_weights=None):
@@ -89,45 +63,24 @@ def kernel_params(params, covariance_type, reference=None, log_weights=None):
     if reference is None:
         reference = params.weights @ means
     reference = np.ascontiguousarray(reference, dtype=np.float64)
+    model = COVARIANCE_MODELS[covariance_type]
     chol = params.precisions_cholesky
-    if covariance_type == "full":
-        chol3 = np.ascontiguousarray(chol, dtype=np.float64)
-    elif covariance_type == "tied":
-        chol3 = np.ascontiguousarray(np.broadcast_to(chol, (n_components, n_features, n_features)), dtype=np.float64)
-    elif covariance_type == "diag":
-        chol3 = np.ascontiguousarray(chol[:, None, :], dtype=np.float64)
-    else:
-        chol3 = np.ascontiguousarray(np.broadcast_to(chol[:, None, None], (n_components, 1, n_features)), dtype=np.float64)
+    chol3 = model.chol3(chol, n_components, n_features)
     if log_weights is None:
         with np.errstate(divide="ignore"):
             log_weights = np.log(params.weights)
-    log_const = log_weights + log_det_cholesky(chol, covariance_type, n_features) - 0.5 * n_features * LOG_2PI
+    log_const = log_weights + model.log_det(chol, n_features) - 0.5 * n_features * LOG_2PI
     log_const = np.ascontiguousarray(log_const, dtype=np.float64)
     offset = means - reference
-    if layout(covariance_type) == FULL:
-        precision = chol3 @ np.swapaxes(chol3, 1, 2)
-        linear = np.einsum("kab,kb->ka", precision, offset)
-        upper_a, upper_c = np.triu_indices(n_features)
-        second = np.where(upper_a == upper_c, -0.5, -1.0) * precision[:, upper_a, upper_c]
-    else:
-        precision = chol3[:, 0, :] ** 2
-        linear = precision * offset
-        second = -0.5 * precision
+    linear, second = model.second_coefficients(chol3, offset)
     constant = log_const - 0.5 * np.sum(linear * offset, axis=1)
     theta = np.ascontiguousarray(np.concatenate([constant[:, None], linear, second], axis=1))
-    return layout(covariance_type), reference, theta, means, chol3, log_const
+    return model.layout, reference, theta, means, chol3, log_const
 
 
 def log_det_cholesky(precisions_cholesky, covariance_type, n_features):
     """Log-determinant of each precision Cholesky factor, shape (k,) or scalar for 'tied'."""
-    chol = precisions_cholesky
-    if covariance_type == "full":
-        return np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
-    if covariance_type == "tied":
-        return np.log(np.diagonal(chol)).sum()
-    if covariance_type == "diag":
-        return np.log(chol).sum(axis=1)
-    return n_features * np.log(chol)
+    return COVARIANCE_MODELS[covariance_type].log_det(precisions_cholesky, n_features)
 
 
 def moments(stats, covariance_type, reg_covar, dtype):
@@ -150,36 +103,12 @@ def moments(stats, covariance_type, reg_covar, dtype):
     means : ndarray of shape (n_components, n_features)
     covariances : ndarray, shaped by ``covariance_type``
     """
+    model = COVARIANCE_MODELS[covariance_type]
     n = stats.n
     nk = n + count_pad(dtype)
     means = (stats.s1 + n[:, None] * stats.reference) / nk[:, None]
-    scatter = _scatter_about_mean(stats, covariance_type)
-    if covariance_type == "full":
-        covariances = scatter / nk[:, None, None]
-        idx = np.arange(covariances.shape[1])
-        covariances[:, idx, idx] += reg_covar
-    elif covariance_type == "tied":
-        covariances = scatter.sum(axis=0) / nk.sum()
-        covariances.flat[:: covariances.shape[0] + 1] += reg_covar
-    else:
-        # A collapsed feature of a component (zero scatter: one value) gets
-        # the variance scikit-learn's E[x^2] - mu^2 leaves with padded counts,
-        # pad S2 / nk^2 ~ 10 eps mu^2 / N about the origin, where that exceeds
-        # twice the rounding of its subtraction (~eps mu^2), i.e. for N below
-        # 5: there scikit-learn's variance is positive and it fits on with
-        # reg_covar=0, so fastem does too. Above, its sign is rounding's and
-        # scikit-learn mostly raises; at the origin or for an empty component
-        # it is zero and raises: fastem takes zero there. A sum about the
-        # origin within rounding of zero is zero.
-        shift = n[:, None] * stats.reference
-        origin = stats.s1 + shift
-        noise = NOISE_ULPS * np.finfo(np.float64).eps * (np.abs(stats.s1) + np.abs(shift))
-        origin = np.where((np.abs(origin) <= noise) | (n[:, None] >= COLLAPSED_MAX_COUNT), 0.0, origin)
-        safe_n = np.where(n > 0.0, n, 1.0)[:, None]
-        collapsed = count_pad(dtype) * origin * origin / (safe_n * nk[:, None] * nk[:, None])
-        covariances = np.where(scatter == 0.0, collapsed, scatter / nk[:, None]) + reg_covar
-        if covariance_type == "spherical":
-            covariances = covariances.mean(axis=1)
+    scatter = model.scatter_about_mean(stats)
+    covariances = model.ml_covariances(stats, scatter, nk, reg_covar, dtype)
     return nk, means, covariances
 
 
@@ -246,20 +175,9 @@ def map_update(stats, covariance_type, reg_covar, dtype, prior):
     means = (nk[:, None] * xbar + kappa * m0) / (nk + kappa)[:, None]
     offset = xbar - m0
     shrink = kappa * nk / (nk + kappa)
-    scatter = _scatter_about_mean(stats, covariance_type)
-    if covariance_type in ("full", "tied"):
-        b = scatter + shrink[:, None, None] * offset[:, :, None] * offset[:, None, :]
-        if covariance_type == "full":
-            covariances = (psi + b) / (nu + nk + d + 1 + c)[:, None, None]
-        else:
-            covariances = (psi + b.sum(axis=0)) / (nu + nk.sum() + d + 1 + c * nk.shape[0])
-        covariances = covariances + reg_covar * np.eye(d)
-    else:
-        b = scatter + shrink[:, None] * offset**2
-        if covariance_type == "diag":
-            covariances = (psi + b) / (nu + nk + 2 + c)[:, None] + reg_covar
-        else:
-            covariances = (psi + b.sum(axis=1)) / (nu + d * nk + 2 + c * d) + reg_covar
+    model = COVARIANCE_MODELS[covariance_type]
+    b = model.map_scatter(model.scatter_about_mean(stats), shrink, offset)
+    covariances = model.map_covariances(b, nk, psi, nu, c, d, reg_covar)
     weights = np.maximum(nk + prior.weight_concentration_prior - 1.0, 0.0)
     weights = weights / weights.sum()
     chol = precision_cholesky(covariances, covariance_type, float32=np.dtype(dtype) == np.float32)
@@ -277,61 +195,7 @@ def log_prior(params, covariance_type, prior):
     weights = params.weights
     alive = weights > 0
     total = gammaln(alpha.sum()) - gammaln(alpha).sum() + np.sum((alpha[alive] - 1.0) * np.log(weights[alive]))
-
-    kappa, m0, nu, psi = prior.mean_precision_prior, prior.mean_prior, prior.degrees_of_freedom_prior, prior.covariance_prior
-    chol = params.precisions_cholesky
-    k, d = params.means.shape
-    offset = params.means - m0
-    if covariance_type in ("full", "tied"):
-        log_det_precision = 2.0 * log_det_cholesky(chol, covariance_type, d)  # (k,) or scalar
-        precisions = precisions_from_cholesky(chol, covariance_type)
-        if kappa > 0:
-            projected = np.einsum("kc,kca->ka", offset, np.broadcast_to(chol, (k, d, d)))
-            quadratic = (projected**2).sum(axis=1)
-            total += np.sum(0.5 * d * (np.log(kappa) - LOG_2PI) + 0.5 * log_det_precision - 0.5 * kappa * quadratic)
-        _, log_det_psi = np.linalg.slogdet(psi)
-        trace = np.einsum("ij,...ji->...", psi, precisions)
-        inverse_wishart = (0.5 * nu * log_det_psi - 0.5 * nu * d * np.log(2.0) - multigammaln(0.5 * nu, d)
-                           + 0.5 * (nu + d + 1) * log_det_precision - 0.5 * trace)
-        total += np.sum(inverse_wishart)
-    else:
-        variances = 1.0 / chol**2  # (k, d) or (k,)
-        if covariance_type == "spherical":
-            variances = np.repeat(variances[:, None], d, axis=1)
-            scale = np.full(d, psi)
-        else:
-            scale = psi
-        if kappa > 0:
-            total += np.sum(-0.5 * LOG_2PI + 0.5 * np.log(kappa) - 0.5 * np.log(variances) - 0.5 * kappa * offset**2 / variances)
-        a, b = 0.5 * nu, 0.5 * scale
-        if covariance_type == "spherical":
-            v = variances[:, 0]
-            total += np.sum(a * np.log(b[0]) - gammaln(a) - (a + 1.0) * np.log(v) - b[0] / v)
-        else:
-            total += np.sum(a * np.log(b) - gammaln(a) - (a + 1.0) * np.log(variances) - b / variances)
-    return float(total)
-
-
-def _scatter_about_mean(stats, covariance_type):
-    """Weighted scatter about each component's weighted mean, from the statistics.
-
-    S2 - S1 S1^T / N shifts the scatter from the reference point to the
-    mean. Entries below the rounding error of that subtraction (a few ulps
-    of S2) are set to zero, so that a collapsed component has exactly zero
-    scatter rather than rounding noise of either sign.
-    """
-    n = stats.n
-    safe_n = np.where(n > 0.0, n, 1.0)
-    tolerance = NOISE_ULPS * np.finfo(np.float64).eps
-    if layout(covariance_type) == FULL:
-        second = stats.s2
-        scatter = second - stats.s1[:, :, None] * stats.s1[:, None, :] / safe_n[:, None, None]
-        scale = np.sqrt(np.abs(np.diagonal(second, axis1=1, axis2=2)))
-        noise = tolerance * scale[:, :, None] * scale[:, None, :]
-        return np.where(np.abs(scatter) <= noise, 0.0, scatter)
-    second = stats.s2
-    scatter = second - stats.s1**2 / safe_n[:, None]
-    return np.where(scatter <= tolerance * second, 0.0, scatter)
+    return float(COVARIANCE_MODELS[covariance_type].log_prior_terms(params, prior, total))
 
 
 def precision_cholesky(covariances, covariance_type, float32=False):
@@ -342,66 +206,32 @@ def precision_cholesky(covariances, covariance_type, float32=False):
     IllDefinedCovariance
         With scikit-learn's message when a covariance is not positive definite.
     """
-    if covariance_type in ("full", "tied"):
-        try:
-            lower = np.linalg.cholesky(covariances)
-        except np.linalg.LinAlgError:
-            raise IllDefinedCovariance(_ill_defined_message(float32)) from None
-        eye = np.broadcast_to(np.eye(covariances.shape[-1]), covariances.shape)
-        return np.swapaxes(np.linalg.solve(lower, eye), -1, -2)
-    if not np.all(covariances > 0.0):
-        raise IllDefinedCovariance(_ill_defined_message(float32))
-    return 1.0 / np.sqrt(covariances)
+    return COVARIANCE_MODELS[covariance_type].precision_cholesky(covariances, float32)
 
 
 def cholesky_from_precisions(precisions, covariance_type):
     """Upper-triangular U with U U^T = precision (reverse-order Cholesky)."""
-    if covariance_type in ("full", "tied"):
-        flipped = np.flip(precisions, axis=(-2, -1))
-        return np.flip(np.linalg.cholesky(flipped), axis=(-2, -1))
-    return np.sqrt(precisions)
+    return COVARIANCE_MODELS[covariance_type].cholesky_from_precisions(precisions)
 
 
 def precisions_from_cholesky(precisions_cholesky, covariance_type):
     """Precision matrices U U^T (full, tied) or squares (diag, spherical)."""
-    if covariance_type in ("full", "tied"):
-        return precisions_cholesky @ np.swapaxes(precisions_cholesky, -1, -2)
-    return precisions_cholesky**2
+    return COVARIANCE_MODELS[covariance_type].precisions_from_cholesky(precisions_cholesky)
 
 
 def covariances_from_cholesky(precisions_cholesky, covariance_type):
     """Covariances (U U^T)^-1 from precision Cholesky factors."""
-    if covariance_type in ("full", "tied"):
-        eye = np.broadcast_to(np.eye(precisions_cholesky.shape[-1]), precisions_cholesky.shape)
-        inverse = np.linalg.solve(np.swapaxes(precisions_cholesky, -1, -2), eye)
-        return inverse @ np.swapaxes(inverse, -1, -2)
-    return 1.0 / precisions_cholesky**2
-
-
-def count_pad(dtype):
-    """What every component's count gets added (scikit-learn's 10 eps of the data's dtype)."""
-    return 10.0 * float(np.finfo(dtype).eps)
+    return COVARIANCE_MODELS[covariance_type].covariances_from_cholesky(precisions_cholesky)
 
 
 def from_slots(covariance_type, cov, chol):
     """Views in the shapes above of covariances and precision Cholesky factors held as the
     compiled M-step holds them (:mod:`fastem._kernels._update`): (..., k, d, d) slots, tied
     in slot 0, diag on row 0 of each slot, spherical in its entry (0, 0)."""
-    if covariance_type == "full":
-        return cov, chol
-    if covariance_type == "tied":
-        return cov[..., 0, :, :], chol[..., 0, :, :]
-    if covariance_type == "diag":
-        return cov[..., 0, :], chol[..., 0, :]
-    return cov[..., 0, 0], chol[..., 0, 0]
+    return COVARIANCE_MODELS[covariance_type].from_slots(cov, chol)
 
 
 def n_parameters(covariance_type, n_components, n_features):
     """Number of free parameters, as scikit-learn counts them for BIC/AIC."""
-    cov_params = {
-        "full": n_components * n_features * (n_features + 1) / 2.0,
-        "tied": n_features * (n_features + 1) / 2.0,
-        "diag": n_components * n_features,
-        "spherical": n_components,
-    }[covariance_type]
+    cov_params = COVARIANCE_MODELS[covariance_type].n_covariance_parameters(n_components, n_features)
     return int(cov_params + n_features * n_components + n_components - 1)

@@ -20,6 +20,8 @@ from numbers import Real
 
 import numpy as np
 
+from fastem.covariance import COVARIANCE_MODELS
+
 
 @dataclass(frozen=True)
 class GaussianPrior:
@@ -149,40 +151,14 @@ def resolve_prior(prior, X, n_components, covariance_type, sample_weight=None):
         raise ValueError(f"degrees_of_freedom_prior must be a finite float > n_features - 1 = {d - 1}, got {nu!r}")
 
     shrink = float(k) ** (-2.0 / d)
+    model = COVARIANCE_MODELS[covariance_type]
     if prior.covariance_prior is None:
         # mclust's default; made positive definite when the data's covariance
         # is singular (a constant feature, d > n, identical rows) by adding
         # 1e-6 of the mean variance (or of 1 when every row is the same).
         average = float(np.trace(data_cov)) / d
         floor = 1e-6 * (average if average > 0 else 1.0)
-        if covariance_type in ("full", "tied"):
-            psi = data_cov * shrink
-            if np.linalg.eigvalsh(psi)[0] <= floor * shrink:
-                psi = psi + floor * shrink * np.eye(d)
-        else:
-            psi = max(average, floor) * shrink
-            psi = np.full(d, psi) if covariance_type == "diag" else psi
+        psi = model.default_covariance_prior(data_cov, average, floor, shrink)
     else:
-        psi = _check_covariance_prior(prior.covariance_prior, covariance_type, d)
+        psi = model.check_covariance_prior(prior.covariance_prior, d)
     return GaussianPrior(alpha, mean, float(kappa), float(nu), psi)
-
-
-def _check_covariance_prior(value, covariance_type, n_features):
-    d = n_features
-    psi = np.asarray(value, dtype=np.float64)
-    if covariance_type in ("full", "tied"):
-        ok = psi.shape == (d, d) and np.all(np.isfinite(psi)) and np.allclose(psi, psi.T)
-        ok = ok and np.all(np.linalg.eigvalsh(psi) > 0)
-        if not ok:
-            raise ValueError(
-                f"covariance_prior must be a symmetric positive definite array of shape ({d}, {d}) "
-                f"for covariance_type='{covariance_type}', got shape {psi.shape}"
-            )
-        return psi
-    if covariance_type == "diag":
-        if psi.shape != (d,) or not np.all(np.isfinite(psi)) or np.any(psi <= 0):
-            raise ValueError(f"covariance_prior must be a positive array of shape ({d},) for covariance_type='diag'")
-        return psi
-    if psi.ndim != 0 or not np.isfinite(psi) or psi <= 0:
-        raise ValueError("covariance_prior must be a positive float for covariance_type='spherical'")
-    return float(psi)

@@ -25,9 +25,11 @@ from scipy.special import gammaln
 
 from fastem import gaussian
 from fastem._family import Family, resolve_prior
+from fastem._kernels import FULL
 from fastem._stats import Stats
 from fastem.bernoulli import BernoulliFamily
 from fastem.categorical import CategoricalFamily
+from fastem.covariance import COVARIANCE_MODELS
 from fastem.poisson import PoissonFamily
 from fastem.prior import resolve_prior as resolve_gaussian_prior
 
@@ -47,7 +49,8 @@ class GaussianGroup(Family):
         self.reg_covar = reg_covar
         self.n_features = self.n_means = self.center.shape[0]
         g = self.n_features
-        self.upper = np.triu_indices(g) if covariance_type == "full" else (np.arange(g), np.arange(g))
+        self.model = COVARIANCE_MODELS[covariance_type]
+        self.upper = np.triu_indices(g) if self.model.layout == FULL else (np.arange(g), np.arange(g))
         self.n_columns = g + self.upper[0].shape[0]
 
     def pass_data(self, X, estimator_name):
@@ -57,7 +60,7 @@ class GaussianGroup(Family):
     def _stats(self, n, s):
         g = self.n_features
         k = n.shape[0]
-        if self.covariance_type == "full":
+        if self.model.layout == FULL:
             second = np.zeros((k, g, g))
             second[:, self.upper[0], self.upper[1]] = s[:, g:]
             second[:, self.upper[1], self.upper[0]] = s[:, g:]
@@ -115,17 +118,10 @@ class GaussianGroup(Family):
 
     def n_free(self):
         g = self.n_features
-        return g + (g * (g + 1) // 2 if self.covariance_type == "full" else g)
+        return self.model.free_per_component(g)
 
     def sample(self, params, counts, rng):
-        parts = []
-        for j, count in enumerate(counts):
-            covariance = params.covariances[j]
-            if self.covariance_type == "full":
-                parts.append(rng.multivariate_normal(params.means[j], covariance, int(count)))
-            else:
-                parts.append(params.means[j] + rng.standard_normal((int(count), self.n_features)) * np.sqrt(covariance))
-        return np.vstack(parts)
+        return np.vstack(self.model.sample(rng, params.means, params.covariances, counts))
 
     means_define_components = False
 

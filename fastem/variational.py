@@ -24,6 +24,7 @@ import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
 from fastem import gaussian
+from fastem.covariance import COVARIANCE_MODELS
 
 
 class VBPrior(NamedTuple):
@@ -106,7 +107,6 @@ def update(stats, covariance_type, reg_covar, dtype, prior):
     Weights: Dirichlet alpha0 + N_k, or Beta sticks (1 + N_k, alpha0 + sum_{j>k} N_j).
     """
     nk, xk, sk = gaussian.moments(stats, covariance_type, reg_covar, dtype)
-    k = nk.shape[0]
     alpha0, beta0, m0 = prior.weight_concentration_prior, prior.mean_precision_prior, prior.mean_prior
     nu0, psi0 = prior.degrees_of_freedom_prior, prior.covariance_prior
     if prior.prior_type == "dirichlet_process":
@@ -116,20 +116,7 @@ def update(stats, covariance_type, reg_covar, dtype, prior):
     beta = beta0 + nk
     means = (beta0 * m0 + nk[:, None] * xk) / beta[:, None]
     diff = xk - m0
-    if covariance_type == "full":
-        nu = nu0 + nk
-        covariances = psi0 + nk[:, None, None] * sk + (nk * beta0 / beta)[:, None, None] * diff[:, :, None] * diff[:, None, :]
-        covariances = covariances / nu[:, None, None]
-    elif covariance_type == "tied":
-        nu = nu0 + nk.sum() / k
-        covariances = psi0 + sk * nk.sum() / k + beta0 / k * ((nk / beta) * diff.T) @ diff
-        covariances = covariances / nu
-    elif covariance_type == "diag":
-        nu = nu0 + nk
-        covariances = (psi0 + nk[:, None] * (sk + (beta0 / beta)[:, None] * diff**2)) / nu[:, None]
-    else:
-        nu = nu0 + nk
-        covariances = (psi0 + nk * (sk + beta0 / beta * np.mean(diff**2, axis=1))) / nu
+    nu, covariances = COVARIANCE_MODELS[covariance_type].variational(psi0, nk, sk, diff, beta0, beta, nu0)
     chol = gaussian.precision_cholesky(covariances, covariance_type, float32=np.dtype(dtype) == np.float32)
     return VBState(concentration, beta, means, nu, covariances, chol)
 
@@ -146,7 +133,7 @@ def lower_bound(entropy, state, covariance_type, prior_type):
     log_det_chol = gaussian.log_det_cholesky(state.precisions_cholesky, covariance_type, d) - 0.5 * d * np.log(nu)
     log_wishart_norm = -(nu * log_det_chol + nu * d * 0.5 * np.log(2.0)
                          + np.sum(gammaln(0.5 * (np.asarray(nu) - np.arange(d)[:, None])), axis=0))
-    if covariance_type == "tied":
+    if COVARIANCE_MODELS[covariance_type].shared:
         log_wishart = state.mean_precision.shape[0] * float(np.squeeze(log_wishart_norm))
     else:
         log_wishart = float(np.sum(log_wishart_norm))

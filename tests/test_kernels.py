@@ -5,7 +5,7 @@ import pytest
 
 import naive
 from fastem import gaussian
-from fastem._kernels import em_pass
+from fastem._kernels import DIAG, FULL, em_pass
 from fastem._kernels._features import term_scale
 from fastem._kernels._pass import single_floor
 from fastem._source import ArraySource, block_size, grid, pass_data
@@ -59,7 +59,7 @@ def test_statistics_match_loops(shape, covariance_type, dtype, weighted):
     np.testing.assert_allclose(stats.reference, np.broadcast_to(params.weights @ params.means, (k, d)))
     count, first, second = naive.statistics(X, resp, stats.reference, sample_weight)
     w = np.ones(n) if sample_weight is None else sample_weight
-    full = gaussian.layout(covariance_type) == gaussian.FULL
+    full = gaussian.layout(covariance_type) == FULL
     if not full:
         second = np.diagonal(second, axis1=1, axis2=2)
     if dtype == np.float64:
@@ -122,7 +122,7 @@ def _abs_features(X, ref, family):
     """|T(x - ref)| for the rows of X, one row each (the pass's feature layout)."""
     dev = np.abs(np.asarray(X, dtype=np.float64) - ref)
     n, d = dev.shape
-    if family == gaussian.FULL:
+    if family == FULL:
         upper_a, upper_c = np.triu_indices(d)
         return np.hstack([np.ones((n, 1)), dev, dev[:, upper_a] * dev[:, upper_c]])
     return np.hstack([np.ones((n, 1)), dev, dev**2])
@@ -162,7 +162,7 @@ def _float32_scales(X, resp, w, kparams):
     weighted = resp * row[:, None]
     counts = weighted.sum(axis=0)
     firsts = weighted.T @ dev
-    if family == gaussian.FULL:
+    if family == FULL:
         seconds = np.einsum("ij,ia,ib->jab", weighted, dev, dev)
     else:
         seconds = weighted.T @ dev**2
@@ -234,13 +234,13 @@ def test_zero_weight_component_gets_no_responsibility():
 
 def test_grid_depends_on_shape_only():
     assert block_size(16) == 256
-    size, n_groups = grid(100_000, 16, 16, gaussian.FULL)
+    size, n_groups = grid(100_000, 16, 16, FULL)
     assert size == 256 and n_groups == 64
-    assert grid(10, 3, 2, gaussian.DIAG) == (512, 1)
+    assert grid(10, 3, 2, DIAG) == (512, 1)
     # Few rows: groups of at least four blocks (10,000 rows of 8 features: 40 blocks).
-    assert grid(10_000, 8, 8, gaussian.FULL) == (256, 10)
+    assert grid(10_000, 8, 8, FULL) == (256, 10)
     # Huge statistics per group cap the group count, never below 8.
-    assert grid(10**6, 512, 64, gaussian.FULL)[1] == 8
+    assert grid(10**6, 512, 64, FULL)[1] == 8
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -256,7 +256,7 @@ def test_statistics_over_many_groups_match_loops(covariance_type):
     count, first, second = naive.statistics(X, resp, stats.reference, sample_weight)
     np.testing.assert_allclose(stats.n, count, rtol=1e-10)
     np.testing.assert_allclose(stats.s1, first, rtol=1e-9, atol=1e-9)
-    expected = second if gaussian.layout(covariance_type) == gaussian.FULL else np.diagonal(second, axis1=1, axis2=2)
+    expected = second if gaussian.layout(covariance_type) == FULL else np.diagonal(second, axis1=1, axis2=2)
     np.testing.assert_allclose(stats.s2, expected, rtol=1e-9, atol=1e-9)
 
 

@@ -11,7 +11,7 @@ import fastem
 from fastem import gaussian
 from fastem._base import BaseGaussianMixture
 from fastem._chunks import ChunkSource
-from fastem._kernels import _update
+from fastem._kernels import FULL, _update
 from fastem._source import ArraySource, MLSteps
 from fastem._stats import Stats
 from fastem.cli import make_workload
@@ -26,7 +26,7 @@ def _random_stats(rng, k, d, covariance_type):
     reference = X.mean(axis=0) + 0.3
     dev = X - reference
     s2 = np.einsum("nk,na,nc->kac", resp, dev, dev)
-    if gaussian.layout(covariance_type) != gaussian.FULL:
+    if gaussian.layout(covariance_type) != FULL:
         s2 = np.einsum("kaa->ka", s2)
     return Stats(resp.sum(axis=0), resp.T @ dev, s2, np.broadcast_to(reference, (k, d)), 0.0), dev, resp
 
@@ -34,7 +34,7 @@ def _random_stats(rng, k, d, covariance_type):
 def _sums(stats, covariance_type):
     """The pass's (n_stat, k) layout of statistics."""
     k, d = stats.s1.shape
-    if gaussian.layout(covariance_type) == gaussian.FULL:
+    if gaussian.layout(covariance_type) == FULL:
         upper_a, upper_c = np.triu_indices(d)
         second = stats.s2[:, upper_a, upper_c]
     else:
@@ -74,7 +74,7 @@ def test_m_step_reports_a_singular_covariance():
     k, d = 2, 2
     stats = Stats(np.array([3.0, 5.0]), np.zeros((k, d)), np.zeros((k, d, d)), np.zeros((k, d)), 0.0)
     for ctype, name in enumerate(COVARIANCE_TYPES):
-        layout_stats = stats if gaussian.layout(name) == gaussian.FULL else stats._replace(s2=np.zeros((k, d)))
+        layout_stats = stats if gaussian.layout(name) == FULL else stats._replace(s2=np.zeros((k, d)))
         outputs = (np.empty(k), np.empty((k, d)), np.zeros((k, d, d)), np.zeros((k, d, d)))
         status = _update.m_step(_sums(layout_stats, name), np.zeros(d), ctype, 0.0, PAD64, -1.0, *outputs,
                                 np.empty((d, d)), np.zeros((d, d)))
@@ -96,7 +96,7 @@ def test_ml_update_adds_the_groups_and_matches_the_python_update(covariance_type
     expected = gaussian.ml_update(stats, covariance_type, 1e-6, dtype)
     expected_inputs = gaussian.kernel_params(expected, covariance_type)
 
-    full = gaussian.layout(covariance_type) == gaussian.FULL
+    full = gaussian.layout(covariance_type) == FULL
     slots = (1 if covariance_type == "tied" else k, d if full else 1, d)
     out = dict(weights=np.empty(k), means=np.empty((k, d)), cov=np.zeros(slots), chol=np.zeros(slots), ref=np.empty(d),
                theta=np.empty_like(expected_inputs[2]), chol3=np.empty_like(expected_inputs[4]), log_const=np.empty(k))
@@ -120,7 +120,7 @@ def _stats_of(sums, like, covariance_type):
     """(n, s1, s2) of the pass's (n_stat, k) layout."""
     k, d = like.s1.shape
     n, s1, second = sums[0], sums[1 : 1 + d].T, sums[1 + d :].T
-    if gaussian.layout(covariance_type) != gaussian.FULL:
+    if gaussian.layout(covariance_type) != FULL:
         return n, s1, second
     upper_a, upper_c = np.triu_indices(d)
     s2 = np.zeros((k, d, d))
