@@ -16,6 +16,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from fastem._kernels._rules import converged as has_converged
+from fastem._kernels._rules import replaces_best
+
 
 class EMResult(NamedTuple):
     """Outcome of one EM run, or of the best of several."""
@@ -69,9 +72,8 @@ def run_em(params, step, *, tol, max_iter, lower_bound=-np.inf, monitor=None):
         previous = lower_bound
         params, lower_bound = step(params)
         lower_bounds.append(lower_bound)
-        change = lower_bound - previous
-        monitor.iteration_end(n_iter, change)
-        if abs(change) < tol:
+        monitor.iteration_end(n_iter, lower_bound - previous)
+        if has_converged(previous, lower_bound, tol):
             converged = True
             break
     monitor.init_end(lower_bound, converged)
@@ -108,6 +110,6 @@ def fit_restarts(initialize, step, *, n_init, tol, max_iter, lower_bound=-np.inf
             best = EMResult(params, -np.inf, [], 0, False)
             continue
         result = run_em(params, step, tol=tol, max_iter=max_iter, lower_bound=lower_bound, monitor=monitor)
-        if best is None or result.lower_bound > best.lower_bound or best.lower_bound == -np.inf:
+        if replaces_best(result.lower_bound, -np.inf if best is None else best.lower_bound, best is not None):
             best = result
     return best

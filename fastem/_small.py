@@ -17,6 +17,7 @@ import numpy as np
 from fastem import gaussian
 from fastem._blocks import readonly
 from fastem._kernels import n_stats
+from fastem._kernels._rules import replaces_best
 from fastem._kernels._small import NOT_FINITE, OK, fit_tasks
 from fastem._source import block_size
 from fastem._threads import resolve_n_threads
@@ -173,6 +174,6 @@ def _choose(rows, bounds):
         if status != OK:
             return r, status
         bound = bounds[r, n_iter - 1]
-        if best is None or bound > best_bound or best_bound == -np.inf:
+        if replaces_best(bound, best_bound, best is not None):
             best, best_bound = r, bound
     return best, None

@@ -33,6 +33,7 @@ from fastem._kernels._features import DIAG, FULL, features
 from fastem._kernels._jit import kernel
 from fastem._kernels._kmeans import squared_distances
 from fastem._kernels._pass import all_below_inf, fallback_rows, normalize
+from fastem._kernels._rules import converged
 from fastem._kernels._update import (
     EPS64,
     ILL_DEFINED,
@@ -409,7 +410,7 @@ def fit_task(X, sample_weight, first, n_samples, covariance_type, draws, reg_cov
         previous = lower_bound
         lower_bound = log_likelihood / total_weight
         bounds[iteration - 1] = lower_bound
-        if abs(lower_bound - previous) < tol:
+        if converged(previous, lower_bound, tol):
             info[2] = 1
             return
 
