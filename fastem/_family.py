@@ -295,11 +295,28 @@ def check_range(means, name, low, high):
         raise ValueError(f"'{name}' must lie in [{low}, {high}], got {means[bad][0]!r}")
 
 
-def column_error(estimator_name, what, X, bad, columns=None):
-    """A ValueError naming the first column of ``bad`` (boolean, X's shape) and its value;
-    ``columns`` maps X's columns to those the user knows (a group's, fastem.product)."""
-    rows, where = np.nonzero(bad)
-    first = np.lexsort((rows, where))[0]
-    row, column = rows[first], where[first]
-    name = column if columns is None else columns[column]
-    return ValueError(f"{estimator_name} needs {what}: column {name} holds {X[row, column].item()!r} (row {row})")
+#: Rows checked at a time: a check of X holds no n x d temporary.
+CHECK_ROWS = 1 << 16
+
+
+def check_values(X, is_bad, what, estimator_name, columns=None):
+    """Raise a ValueError naming the first column of X holding a value ``is_bad`` marks,
+    that value and its first row; X is read CHECK_ROWS rows at a time.
+
+    ``is_bad(rows)`` returns a boolean array of the rows' shape; ``what`` says what
+    the family needs, a string or ``what(column)``; ``columns`` maps X's columns to
+    those the user knows (a group's, fastem.product).
+    """
+    first_row = {}
+    for start in range(0, X.shape[0], CHECK_ROWS):
+        bad = is_bad(X[start : start + CHECK_ROWS])
+        if not bad.any():
+            continue
+        for column in np.flatnonzero(bad.any(axis=0)):
+            first_row.setdefault(int(column), start + int(np.argmax(bad[:, column])))
+    if first_row:
+        column = min(first_row)
+        row = first_row[column]
+        name = column if columns is None else int(columns[column])
+        need = what(column) if callable(what) else what
+        raise ValueError(f"{estimator_name} needs {need}: column {name} holds {X[row, column].item()!r} (row {row})")

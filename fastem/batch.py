@@ -54,9 +54,10 @@ def fit_many(datasets, estimator, *, sample_weights=None, errors="raise", n_jobs
     ----------
     datasets : sequence of array-like of shape (n_samples_i, n_features), or ndarray of shape (n_problems, n_samples, n_features)
         The problems; row counts may differ, the feature count may not.
-    estimator : GaussianMixture or BayesianGaussianMixture
-        Unfitted template: its parameters, ``random_state`` included, apply
-        to every problem.
+    estimator : fastem mixture estimator
+        Unfitted template (GaussianMixture, BayesianGaussianMixture,
+        PoissonMixture, ...): its parameters, ``random_state`` included,
+        apply to every problem.
     sample_weights : sequence of (array-like of shape (n_samples_i,) or None), default=None
     errors : {'raise', 'collect'}, default='raise'
         'raise': the first failing problem (in index order) raises a

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betaln, digamma, xlog1py, xlogy
 
-from fastem._family import Family, check_range, column_error, expand_per_column, floored_log
+from fastem._family import Family, check_range, check_values, expand_per_column, floored_log
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,8 @@ class BernoulliFamily(Family):
         self.n_features = self.n_columns = self.n_means = n_features
 
     def pass_data(self, X, estimator_name):
-        bad = ~((X == 0) | (X == 1))
-        if np.any(bad):
-            raise column_error(estimator_name, "binary values (0 or 1)", X, bad, self.columns)
+        check_values(X, lambda rows: ~((rows == 0) | (rows == 1)), "binary values (0 or 1)", estimator_name,
+                     self.columns)
         return X
 
     def check_means(self, means, name):

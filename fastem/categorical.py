@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import digamma
 
-from fastem._family import Family, check_range, column_error, dirichlet_kl, dirichlet_log_density, floored_log
+from fastem._family import Family, check_range, check_values, dirichlet_kl, dirichlet_log_density, floored_log
 
 
 #: Most categories of a column: the pass reads one indicator column per category.
@@ -22,13 +22,10 @@ MAX_CATEGORIES = 2**16
 
 def check_codes(X, estimator_name, columns=None):
     """ValueError naming the column and value unless X holds codes 0 .. MAX_CATEGORIES - 1."""
-    bad = ~((X >= 0) & (X == np.floor(X)))
-    if np.any(bad):
-        raise column_error(estimator_name, "category codes (nonnegative integers)", X, bad, columns)
-    bad = X >= MAX_CATEGORIES
-    if np.any(bad):
-        raise column_error(estimator_name, f"category codes below {MAX_CATEGORIES} (recode the column)",
-                           X, bad, columns)
+    check_values(X, lambda rows: ~((rows >= 0) & (rows == np.floor(rows))), "category codes (nonnegative integers)",
+                 estimator_name, columns)
+    check_values(X, lambda rows: rows >= MAX_CATEGORIES, f"category codes below {MAX_CATEGORIES} (recode the column)",
+                 estimator_name, columns)
 
 
 @dataclass(frozen=True)
@@ -67,12 +64,12 @@ class CategoricalFamily(Family):
     def codes_of(self, X, estimator_name):
         """Validated integer codes of X (n_samples, n_features)."""
         check_codes(X, estimator_name, self.columns)
-        beyond = X >= self.n_categories
-        if np.any(beyond):
-            column = int(np.nonzero(beyond.any(axis=0))[0][0])
-            name = column if self.columns is None else self.columns[column]
-            raise column_error(estimator_name, f"category codes below n_categories (column {name} has "
-                               f"{self.n_categories[column]})", X, beyond, self.columns)
+
+        def what(column):
+            name = column if self.columns is None else int(self.columns[column])
+            return f"category codes below n_categories (column {name} has {self.n_categories[column]})"
+
+        check_values(X, lambda rows: rows >= self.n_categories, what, estimator_name, self.columns)
         return X.astype(np.int64)
 
     def pass_data(self, X, estimator_name):

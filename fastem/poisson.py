@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import digamma, gammaln, xlogy
 
-from fastem._family import Family, check_range, column_error, expand_per_column, floored_log
+from fastem._family import Family, check_range, check_values, expand_per_column, floored_log
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,8 @@ class PoissonFamily(Family):
         self.n_features = self.n_columns = self.n_means = n_features
 
     def pass_data(self, X, estimator_name):
-        bad = ~((X >= 0) & (X == np.floor(X)))
-        if np.any(bad):
-            raise column_error(estimator_name, "nonnegative integer counts", X, bad, self.columns)
+        check_values(X, lambda rows: ~((rows >= 0) & (rows == np.floor(rows))), "nonnegative integer counts",
+                     estimator_name, self.columns)
         return X
 
     def log_base(self, data):
