@@ -158,16 +158,12 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
         self._set_data_shape(X.shape[1])
         family = self._family()
         X = X.rechunk({1: -1})
-        return X.map_blocks(_block_pass_data, family, type(self).__name__, chunks=(X.chunks[0], (self._features_out(),)),
+        return X.map_blocks(_block_pass_data, family, type(self).__name__, chunks=(X.chunks[0], (family.n_columns,)),
                             dtype=X.dtype if X.dtype in FLOAT_DTYPES else np.float64)
 
     def _set_data_shape(self, n_features):
         """Record the data's feature count where ``fit_chunks`` or a dask fit sees it first."""
         self.n_features_in_ = n_features
-
-    def _features_out(self):
-        """Columns the pass reads for the fitted data."""
-        return self.n_features_in_
 
     # --------------------------------------------------------------- hooks
 
@@ -422,9 +418,6 @@ class CategoricalMixture(FamilyMixture):
 
     def _features_in(self, n_columns):
         return int(self.n_categories_.shape[0])
-
-    def _features_out(self):
-        return int(self.n_categories_.sum())
 
     def _set_state(self, state, dtype):
         super()._set_state(state, dtype)
