@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from fastem._family import FamilyParams
+from fastem._family import FamilyParams, FamilyPosterior
 from fastem._validation import FLOAT_DTYPES
 from fastem.categorical import MAX_CATEGORIES
 from fastem.family_mixture import FamilyMixture, _block_pass_data
@@ -27,7 +27,7 @@ class MixedMixture(FamilyMixture):
     component the groups are independent, each with its own family. Fitted
     by EM (maximum likelihood) or MAP-EM (``prior='default'``: each group
     takes its family's default prior, Gaussian groups mclust's) on the same
-    compiled pass as every fastem mixture.
+    compiled pass as every fastem mixture; or by mean-field variational Bayes.
 
     Parameters
     ----------
@@ -45,6 +45,14 @@ class MixedMixture(FamilyMixture):
         Every group's means side by side, as ``means_``; a Gaussian group's
         covariances still come from ``init_params``.
     prior : None or 'default', default=None
+    variational : bool, default=False
+        Fit by mean-field variational Bayes: Dirichlet weights, each group's
+        conjugate posterior (normal-Wishart for a full Gaussian group,
+        normal-gamma per feature for a diagonal one, under the prior MAP
+        uses). ``lower_bound_`` is then the evidence lower bound per unit
+        weight, and ``weights_``, ``means_``, ``group_params_`` hold posterior
+        means (a Gaussian group's ``covariances`` the posterior's (nu W)^-1,
+        as BayesianGaussianMixture reports them).
     learning_decay, learning_offset : float
         :meth:`partial_fit`'s step size.
 
@@ -67,6 +75,14 @@ class MixedMixture(FamilyMixture):
         are taken about (the fitted data's column means).
     n_categories_ : dict
         Per categorical group (by index in ``groups_``), each column's number of categories.
+    weight_concentration_ : ndarray of shape (n_components,)
+        Variational only: the Dirichlet posterior of the weights.
+    group_posteriors_ : list
+        Variational only, per group: a GaussianPosterior (``mean_precision``,
+        ``means``, ``degrees_of_freedom``, ``covariances``,
+        ``precisions_cholesky``) for a Gaussian group, the family's posterior
+        arrays (``first``, ``second``: Gamma shape and rate, Beta alpha and
+        beta, Dirichlet concentration) otherwise.
     converged_, n_iter_, lower_bound_, lower_bounds_, prior_, n_features_in_, feature_names_in_
         As for :class:`fastem.PoissonMixture`.
     """
@@ -78,14 +94,11 @@ class MixedMixture(FamilyMixture):
         "prior": [None, StrOptions({"default"})],
         "n_components": [Interval(Integral, 1, None, closed="left")],
     }
-    _parameter_constraints.pop("variational")
-
-    #: Variational Bayes is not offered for mixed groups (the Gaussian groups' q is not written out).
-    variational = False
 
     def __init__(self, n_components=1, *, groups=None, reg_covar=1e-6, tol=1e-3, max_iter=100, n_init=1,
                  init_params="kmeans", weights_init=None, means_init=None, random_state=None, warm_start=False,
-                 verbose=0, verbose_interval=10, n_threads=None, prior=None, learning_decay=0.7, learning_offset=10.0):
+                 verbose=0, verbose_interval=10, n_threads=None, prior=None, variational=False, learning_decay=0.7,
+                 learning_offset=10.0):
         self.n_components = n_components
         self.groups = groups
         self.reg_covar = reg_covar
@@ -101,6 +114,7 @@ class MixedMixture(FamilyMixture):
         self.verbose_interval = verbose_interval
         self.n_threads = n_threads
         self.prior = prior
+        self.variational = variational
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
 
@@ -215,13 +229,27 @@ class MixedMixture(FamilyMixture):
     # ------------------------------------------------------------- state
 
     def _state(self):
+        if self.variational:
+            parts = self.group_posteriors_
+            return FamilyPosterior(np.asarray(self.weight_concentration_, dtype=np.float64),
+                                   tuple(p.first if isinstance(p, FamilyPosterior) else p for p in parts),
+                                   tuple(p.second if isinstance(p, FamilyPosterior) else None for p in parts))
         return FamilyParams(np.asarray(self.weights_, dtype=np.float64), tuple(self.group_params_))
 
     def _sample_rows(self, counts, rng):
         return self._family().sample(tuple(self.group_params_), counts, rng)
 
     def _set_state(self, state, dtype):
-        self.weights_ = np.asarray(state.weights, dtype=np.float64)
-        self.group_params_ = list(state.means)
-        self.means_ = self._family().linear_means(state.means)
+        family = self._family()
+        if isinstance(state, FamilyPosterior):
+            alpha = state.weight_concentration
+            self.weight_concentration_ = alpha
+            self.group_posteriors_ = [first if second is None else FamilyPosterior(None, first, second)
+                                      for first, second in zip(state.first, state.second)]
+            weights, params = alpha / alpha.sum(), family.posterior_means(state.first, state.second)
+        else:
+            weights, params = state
+        self.weights_ = np.asarray(weights, dtype=np.float64)
+        self.group_params_ = list(params)
+        self.means_ = family.linear_means(params)
 

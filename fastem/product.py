@@ -21,10 +21,10 @@ import dataclasses
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import gammaln
+from scipy.special import digamma, gammaln, multigammaln
 
 from fastem import gaussian
-from fastem._family import Family, resolve_prior
+from fastem._family import Family, FamilyPosterior, resolve_prior
 from fastem._kernels import FULL
 from fastem._stats import Stats
 from fastem.bernoulli import BernoulliFamily
@@ -74,7 +74,24 @@ class GaussianGroup(Family):
         return theta[:, 1:], theta[:, 0]
 
     def expected_natural(self, posterior):
-        raise NotImplementedError
+        """E_q[log N(x; mu, Lambda)]: the plug-in form at the mean m and precision nu W,
+        with the constant 1/2 E[log|Lambda|] - d/(2 beta) - d/2 log(2 pi)."""
+        g = self.n_features
+        log_det_chol = self.model.log_det(posterior.precisions_cholesky, g)
+        unit = gaussian.GaussianParams(None, posterior.means, posterior.covariances, posterior.precisions_cholesky)
+        log_weights = 0.5 * self._expected_log_det(posterior) - 0.5 * g / posterior.mean_precision - log_det_chol
+        theta = gaussian.kernel_params(unit, self.covariance_type, reference=self.center, log_weights=log_weights)[2]
+        return theta[:, 1:], theta[:, 0]
+
+    def _expected_log_det(self, posterior):
+        """E_q[log |Lambda|] per component."""
+        g, nu = self.n_features, posterior.degrees_of_freedom
+        log_det_precision = 2.0 * self.model.log_det(posterior.precisions_cholesky, g)  # log |nu W|
+        if self.model.layout == FULL:
+            return (digamma(0.5 * (nu[:, None] - np.arange(g))).sum(axis=1) + g * np.log(2.0) - g * np.log(nu)
+                    + log_det_precision)
+        # Per feature a Gamma(nu / 2, nu C_a / 2) precision: E[log lambda_a] = psi(nu / 2) - log(nu C_a / 2).
+        return g * (digamma(0.5 * nu) + np.log(2.0) - np.log(nu)) + log_det_precision
 
     def check_means(self, means, name):
         if not np.all(np.isfinite(means)):
@@ -101,20 +118,59 @@ class GaussianGroup(Family):
         return gaussian.log_prior(params, self.covariance_type, flat) - float(gammaln(k))
 
     def posterior(self, n, s, prior):
-        raise NotImplementedError
+        """The normal-Wishart (full) or normal-gamma (diag) posterior under the prior the
+        MAP step uses: beta = kappa0 + N, m = (kappa0 m0 + N xbar) / beta, nu = nu0 + N,
+        and C = (Psi0 + B) / nu with B the scatter plus kappa0 N / beta (xbar - m0)(xbar - m0)^T;
+        the precision's expectation is C^-1 (its Cholesky factor kept)."""
+        stats = self._stats(n, s)
+        xbar = (stats.s1 + n[:, None] * stats.reference) / n[:, None]
+        kappa, m0 = prior.mean_precision_prior, prior.mean_prior
+        beta = kappa + n
+        b = self.model.map_scatter(self.model.scatter_about_mean(stats), kappa * n / beta, xbar - m0)
+        nu = prior.degrees_of_freedom_prior + n
+        scale = prior.covariance_prior + b
+        covariances = scale / (nu[:, None, None] if self.model.layout == FULL else nu[:, None])
+        chol = self.model.precision_cholesky(covariances)
+        return GaussianPosterior(beta, (kappa * m0 + n[:, None] * xbar) / beta[:, None], nu, covariances, chol), None
 
     def posterior_means(self, first, second):
-        raise NotImplementedError
+        return gaussian.GaussianParams(None, first.means, first.covariances, first.precisions_cholesky)
 
     def kl(self, first, second, prior):
-        raise NotImplementedError
+        """KL(q || prior) = KL of the precisions + E_q of the means' KL given the precision."""
+        g = self.n_features
+        beta, nu, chol = first.mean_precision, first.degrees_of_freedom, first.precisions_cholesky
+        kappa, m0, nu0, psi = prior.mean_precision_prior, prior.mean_prior, prior.degrees_of_freedom_prior, prior.covariance_prior
+        offset = first.means - m0
+        if self.model.layout == FULL:
+            quadratic = (np.einsum("kc,kca->ka", offset, chol) ** 2).sum(axis=1)  # (m - m0)^T nu W (m - m0)
+            log_det_w = 2.0 * self.model.log_det(chol, g) - g * np.log(nu)  # log |W|
+            _, log_det_psi = np.linalg.slogdet(psi)
+            trace = np.einsum("ab,kba->k", psi, chol @ np.swapaxes(chol, 1, 2)) / nu  # tr(Psi0 W)
+            expected = self._expected_log_det(first)
+            wishart = (-0.5 * nu0 * (log_det_psi + log_det_w) + 0.5 * nu * (trace - g) + multigammaln(0.5 * nu0, g)
+                       - np.array([multigammaln(0.5 * v, g) for v in nu])
+                       + 0.5 * (nu - nu0) * (expected - g * np.log(2.0) - log_det_w))
+        else:
+            precision = chol**2  # E[lambda_a] = 1 / C_a
+            quadratic = (offset**2 * precision).sum(axis=1)
+            a, rate = 0.5 * nu[:, None], 0.5 * nu[:, None] * first.covariances
+            a0, rate0 = 0.5 * nu0, 0.5 * psi
+            wishart = ((a - a0) * digamma(a) - gammaln(a) + gammaln(a0) + a0 * (np.log(rate) - np.log(rate0))
+                       + a * (rate0 - rate) / rate).sum(axis=1)
+        means = 0.5 * (g * np.log(beta / kappa) + g * kappa / beta - g + kappa * quadratic)
+        return float(np.sum(wishart + means))
 
     def default_prior(self, column_means):
         raise NotImplementedError
 
     def resolve(self, prior, moments, n_components, variational):
-        """mclust's default conjugate prior over the group's columns (fastem.prior)."""
-        return resolve_gaussian_prior(prior, _Moments(self.n_features, moments), n_components, self.covariance_type)
+        """mclust's default conjugate prior over the group's columns (fastem.prior); variational
+        Bayes needs a proper prior on the means (kappa0 > 0), as the default is."""
+        resolved = resolve_gaussian_prior(prior, _Moments(self.n_features, moments), n_components, self.covariance_type)
+        if variational and not resolved.mean_precision_prior > 0:
+            raise ValueError("variational Bayes needs mean_precision_prior > 0 for a Gaussian group")
+        return resolved
 
     def n_free(self):
         g = self.n_features
@@ -134,6 +190,19 @@ class GaussianGroup(Family):
 
     def linear_means(self, params):
         return params.means
+
+
+class GaussianPosterior(NamedTuple):
+    """q of a Gaussian group's components: mu | Lambda ~ N(m, (beta Lambda)^-1) and
+    Lambda ~ Wishart(W, nu) (full) or each lambda_a ~ Gamma(nu / 2, nu C_a / 2) (diag),
+    with C = (nu W)^-1 the ``covariances`` (scikit-learn's BayesianGaussianMixture
+    reports the same) and ``precisions_cholesky`` the factor of C^-1."""
+
+    mean_precision: np.ndarray
+    means: np.ndarray
+    degrees_of_freedom: np.ndarray
+    covariances: np.ndarray
+    precisions_cholesky: np.ndarray
 
 
 class _Moments(NamedTuple):
@@ -202,7 +271,13 @@ class ProductFamily(Family):
         return theta, constant
 
     def expected_natural(self, posterior):
-        raise NotImplementedError
+        theta = np.empty((_n_components(posterior.first), self.n_columns))
+        constant = 0.0
+        for (family, position), first, second in zip(self._parts(), posterior.first, posterior.second):
+            group = first if isinstance(family, GaussianGroup) else FamilyPosterior(None, first, second)
+            theta[:, position], group_constant = family.expected_natural(group)
+            constant = constant + group_constant
+        return theta, constant
 
     def _mean_slices(self):
         widths = [family.n_means for family, _ in self.groups]
@@ -231,20 +306,21 @@ class ProductFamily(Family):
                          for (family, _), group_params, group_prior in zip(self.groups, params, prior.parts)))
 
     def posterior(self, n, s, prior):
-        raise NotImplementedError
+        parts = [family.posterior(n, s[:, position], group_prior)
+                 for (family, position), group_prior in zip(self._parts(), prior.parts)]
+        return tuple(first for first, _ in parts), tuple(second for _, second in parts)
 
     def posterior_means(self, first, second):
-        raise NotImplementedError
+        return tuple(family.posterior_means(f, s) for (family, _), f, s in zip(self.groups, first, second))
 
     def kl(self, first, second, prior):
-        raise NotImplementedError
+        return float(sum(family.kl(f, s, group_prior)
+                         for (family, _), f, s, group_prior in zip(self.groups, first, second, prior.parts)))
 
     def default_prior(self, column_means):
         raise NotImplementedError
 
     def resolve(self, prior, source, n_components, variational):
-        if variational and any(isinstance(family, GaussianGroup) for family, _ in self.groups):
-            raise ValueError("variational=True is not available with Gaussian column groups; use prior='default'")
         column_means = source.mean()
         moments = _LazyMoments(source)
         parts = []

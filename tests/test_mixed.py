@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 from scipy import stats
-from scipy.special import logsumexp
+from scipy.special import betaln, digamma, gammaln, logsumexp, multigammaln
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -204,3 +204,101 @@ def test_sample_and_select():
 @parametrize_with_checks([MixedMixture()])  # the checks vary n_features: one Gaussian group of every column
 def test_check_estimator(estimator, check):
     check(estimator)
+
+
+# ---------------------------------------------------------- variational Bayes
+
+
+def _expected_log_det(nu, W):
+    g = W.shape[0]
+    return sum(digamma(0.5 * (nu + 1 - i)) for i in range(1, g + 1)) + g * np.log(2.0) + np.linalg.slogdet(W)[1]
+
+
+def direct_variational_step(model, X, prior):
+    """One mean-field VB step from the model's q, and the ELBO of that q after its
+    E-step, written from Bishop (2006), 10.2 and B.79, with scipy's Wishart entropy."""
+    kappa, m0, nu0, psi0 = prior
+    alpha = model.weight_concentration_
+    log_rho = np.tile(digamma(alpha) - digamma(alpha.sum()), (X.shape[0], 1))
+    kl = -stats.dirichlet.entropy(alpha) - gammaln(alpha.shape[0])  # Dirichlet(1) has density gamma(k)
+    offsets = np.concatenate([[0], np.cumsum(N_CATEGORIES)[:-1]])
+    for (family, cols), q in zip(model.groups_, model.group_posteriors_):
+        part = X[:, cols]
+        if family == "gaussian":
+            g = len(cols)
+            for j in range(model.n_components):
+                W = np.linalg.inv(q.covariances[j]) / q.degrees_of_freedom[j]
+                nu, beta, m = q.degrees_of_freedom[j], q.mean_precision[j], q.means[j]
+                e_log_det = _expected_log_det(nu, W)
+                dev = part - m
+                log_rho[:, j] += 0.5 * e_log_det - 0.5 * g * np.log(2 * np.pi) - 0.5 * (
+                    g / beta + nu * np.einsum("na,ab,nb->n", dev, W, dev))
+                # KL(q(mu, Lambda) || p(mu, Lambda)) = E_q[log q] - E_q[log p].
+                log_q = (0.5 * g * np.log(beta / (2 * np.pi)) + 0.5 * e_log_det - 0.5 * g
+                         - stats.wishart(df=nu, scale=W).entropy())
+                W0 = np.linalg.inv(psi0)
+                log_b0 = (-0.5 * nu0 * np.linalg.slogdet(W0)[1] - 0.5 * nu0 * g * np.log(2.0)
+                          - multigammaln(0.5 * nu0, g))
+                log_p = (0.5 * g * np.log(kappa / (2 * np.pi)) + 0.5 * e_log_det
+                         - 0.5 * (g * kappa / beta + kappa * nu * (m - m0) @ W @ (m - m0))
+                         + log_b0 + 0.5 * (nu0 - g - 1) * e_log_det - 0.5 * nu * np.trace(psi0 @ W))
+                kl += log_q - log_p
+        elif family == "poisson":
+            shape, rate = q.first, q.second
+            log_rho += part @ (digamma(shape) - np.log(rate)).T - (shape / rate).sum(axis=1)
+            log_rho -= gammaln(part + 1).sum(axis=1)[:, None]
+            a0, b0 = 1.0 + part.mean(axis=0), np.ones(part.shape[1])
+            kl += np.sum(-stats.gamma.entropy(shape, scale=1 / rate)
+                         - (a0 * np.log(b0) - gammaln(a0) + (a0 - 1) * (digamma(shape) - np.log(rate)) - b0 * shape / rate))
+        elif family == "bernoulli":
+            a, b = q.first, q.second
+            log_rho += part @ (digamma(a) - digamma(b)).T + (digamma(b) - digamma(a + b)).sum(axis=1)
+            kl += np.sum(-stats.beta.entropy(a, b) - (0.5 * (digamma(a) - digamma(a + b)) + 0.5 * (digamma(b) - digamma(a + b))
+                                                      - betaln(1.5, 1.5)))
+        else:
+            concentration = q.first
+            for j in range(model.n_components):
+                for c, (start, L) in enumerate(zip(offsets, N_CATEGORIES)):
+                    block = concentration[j, start : start + L]
+                    e_log = digamma(block) - digamma(block.sum())
+                    log_rho[:, j] += e_log[part[:, c].astype(int)]
+                    prior_block = np.full(L, 1.0 + 1.0 / L)
+                    kl += -stats.dirichlet.entropy(block) - (gammaln(prior_block.sum()) - gammaln(prior_block).sum()
+                                                             + (prior_block - 1) @ e_log)
+    log_norm = logsumexp(log_rho, axis=1)
+    resp = np.exp(log_rho - log_norm[:, None])
+    n = resp.sum(axis=0)
+    gauss = X[:, model.groups_[0][1]]
+    xbar = resp.T @ gauss / n[:, None]
+    beta = kappa + n
+    means = (kappa * m0 + n[:, None] * xbar) / beta[:, None]
+    nu = nu0 + n
+    scale = np.stack([psi0 + (resp[:, j, None] * (gauss - xbar[j])).T @ (gauss - xbar[j])
+                      + kappa * n[j] / beta[j] * np.outer(xbar[j] - m0, xbar[j] - m0) for j in range(len(n))])
+    return 1.0 + n, means, scale / nu[:, None, None], (np.sum(log_norm) - kl) / X.shape[0]
+
+
+def test_variational_iterations_equal_direct_formulas():
+    X, _ = make_data(n=1500, seed=8)
+    model_before = quiet_fit(MixedMixture(2, groups=GROUPS, variational=True, max_iter=2, tol=0.0, random_state=0), X)
+    model_after = quiet_fit(MixedMixture(2, groups=GROUPS, variational=True, max_iter=3, tol=0.0, random_state=0), X)
+    gauss = model_before.prior_.parts[0]
+    prior = (gauss.mean_precision_prior, gauss.mean_prior, gauss.degrees_of_freedom_prior, gauss.covariance_prior)
+    alpha, means, covariances, bound = direct_variational_step(model_before, X, prior)
+    assert model_after.lower_bounds_[-1] == pytest.approx(bound, rel=1e-10)
+    np.testing.assert_allclose(model_after.weight_concentration_, alpha, rtol=1e-10)
+    np.testing.assert_allclose(model_after.group_posteriors_[0].means, means, rtol=1e-9)
+    np.testing.assert_allclose(model_after.group_posteriors_[0].covariances, covariances, rtol=1e-9)
+
+
+@pytest.mark.parametrize("gaussian", ["gaussian", "gaussian_diag"])
+@pytest.mark.parametrize("init_params", ["kmeans", "random"])
+def test_variational_bound_never_decreases(gaussian, init_params):
+    X, _ = make_data(n=600, seed=9)
+    groups = [(gaussian, [0, 1])] + GROUPS[1:]
+    for seed in range(3):
+        model = quiet_fit(MixedMixture(3, groups=groups, variational=True, init_params=init_params, random_state=seed,
+                                       tol=1e-10, max_iter=60), X)
+        bounds = np.asarray(model.lower_bounds_)
+        assert np.all(np.isfinite(bounds))
+        assert np.all(np.diff(bounds) >= -1e-12 * np.abs(bounds[1:]))
