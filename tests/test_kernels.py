@@ -356,3 +356,63 @@ def test_pass_gives_the_same_bits_wherever_the_arrays_sit(covariance_type, dtype
         stats = ArraySource(placed, placed_weights).statistics(kparams, entropy=True)
         seen.add((stats.n.tobytes(), stats.s1.tobytes(), stats.s2.tobytes(), stats.log_likelihood, stats.entropy))
     assert len(seen) == 1
+
+
+# ------------------------------------------------------------ LINEAR layout
+
+
+def _linear_naive(X, theta, log_const, sample_weight):
+    """log p per row and component (theta_0 + theta . x, terms of a zero x left out),
+    log-sum-exp, and the statistics N and sum w r x, by NumPy."""
+    X = np.asarray(X, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        terms = np.where(X[:, None, :] == 0.0, 0.0, X[:, None, :] * theta[None, :, :])
+    log_prob = log_const[None, :] + terms.sum(axis=2)
+    largest = log_prob.max(axis=1, keepdims=True)
+    log_norm = largest[:, 0] + np.log(np.exp(log_prob - largest).sum(axis=1))
+    resp = np.exp(log_prob - log_norm[:, None])
+    w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+    return log_norm, resp, (w[:, None] * resp).sum(axis=0), (w[:, None] * resp).T @ X, float(w @ log_norm)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_linear_layout_matches_numpy(shape, dtype, weighted):
+    from fastem._family import kernel_params
+
+    n, d, k = shape
+    rng = np.random.default_rng(7 * n + d + k)
+    X = rng.poisson(2.0, size=(n, d)).astype(dtype)
+    theta = np.log(rng.uniform(0.5, 4.0, size=(k, d)))
+    constant = -np.exp(theta).sum(axis=1)
+    log_weights = np.log(rng.dirichlet(np.ones(k)))
+    sample_weight = rng.uniform(0.0, 3.0, size=n) if weighted else None
+    kparams = kernel_params(theta, constant, log_weights, np.maximum(np.exp(theta), 1.0))
+    source = ArraySource(X, sample_weight)
+    stats = source.statistics(kparams)
+    log_norm, resp, count, first, log_likelihood = _linear_naive(X, theta, log_weights + constant, sample_weight)
+    rtol = 1e-10 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(stats.n, count, rtol=rtol, atol=1e-9)
+    np.testing.assert_allclose(stats.s1, first, rtol=rtol, atol=1e-9)
+    assert stats.s2.shape == (k, 0)
+    assert stats.log_likelihood == pytest.approx(log_likelihood, rel=rtol)
+    got_log_norm, got_resp, got_label = source.evaluate(kparams, log_norm=True, resp=True, label=True)
+    np.testing.assert_allclose(got_log_norm, log_norm, rtol=1e-12)
+    np.testing.assert_allclose(got_resp, resp, atol=1e-12)
+    assert np.array_equal(got_label, np.argmax(np.log(resp + 1e-300), axis=1))
+
+
+def test_linear_layout_zero_feature_times_minus_infinity_is_zero():
+    """A coefficient of -inf (a probability of zero) times a feature of 0 adds 0: the row
+    is recomputed term by term instead of becoming NaN."""
+    from fastem._family import kernel_params
+
+    X = np.array([[0.0, 1.0], [1.0, 1.0], [0.0, 0.0]])
+    theta = np.array([[-np.inf, np.log(0.5)], [np.log(0.5), np.log(0.5)]])
+    kparams = kernel_params(theta, np.zeros(2), np.log([0.5, 0.5]), np.ones((2, 2)))
+    log_norm, resp, _ = ArraySource(X).evaluate(kparams, log_norm=True, resp=True)
+    assert np.all(np.isfinite(log_norm))
+    np.testing.assert_allclose(resp[1], [0.0, 1.0])  # component 0 cannot produce x_0 = 1
+    np.testing.assert_allclose(resp[0], [0.5, 0.5])  # x_0 = 0: the zero probability does not count
+    np.testing.assert_allclose(log_norm[2], np.log(0.5 + 0.5))
