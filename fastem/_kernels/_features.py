@@ -40,14 +40,6 @@ def features(family, X, start, n_rows, ref, phi):
     ones = phi[0]
     for b in range(n_rows):
         ones[b] = 1.0
-    if family == LINEAR:
-        # The columns themselves: read each row once, in order (a column at a
-        # time strides through X and copies more slowly when nothing else is computed).
-        for b in range(n_rows):
-            row = X[start + b]
-            for c in range(n_features):
-                phi[1 + c, b] = row[c] - ref[c]
-        return
     for c in range(n_features):
         target = phi[1 + c]
         r = ref[c]
