@@ -93,7 +93,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     n = 100_000 if args.quick else 1_000_000
     d = k = 16
-    repeat, iterations = (2, 3) if args.quick else (3, 5)
+    repeat, iterations = (2, 3) if args.quick else (5, 8)
     rate = max(matmul_rate(), matmul_rate())
     bandwidth = memory_bandwidth()
     lines = [
