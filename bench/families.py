@@ -21,7 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import fastem  # noqa: E402
-from workloads import best_time, matmul_rate, memory_bandwidth  # noqa: E402
+from workloads import best_time, emit, matmul_rate, memory_bandwidth  # noqa: E402
 
 
 def make_data(family, n, d, k, seed=0):
@@ -130,11 +130,7 @@ def main(argv=None):
         print(lines[-1], flush=True)
     lines += ["", f"Measured {time.strftime('%Y-%m-%d')} with `python bench/families.py"
               + (" --quick" if args.quick else "") + "`."]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(text)
+    emit(lines, args.output)
     return 0
 
 

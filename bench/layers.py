@@ -38,23 +38,9 @@ def worker(repeat):
     """Measure every case in this process (its layer set by the environment); print JSON."""
     import numba
 
-    from workloads import Shape, best_time, data, fit_quietly, fixed_work_model, starting_point
+    from workloads import case_times
 
-    times = []
-    for label, dims, extra in CASES:
-        shape = Shape(*dims)
-        X = data(shape)
-        start = starting_point(X, shape)
-        if label == "predict_proba":
-            model = fit_quietly(fixed_work_model("fastem", shape, start, 1), X)
-            times.append(best_time(lambda: model.predict_proba(X), 3 * repeat))
-            continue
-        iterations = 20 if shape.n_samples >= 100_000 else 200
-        one = fixed_work_model("fastem", shape, start, 1, **extra)
-        many = fixed_work_model("fastem", shape, start, iterations + 1, **extra)
-        t_one = best_time(lambda: fit_quietly(one, X), repeat)
-        t_many = best_time(lambda: fit_quietly(many, X), repeat)
-        times.append(max(t_many - t_one, 1e-9) / iterations)
+    times = case_times(CASES, repeat)
     print(json.dumps({"layer": numba.threading_layer(), "times": times}))
 
 
@@ -80,7 +66,7 @@ def main(argv=None):
         return 0
 
     from run import machine
-    from workloads import Shape, matmul_rate
+    from workloads import Shape, emit, matmul_rate
 
     rate = matmul_rate()
     best = {layer: None for layer in LAYERS}
@@ -105,12 +91,8 @@ def main(argv=None):
                      f"| {omp / tbb:.2f} | {workqueue / tbb:.2f} | {share} |")
     lines += ["", f"Smallest of {args.rounds} rounds per layer, layers alternated; measured {time.strftime('%Y-%m-%d')} "
               "with `python bench/layers.py`."]
-    table = "\n".join(lines)
     print()
-    print(table)
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(table + "\n")
+    emit(lines, args.output)
     return 0
 
 

@@ -24,13 +24,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-#: (label, shape): the run.py per-iteration shapes and a small n.
+#: (label, shape, extra parameters): the run.py per-iteration shapes and a small n.
 CASES = [
-    ("per iteration", (100_000, 16, 16, "full")),
-    ("per iteration", (100_000, 16, 16, "diag")),
-    ("per iteration", (200_000, 2, 8, "full")),
-    ("per iteration", (10_000, 8, 8, "full")),
-    ("predict_proba", (100_000, 16, 16, "full")),
+    ("per iteration", (100_000, 16, 16, "full"), {}),
+    ("per iteration", (100_000, 16, 16, "diag"), {}),
+    ("per iteration", (200_000, 2, 8, "full"), {}),
+    ("per iteration", (10_000, 8, 8, "full"), {}),
+    ("predict_proba", (100_000, 16, 16, "full"), {}),
 ]
 
 COLD_SCRIPT = r"""
@@ -64,24 +64,9 @@ print(__import__("json").dumps(out))
 
 def worker(repeat, cases):
     """Measure the cases in this process (fastem from PYTHONPATH); print JSON."""
-    from workloads import Shape, best_time, data, fit_quietly, fixed_work_model, starting_point
+    from workloads import case_times
 
-    times = []
-    for label, dims in cases:
-        shape = Shape(*dims)
-        X = data(shape)
-        start = starting_point(X, shape)
-        if label == "predict_proba":
-            model = fit_quietly(fixed_work_model("fastem", shape, start, 1), X)
-            times.append(best_time(lambda: model.predict_proba(X), 3 * repeat))
-            continue
-        iterations = 20 if shape.n_samples >= 100_000 else 200
-        one = fixed_work_model("fastem", shape, start, 1)
-        many = fixed_work_model("fastem", shape, start, iterations + 1)
-        t_one = best_time(lambda: fit_quietly(one, X), repeat)
-        t_many = best_time(lambda: fit_quietly(many, X), repeat)
-        times.append(max(t_many - t_one, 1e-9) / iterations)
-    print(json.dumps(times))
+    print(json.dumps(case_times(cases, repeat)))
 
 
 def _env(tree, **extra):
@@ -115,7 +100,7 @@ def main(argv=None):
     parser.add_argument("--cases", default=None, help="indices of CASES to run, e.g. 2,3 (default: all)")
     parser.add_argument("--no-compile", action="store_true", help="skip the cold-compile measurement")
     args = parser.parse_args(argv)
-    from workloads import matmul_rate
+    from workloads import emit, matmul_rate
 
     revisions = {}
     with tempfile.TemporaryDirectory() as base:
@@ -142,7 +127,7 @@ def main(argv=None):
     lines = [f"Revisions {before} (before) and {after} (after), {args.rounds} alternating rounds, smallest time "
              f"per case; float64 matrix multiply {rate / 1e9:.1f} GFLOP/s in this run.", "",
              "| workload | before ms | after ms | after / before |", "|---|---:|---:|---:|"]
-    for (label, dims), t_before, t_after in zip([CASES[i] for i in cases], best[before], best[after]):
+    for (label, dims, _), t_before, t_after in zip([CASES[i] for i in cases], best[before], best[after]):
         n, d, k, ctype = dims
         lines.append(f"| {label}, n={n:,} d={d} k={k} {ctype} | {t_before * 1e3:.3f} | {t_after * 1e3:.3f} | "
                      f"{t_after / t_before:.3f} |")
@@ -155,11 +140,7 @@ def main(argv=None):
             cells = [min(run[key] for run in cold[name]) if key in cold[name][0] else None for name in (before, after)]
             lines.append(f"| {key} | " + " | ".join("-" if c is None else f"{c:.1f}" for c in cells) + " |")
     lines += ["", f"Measured {time.strftime('%Y-%m-%d')} with `python bench/revisions.py {before} {after}`."]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(text)
+    emit(lines, args.output)
     return 0
 
 

@@ -106,3 +106,33 @@ def matmul_rate(dtype=np.float64, size=2048, repeat=5):
     a = np.random.default_rng(0).random((size, size)).astype(dtype)
     seconds = best_time(lambda: a @ a, repeat)
     return 2.0 * size**3 / seconds
+
+
+def case_times(cases, repeat):
+    """Fixed-work times of ``(label, (n, d, k, covariance_type), extra parameters)`` cases in this
+    process: per iteration (t(m + 1) - t(1)) / m from the common start, or one predict_proba call."""
+    times = []
+    for label, dims, extra in cases:
+        shape = Shape(*dims)
+        X = data(shape)
+        start = starting_point(X, shape)
+        if label == "predict_proba":
+            model = fit_quietly(fixed_work_model("fastem", shape, start, 1), X)
+            times.append(best_time(lambda: model.predict_proba(X), 3 * repeat))
+            continue
+        iterations = 20 if shape.n_samples >= 100_000 else 200
+        one = fixed_work_model("fastem", shape, start, 1, **extra)
+        many = fixed_work_model("fastem", shape, start, iterations + 1, **extra)
+        t_one = best_time(lambda: fit_quietly(one, X), repeat)
+        t_many = best_time(lambda: fit_quietly(many, X), repeat)
+        times.append(max(t_many - t_one, 1e-9) / iterations)
+    return times
+
+
+def emit(lines, output=None):
+    """Print a table's lines and write them to ``output`` (a markdown file) when given."""
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if output:
+        with open(output, "w") as f:
+            f.write(text)

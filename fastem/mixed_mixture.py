@@ -99,24 +99,13 @@ class MixedMixture(FamilyMixture):
                  init_params="kmeans", weights_init=None, means_init=None, random_state=None, warm_start=False,
                  verbose=0, verbose_interval=10, n_threads=None, prior=None, variational=False, learning_decay=0.7,
                  learning_offset=10.0):
-        self.n_components = n_components
+        super().__init__(n_components, tol=tol, max_iter=max_iter, n_init=n_init, init_params=init_params,
+                         weights_init=weights_init, means_init=means_init, random_state=random_state,
+                         warm_start=warm_start, verbose=verbose, verbose_interval=verbose_interval,
+                         n_threads=n_threads, prior=prior, variational=variational,
+                         learning_decay=learning_decay, learning_offset=learning_offset)
         self.groups = groups
         self.reg_covar = reg_covar
-        self.tol = tol
-        self.max_iter = max_iter
-        self.n_init = n_init
-        self.init_params = init_params
-        self.weights_init = weights_init
-        self.means_init = means_init
-        self.random_state = random_state
-        self.warm_start = warm_start
-        self.verbose = verbose
-        self.verbose_interval = verbose_interval
-        self.n_threads = n_threads
-        self.prior = prior
-        self.variational = variational
-        self.learning_decay = learning_decay
-        self.learning_offset = learning_offset
 
     # ------------------------------------------------------------- groups
 
