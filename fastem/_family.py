@@ -40,9 +40,11 @@ LOG_FLOOR = float(np.log(np.finfo(np.float64).tiny))
 
 
 class FamilyParams(NamedTuple):
-    """Parameters of a mixture of a LINEAR-layout family, float64.
+    """Parameters of a mixture of a family, float64.
 
-    ``means`` (k, n_columns) are E[x | component] over the pass's columns.
+    ``means`` are the components' parameters as the family holds them: for
+    the families here, (k, n_columns) means E[x | component] over the pass's
+    columns; for a product (fastem.product), one entry per column group.
     """
 
     weights: np.ndarray
@@ -55,7 +57,7 @@ class FamilyPosterior(NamedTuple):
     ``weight_concentration`` (k,) is the Dirichlet posterior of the weights;
     ``first`` and ``second`` (k, n_columns) the family's conjugate posterior
     (Gamma shape and rate, Beta alpha and beta, Dirichlet concentration and
-    zeros).
+    zeros); for a product (fastem.product), one entry per column group each.
     """
 
     weight_concentration: np.ndarray
