@@ -363,8 +363,9 @@ class CategoricalMixture(FamilyMixture):
         prior_default="Dirichlet 1 + 1 / L_c for each of the L_c categories of column c", log_base="h = 1") + """
     n_categories : None or array-like of int of shape (n_features,), default=None
         The number of categories of each column; None takes 1 + the largest
-        code of each column seen by ``fit``. Codes at or beyond it are an
-        error at fit and at predict time.
+        code of each column seen by ``fit`` (by the first batch of
+        ``partial_fit``). Codes at or beyond it are an error at fit and at
+        predict time. ``fit_chunks`` and dask arrays need it given.
 
     Further attributes
     ------------------

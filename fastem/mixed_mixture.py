@@ -72,9 +72,12 @@ class MixedMixture(FamilyMixture):
         Each group's family and X's column indices.
     centers_ : dict
         Per Gaussian group (by index in ``groups_``), the point its features
-        are taken about (the fitted data's column means).
+        are taken about (the fitted data's column means; the first batch's
+        for ``partial_fit``).
     n_categories_ : dict
-        Per categorical group (by index in ``groups_``), each column's number of categories.
+        Per categorical group (by index in ``groups_``), each column's number
+        of categories: 1 + its largest code in the fitted data (the first
+        batch for ``partial_fit``); a larger code is an error at predict time.
     weight_concentration_ : ndarray of shape (n_components,)
         Variational only: the Dirichlet posterior of the weights.
     group_posteriors_ : list
