@@ -75,3 +75,31 @@ def test_bayesian_per_fit(benchmark, library):
     benchmark.pedantic(fit_quietly, args=(model, X), rounds=2, iterations=1)
     benchmark.extra_info["iterations"] = MAX_ITER[library]
     benchmark.extra_info["lower_bound"] = float(np.squeeze(model.lower_bound_))
+
+
+@pytest.fixture(scope="module", params=["poisson", "bernoulli"])
+def family_problem(request):
+    from families import make_data
+
+    n = 200_000
+    X, weights, means = make_data(request.param, n, 16, 16)
+    return request.param, X, weights, means
+
+
+@pytest.mark.parametrize("library", ["fastem", "numpy"])
+def test_family_per_iteration(benchmark, family_problem, library):
+    """A family's fixed-work fit beside the plain NumPy EM of bench/families.py, from the same start."""
+    from families import fastem_model, numpy_em
+
+    family, X, weights, means = family_problem
+    benchmark.group = f"per-iteration {family}, n={X.shape[0]:,} d=16 k=16"
+    if library == "fastem":
+        model = fastem_model(family, 16, weights, means, MAX_ITER["fastem"])
+        fit_quietly(model, X)
+        benchmark.pedantic(fit_quietly, args=(model, X), rounds=3, iterations=1)
+        bound = float(model.lower_bound_)
+    else:
+        bound = numpy_em(family, X, weights, means, MAX_ITER["fastem"])
+        benchmark.pedantic(numpy_em, args=(family, X, weights, means, MAX_ITER["fastem"]), rounds=3, iterations=1)
+    benchmark.extra_info["lower_bound"] = bound
+    assert np.isfinite(bound)
