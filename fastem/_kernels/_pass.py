@@ -7,8 +7,7 @@ the slots in group order. The grid depends only on the data's shape, never on
 the thread count, so the result is bitwise the same with any number of
 threads.
 
-Per block: the features T(x - ref) (n_stat x block, from the family's
-layout functions it is handed, fastem._kernels._layouts), the weighted
+Per block: the features T(x - ref) (n_stat x block), the weighted
 log-probabilities of every component as one matrix product theta . T
 (k x block), row-wise max-shifted log-sum-exp, responsibilities (in place),
 then the sample-weighted statistics of every component as a second product
