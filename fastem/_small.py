@@ -18,7 +18,6 @@ from fastem import gaussian
 from fastem._blocks import readonly
 from fastem._kernels import n_stats
 from fastem._kernels._rules import replaces_best
-from fastem._kernels._layouts import layout_kernels
 from fastem._kernels._small import NOT_FINITE, OK, fit_tasks
 from fastem._source import block_size
 from fastem._threads import resolve_n_threads
@@ -102,10 +101,8 @@ def fit(datasets, sample_weights, draws, covariance_type, n_components, reg_cova
     chol = np.zeros((n_problems, n_init, k, d, d))
     bounds = np.empty((n_problems, n_init, max_iter))
     info = np.zeros((n_problems, n_init, 4), dtype=np.int64)
-    model = COVARIANCE_MODELS[covariance_type]
-    arguments = (X, sample_weight, offsets, model.code, np.ascontiguousarray(draws, dtype=np.float64),
-                 float(reg_covar), float(tol), int(max_iter), block_size(d), weights, means, cov, chol, bounds, info,
-                 layout_kernels(model.layout))
+    arguments = (X, sample_weight, offsets, COVARIANCE_MODELS[covariance_type].code, np.ascontiguousarray(draws, dtype=np.float64),
+                 float(reg_covar), float(tol), int(max_iter), block_size(d), weights, means, cov, chol, bounds, info)
     n_tasks = n_problems * n_init
     n_workers = min(resolve_n_threads(n_threads), n_tasks)
     if n_workers == 1 or X.shape[0] * n_init < PARALLEL_MIN_ROWS:

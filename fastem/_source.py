@@ -10,7 +10,6 @@ from fastem import gaussian
 from fastem._blocks import MAX_GROUPS, readonly
 from fastem._init import initial_responsibilities, unassigned_moment
 from fastem._kernels import FULL, em_pass, n_stats
-from fastem._kernels._layouts import layout_kernels
 from fastem._kernels._update import OK, ml_update
 from fastem._threads import pass_guard, thread_limit
 from fastem.covariance import COVARIANCE_MODELS
@@ -61,20 +60,11 @@ def pass_data(X):
     return readonly(X), readonly(np.empty((0, X.shape[1]), dtype=np.float32))
 
 
-def _writable(array):
-    # The layouts' compiled functions take writable parameter arrays; arrays a Dask
-    # worker received may be read-only views of its buffers.
-    return array if array.flags.writeable else array.copy()
-
-
 def _call_pass(data, sample_weight, kparams, resp_in, pass_grid, stat_arrays, outputs, n_threads):
-    """em_pass on ``n_threads`` threads (``data`` from :func:`pass_data`; None weights mean all ones)
-    with the kernels of ``kparams``'s layout."""
+    """em_pass on ``n_threads`` threads (``data`` from :func:`pass_data`; None weights mean all ones)."""
     weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight
-    kparams = (kparams[0], *(_writable(a) for a in kparams[1:]))
-    kernels = layout_kernels(kparams[0])
     with thread_limit(n_threads), pass_guard():
-        em_pass(data, weights, kparams, kernels, resp_in, pass_grid, stat_arrays, outputs)
+        em_pass(data, weights, kparams, resp_in, pass_grid, stat_arrays, outputs)
 
 
 def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, entropy=False, outputs=None, n_threads=None,

@@ -6,7 +6,7 @@ import pytest
 import naive
 from fastem import gaussian
 from fastem._kernels import DIAG, FULL, em_pass
-from fastem._kernels._layouts import layout_kernels
+from fastem._kernels._features import term_scale
 from fastem._kernels._pass import single_floor
 from fastem._source import ArraySource, block_size, grid, pass_data
 
@@ -136,13 +136,13 @@ def test_term_scale_sums_the_magnitudes_of_the_terms(covariance_type):
     for j in range(3):
         point = means[j] + rng.normal(size=4)
         expected = _abs_features(point[None], ref, family)[0] @ np.abs(theta[j])
-        assert layout_kernels(family).scale(theta[j], point, ref) == pytest.approx(expected, rel=1e-12)
+        assert term_scale(family, theta[j], point, ref) == pytest.approx(expected, rel=1e-12)
 
 
 def _single_floor(kparams):
     """The pass's floor for float32 products (+inf: they are not used), from Python."""
     family, ref, theta, means, chol, log_const = kparams
-    return single_floor(layout_kernels(family).scale, ref, theta, means, log_const)
+    return single_floor(family, ref, theta, means, log_const)
 
 
 def _float32_scales(X, resp, w, kparams):
@@ -271,8 +271,7 @@ def test_pass_sets_every_group_slot_whatever_it_held():
     for fill in (0.0, np.nan, 1e300):
         stats = (np.full((n_groups, n_stat, 3), fill), np.full(n_groups, fill), np.full(n_groups, fill))
         no_outputs = (np.empty(0), np.empty((0, 3)), np.empty(0, dtype=np.int64))
-        em_pass(pass_data(X), np.empty(0), kparams, layout_kernels(kparams[0]), np.empty((0, 3)), (512, n_groups, True),
-                stats, no_outputs)
+        em_pass(pass_data(X), np.empty(0), kparams, np.empty((0, 3)), (512, n_groups, True), stats, no_outputs)
         results.append(stats)
     for stats in results[1:]:
         for got, want in zip(stats, results[0]):

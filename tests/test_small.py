@@ -18,8 +18,7 @@ from sklearn.preprocessing import StandardScaler
 import fastem
 from fastem import _small
 from fastem._kernels import _small as kernels
-from fastem._kernels import DIAG, FULL, _update
-from fastem._kernels._layouts import layout_kernels
+from fastem._kernels import _update
 from fastem._source import readonly
 from fastem.cli import make_workload
 
@@ -267,9 +266,8 @@ def test_same_bits_wherever_the_arrays_sit():
         for ctype in (_update.FULL_COV, _update.SPHERICAL_COV):
             out = (np.empty((1, 1, k)), np.empty((1, 1, k, d)), np.zeros((1, 1, k, d, d)), np.zeros((1, 1, k, d, d)),
                    np.empty((1, 1, max_iter)), np.zeros((1, 1, 4), dtype=np.int64))
-            layout = layout_kernels(FULL if ctype == _update.FULL_COV else DIAG)
             kernels.fit_tasks(readonly(_placed(X, trial % 8)), readonly(_placed(weights, (trial + 3) % 8)), offsets,
-                              ctype, draws, 1e-6, 1e-3, max_iter, 512, *out, layout, 0, 1)
+                              ctype, draws, 1e-6, 1e-3, max_iter, 512, *out, 0, 1)
             n_iter = out[5][0, 0, 1]
             results.add((ctype, out[4][0, 0, :n_iter].tobytes(), out[1].tobytes()))
     assert len(results) == 2

@@ -9,14 +9,13 @@ Two layouts of ``chol`` cover the four covariance types:
 - ``DIAG``: ``chol`` has shape (n_components, 1, n_features) and holds the
   square roots of the precisions. 'spherical' is 'diag' with equal entries.
 
-:func:`full_row_density` and :func:`diag_row_density` are the layouts'
-direct densities of one row, compiled as first-class functions by
-fastem._kernels._layouts. The direct log-density of component j at x is
+The direct log-density of component j at x is
 ``log_const[j] - 0.5 * ||(x - mu_j) U_j||^2``; the caller folds the log
 weight, the log-determinant and -d/2 log(2 pi) into ``log_const`` (and into
 theta), so the same code serves ML, MAP and variational Bayes.
 """
 
+from fastem._kernels._features import FULL
 from fastem._kernels._jit import kernel
 
 
@@ -69,17 +68,10 @@ def diag_log_density(xt, n_rows, mean, scale, log_const, dev, out):
         out[b] = log_const - 0.5 * out[b]
 
 
-def full_row_density(X, index, j, ref, theta, means, chol, log_const, xt, dev, row, out):
-    """Log-density of component j at row ``index`` of X in the FULL layout, from (x - mu) U."""
-    for c in range(X.shape[1]):
-        xt[c, 0] = X[index, c]
-    full_log_density(xt, 1, means[j], chol[j], log_const[j], dev, row, out)
-    return out[0]
-
-
-def diag_row_density(X, index, j, ref, theta, means, chol, log_const, xt, dev, row, out):
-    """Log-density of component j at row ``index`` of X in the DIAG layout."""
-    for c in range(X.shape[1]):
-        xt[c, 0] = X[index, c]
-    diag_log_density(xt, 1, means[j], chol[j, 0], log_const[j], dev, out)
-    return out[0]
+@kernel()
+def log_density(family, xt, n_rows, means, chol, log_const, j, dev, row, out):
+    """Log-density of component j for the rows of one block."""
+    if family == FULL:
+        full_log_density(xt, n_rows, means[j], chol[j], log_const[j], dev, row, out)
+    else:
+        diag_log_density(xt, n_rows, means[j], chol[j, 0], log_const[j], dev, out)

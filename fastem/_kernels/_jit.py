@@ -56,21 +56,3 @@ def kernel(parallel=False, inline="never"):
             return numba.njit(cache=False, **options)(function)
 
     return decorate
-
-
-def compiled_function(signature, function):
-    """``function`` compiled now for one ``signature``, as a first-class function.
-
-    A kernel that takes such functions as arguments is compiled once for
-    their signature, whichever functions it is given (a family's features,
-    for example), and stays in the on-disk cache: an ``njit`` dispatcher
-    as argument would make the kernel's cache key hold its address, a miss
-    in every new process. The options are :func:`kernel`'s.
-    """
-    options = dict(fastmath=set(FASTMATH), error_model="numpy", nopython=True)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", numba.NumbaWarning)
-            return numba.cfunc(signature, cache=True, **options)(function)
-    except RuntimeError:
-        return numba.cfunc(signature, cache=False, **options)(function)

@@ -20,6 +20,8 @@ size n x k is allocated; the per-row outputs are written only when asked for.
 import numpy as np
 from numba import prange
 
+from fastem._kernels._features import LINEAR, features, term_scale
+from fastem._kernels._gaussian import log_density
 from fastem._kernels._grid import block_rows, group_blocks
 from fastem._kernels._jit import kernel
 from fastem._kernels._math import exp_shifted, log_positive
@@ -129,11 +131,23 @@ def weighted_sum(weight, values, n_rows):
 
 
 @kernel()
-def fallback_rows(X, start, n_rows, params, log_prob, xt, dev, row, out, floor, density):
-    """Recompute directly, with the layout's ``density`` (see fastem._kernels._layouts),
-    the log-probabilities of rows whose feature-based values are NaN or +inf
-    (second-order features that overflowed; a coefficient of -inf times a zero
-    feature) or all below ``floor`` (far from every component)."""
+def linear_log_density(X, row_index, theta_j, ref):
+    """theta_j . T(x - ref) for one row in the LINEAR layout, in float64, terms of
+    a zero feature left out (so that a coefficient of -inf times 0 adds 0)."""
+    total = theta_j[0]
+    for c in range(ref.shape[0]):
+        value = np.float64(X[row_index, c]) - ref[c]
+        if value != 0.0:
+            total += theta_j[1 + c] * value
+    return total
+
+
+@kernel()
+def fallback_rows(X, start, n_rows, params, log_prob, xt, dev, row, out, floor):
+    """Recompute directly the log-probabilities of rows whose feature-based
+    values are NaN or +inf or all below ``floor`` (far from every component):
+    from (x - mu) U for the Gaussian layouts (second-order features that
+    overflowed), term by term for the LINEAR layout."""
     family, ref, theta, means, chol, log_const = params
     n_components = log_prob.shape[0]
     for b in range(n_rows):
@@ -145,8 +159,15 @@ def fallback_rows(X, start, n_rows, params, log_prob, xt, dev, row, out, floor, 
             largest = max(largest, log_prob[j, b])
         if not bad and not largest < floor:
             continue
+        if family == LINEAR:
+            for j in range(n_components):
+                log_prob[j, b] = linear_log_density(X, start + b, theta[j], ref)
+            continue
+        for c in range(X.shape[1]):
+            xt[c, 0] = X[start + b, c]
         for j in range(n_components):
-            log_prob[j, b] = density(X, start + b, j, ref, theta, means, chol, log_const, xt, dev, row, out)
+            log_density(family, xt, 1, means, chol, log_const, j, dev, row, out)
+            log_prob[j, b] = out[0]
 
 
 @kernel()
@@ -195,13 +216,12 @@ def narrow_weighted(source, weight, target, n_rows):
 
 
 @kernel()
-def single_floor(scale, ref, theta, means, log_const):
+def single_floor(family, ref, theta, means, log_const):
     """The floor below which float32 log-probabilities are recomputed, or +inf
-    when some component's rounding scale (the layout's ``scale``) exceeds
-    SINGLE_LIMIT (float32 products not used)."""
+    when some component's rounding scale exceeds SINGLE_LIMIT (float32 products not used)."""
     top = -np.inf
     for j in range(means.shape[0]):
-        if not scale(theta[j], means[j], ref) <= SINGLE_LIMIT:
+        if not term_scale(family, theta[j], means[j], ref) <= SINGLE_LIMIT:
             return np.inf
         top = max(top, log_const[j])
     return top - 0.5 * SINGLE_LIMIT
@@ -257,7 +277,7 @@ def add_into(target, values):
 
 
 @kernel(parallel=True)
-def em_pass(data, sample_weight, params, kernels, resp_in, grid, stats, outputs):
+def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
     """Run the E-step over X and add the expected sufficient statistics.
 
     Parameters
@@ -277,11 +297,6 @@ def em_pass(data, sample_weight, params, kernels, resp_in, grid, stats, outputs)
         weighted log-probability of component j is theta[j] . T. ``means``
         (k, d), ``chol`` (k, d, d) or (k, 1, d) and ``log_const`` (k,) give
         the same values directly, for rows whose features overflow.
-        ``family`` (the layout) is not read here: ``kernels`` carry it.
-    kernels : LayoutKernels
-        The layout's features, direct row density and rounding scale, as
-        compiled functions (fastem._kernels._layouts): the pass itself knows
-        no family.
     resp_in : ndarray of shape (n_samples, k) or (0, k)
         When not empty, these responsibilities are used instead of the
         E-step (initialization from labels or random responsibilities).
@@ -301,7 +316,6 @@ def em_pass(data, sample_weight, params, kernels, resp_in, grid, stats, outputs)
         when not wanted.
     """
     family, ref, theta, means, chol, log_const = params
-    features64, features32, features32s, density64, density32, scale = kernels
     block_size, n_groups, allow_single = grid
     stat_sums, stat_ll, stat_entropy = stats
     out_log_norm, out_resp, out_label = outputs
@@ -321,7 +335,7 @@ def em_pass(data, sample_weight, params, kernels, resp_in, grid, stats, outputs)
     # every component's rounding scale allows (see SINGLE_LIMIT).
     floor = np.inf
     if allow_single and single and want_stats and not given_resp and n_components > 0:
-        floor = single_floor(scale, ref, theta, means, log_const)
+        floor = single_floor(family, ref, theta, means, log_const)
     use32 = floor < np.inf
     theta32 = np.empty((n_components if use32 else 0, n_stat), dtype=np.float32)
     # Each component's constant is added in float64 as the values are widened: rounded, it would shift all its rows alike.
@@ -374,11 +388,11 @@ def em_pass(data, sample_weight, params, kernels, resp_in, grid, stats, outputs)
                     for j in range(n_components):
                         resp32[b, j] = 0.0
             if use32:
-                features32s(X32, start, n_rows, ref, phi32)
+                features(family, X32, start, n_rows, ref, phi32)
             elif single:
-                features32(X32, start, n_rows, ref, phi)
+                features(family, X32, start, n_rows, ref, phi)
             else:
-                features64(X64, start, n_rows, ref, phi)
+                features(family, X64, start, n_rows, ref, phi)
             if weighted:
                 for b in range(n_rows):
                     weight[b] = sample_weight[start + b]
@@ -391,15 +405,15 @@ def em_pass(data, sample_weight, params, kernels, resp_in, grid, stats, outputs)
                 for j in range(0, n_components, E_CHUNK):
                     np.dot(theta32[j : j + E_CHUNK], phi32, log_prob32[j : j + E_CHUNK])
                 if not widen_checked(log_prob32, constants, resp, n_rows, floor, total):
-                    fallback_rows(X32, start, n_rows, params, resp, xt, dev, row, out, floor, density32)
+                    fallback_rows(X32, start, n_rows, params, resp, xt, dev, row, out, floor)
             else:
                 for j in range(0, n_components, E_CHUNK):
                     np.dot(theta[j : j + E_CHUNK], phi, resp[j : j + E_CHUNK])
                 if not all_below_inf(resp, n_rows):
                     if single:
-                        fallback_rows(X32, start, n_rows, params, resp, xt, dev, row, out, -np.inf, density32)
+                        fallback_rows(X32, start, n_rows, params, resp, xt, dev, row, out, -np.inf)
                     else:
-                        fallback_rows(X64, start, n_rows, params, resp, xt, dev, row, out, -np.inf, density64)
+                        fallback_rows(X64, start, n_rows, params, resp, xt, dev, row, out, -np.inf)
             if not given_resp:
                 if labels_only:
                     row_max(resp, n_rows, log_norm, label)

@@ -29,7 +29,7 @@ diag and spherical), the bounds of every iteration, and ``info`` =
 
 import numpy as np
 
-from fastem._kernels._features import DIAG, FULL
+from fastem._kernels._features import DIAG, FULL, features
 from fastem._kernels._jit import kernel
 from fastem._kernels._kmeans import squared_distances
 from fastem._kernels._pass import all_below_inf, fallback_rows, normalize
@@ -278,8 +278,7 @@ def kmeans_labels(X, first, n_samples, mean, weight, n_clusters, draws, labels, 
 
 
 @kernel()
-def e_step(X, first, n_samples, weight, params, labels, block, sums, phi, resp, work, label, bits, xt, dev, row, out,
-           kernels):
+def e_step(X, first, n_samples, weight, params, labels, block, sums, phi, resp, work, label, bits, xt, dev, row, out):
     """Weighted statistics T . (w r)^T (about params' reference) of rows first:first+n_samples;
     returns the weighted log-likelihood (rows of weight zero left out).
 
@@ -287,7 +286,7 @@ def e_step(X, first, n_samples, weight, params, labels, block, sums, phi, resp, 
     (the initialization) and the log-likelihood is 0. ``work`` holds two
     scratch rows (log-normalizers, totals).
     """
-    ref, theta = params[1], params[2]
+    family, ref, theta = params[0], params[1], params[2]
     n_stat, n_components = sums.shape
     given = labels.shape[0] > 0
     log_norm = work[0]
@@ -297,7 +296,7 @@ def e_step(X, first, n_samples, weight, params, labels, block, sums, phi, resp, 
     log_likelihood = 0.0
     for start in range(0, n_samples, block):
         n_rows = min(block, n_samples - start)
-        kernels.features64(X, first + start, n_rows, ref, phi)
+        features(family, X, first + start, n_rows, ref, phi)
         if given:
             for j in range(n_components):
                 target = resp[j]
@@ -315,7 +314,7 @@ def e_step(X, first, n_samples, weight, params, labels, block, sums, phi, resp, 
                     for b in range(n_rows):
                         target[b] += coefficient * source[b]
             if not all_below_inf(resp, n_rows):
-                fallback_rows(X, first + start, n_rows, params, resp, xt, dev, row, out, -np.inf, kernels.density64)
+                fallback_rows(X, first + start, n_rows, params, resp, xt, dev, row, out, -np.inf)
             normalize(resp, n_rows, log_norm, label, total, bits, scales)
             for b in range(n_rows):
                 w = weight[start + b]
@@ -337,7 +336,7 @@ def e_step(X, first, n_samples, weight, params, labels, block, sums, phi, resp, 
 
 @kernel(inline="always")
 def fit_task(X, sample_weight, first, n_samples, covariance_type, draws, reg_covar, tol, max_iter, block,
-             weights, means, cov, chol, bounds, info, kernels):
+             weights, means, cov, chol, bounds, info):
     """One restart of one problem (rows first:first+n_samples of X, their weights in
     ``sample_weight``): k-means labels, the initial M-step, EM to convergence.
 
@@ -392,8 +391,7 @@ def fit_task(X, sample_weight, first, n_samples, covariance_type, draws, reg_cov
     log_const = np.empty(n_components)
 
     params = (family, mean, theta, means, chol3, log_const)
-    e_step(X, first, n_samples, weight, params, labels, block, sums, phi, resp, work, label, bits, xt, dev, row, out,
-           kernels)
+    e_step(X, first, n_samples, weight, params, labels, block, sums, phi, resp, work, label, bits, xt, dev, row, out)
     pad = 10.0 * EPS64
     if m_step(sums, mean, covariance_type, reg_covar, pad, total_weight, weights, means, cov, chol, scatter, lower) != OK:
         info[0] = ILL_DEFINED
@@ -405,7 +403,7 @@ def fit_task(X, sample_weight, first, n_samples, covariance_type, draws, reg_cov
         info[1] = iteration
         kernel_inputs(covariance_type, weights, means, chol, ref, theta, chol3, log_const)
         log_likelihood = e_step(X, first, n_samples, weight, params, no_labels, block, sums, phi, resp, work, label,
-                                bits, xt, dev, row, out, kernels)
+                                bits, xt, dev, row, out)
         if m_step(sums, ref, covariance_type, reg_covar, pad, -1.0, weights, means, cov, chol, scatter, lower) != OK:
             info[0] = ILL_DEFINED
             return
@@ -419,7 +417,7 @@ def fit_task(X, sample_weight, first, n_samples, covariance_type, draws, reg_cov
 
 @kernel()
 def fit_tasks(X, sample_weight, offsets, covariance_type, draws, reg_covar, tol, max_iter, block, weights, means, cov,
-              chol, bounds, info, kernels, first_task, stop_task):
+              chol, bounds, info, first_task, stop_task):
     """(problem, restart) tasks first_task:stop_task, in order; problem p is rows offsets[p]:offsets[p+1]
     of X, with those entries of ``sample_weight`` as weights (ones for an unweighted problem: a weight of
     one changes no bit).
@@ -429,9 +427,7 @@ def fit_tasks(X, sample_weight, offsets, covariance_type, draws, reg_covar, tol,
     Tasks share nothing: the caller runs ranges of them on several threads
     (the function releases the GIL), and the result does not depend on how.
     A ``prange`` here would compile the whole fit a second time into the
-    parallel loop's body, doubling its cold compile. ``kernels`` are the
-    layout's compiled functions (fastem._kernels._layouts): its features and
-    its direct row density, for rows whose features overflow.
+    parallel loop's body, doubling its cold compile.
     """
     n_restarts = info.shape[1]
     for task in range(first_task, stop_task):
@@ -439,4 +435,4 @@ def fit_tasks(X, sample_weight, offsets, covariance_type, draws, reg_covar, tol,
         r = task % n_restarts
         first = offsets[p]
         fit_task(X, sample_weight, first, offsets[p + 1] - first, covariance_type, draws[p, r], reg_covar, tol,
-                 max_iter, block, weights[p, r], means[p, r], cov[p, r], chol[p, r], bounds[p, r], info[p, r], kernels)
+                 max_iter, block, weights[p, r], means[p, r], cov[p, r], chol[p, r], bounds[p, r], info[p, r])
