@@ -38,6 +38,13 @@ class _Resolved(NamedTuple):
     prior: Any
 
 
+def _ml_update(family, stats, pad, total_weight=None):
+    """Maximum-likelihood parameters from a pass's statistics: the counts padded, the weights
+    the counts over ``total_weight`` (by default their sum), the family's moment matching."""
+    n = stats.n + pad
+    return FamilyParams(n / (n.sum() if total_weight is None else total_weight), family.ml(n, stats.s1))
+
+
 def _block_pass_data(block, family, name):
     """A dask block as the pass reads it (module level: it runs on the workers)."""
     block = check_array(block, dtype=FLOAT_DTYPES, input_name="X")
@@ -129,11 +136,29 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
 
     # -------------------------------------------------------------- family
 
+    #: The family class (of the number of features) of a subclass, and the
+    #: attributes that hold its variational posterior's ``first`` and ``second``
+    #: (one name: ``second`` is zeros).
+    _family_type = None
+    _posterior_attributes = ()
+
     def _family(self):
-        """The family of the fitted data (from n_features_in_ and the like)."""
-        raise NotImplementedError
+        """The family of the fitted data, made once per fit (every hook of an
+        iteration asks for it) or, on an estimator from elsewhere, from its attributes."""
+        family = self.__dict__.get("_fitted_family")
+        return self._make_family() if family is None else family
+
+    def _make_family(self):
+        """A new family of the fitted data (from n_features_in_ and the like)."""
+        return self._family_type(self.n_features_in_)
+
+    def _remember_family(self):
+        """The data's shape (and categories, groups) are set: make the fit's family."""
+        self._fitted_family = self._make_family()
 
     def _pass_data(self, X, fitting):
+        if fitting:
+            self._remember_family()
         return self._family().pass_data(X, type(self).__name__)
 
     def _pass_chunks(self, chunks):
@@ -164,6 +189,7 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
     def _set_data_shape(self, n_features):
         """Record the data's feature count where ``fit_chunks`` or a dask fit sees it first."""
         self.n_features_in_ = n_features
+        self._remember_family()
 
     # --------------------------------------------------------------- hooks
 
@@ -203,8 +229,7 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
                 return FamilyPosterior(prior.weight_concentration + n, *family.posterior(n, stats.s1, prior))
         elif prior is None:
             def update(stats, total_weight=None):
-                n = stats.n + pad
-                return FamilyParams(n / (n.sum() if total_weight is None else total_weight), family.ml(n, stats.s1))
+                return _ml_update(family, stats, pad, total_weight)
         else:
             def update(stats, total_weight=None):
                 n = stats.n + pad
@@ -257,7 +282,7 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
             start = self._stats_from_resp(source, resp)
             if weights_init is None and means_init is None:
                 return update(start, source.total_weight)
-            given = FamilyParams(*self._ml_params(start, source))
+            given = _ml_update(family, start, count_pad(source.dtype), source.total_weight)
         else:
             given = FamilyParams(None, None)
         params = FamilyParams(given.weights if weights_init is None else weights_init,
@@ -266,10 +291,6 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
             return params
         # The variational posterior after one E-step at the given parameters.
         return update(self._statistics_of(source)(self._kernel_params_of(params)))
-
-    def _ml_params(self, stats, source):
-        n = stats.n + count_pad(source.dtype)
-        return n / source.total_weight, self._family().ml(n, stats.s1)
 
     def _state(self):
         if self.variational:
@@ -288,6 +309,14 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
             weights, means = state
         self.weights_ = np.asarray(weights).astype(dtype)
         self.means_ = np.asarray(means).astype(dtype)
+
+    def _set_posterior(self, first, second):
+        for name, value in zip(self._posterior_attributes, (first, second)):
+            setattr(self, name, value)
+
+    def _posterior_arrays(self):
+        arrays = [np.asarray(getattr(self, name), dtype=np.float64) for name in self._posterior_attributes]
+        return arrays[0], (arrays[1] if len(arrays) > 1 else np.zeros_like(arrays[0]))
 
     def _sample_rows(self, counts, rng):
         return np.asarray(self._family().sample(np.asarray(self.means_, dtype=np.float64), counts, rng),
@@ -317,14 +346,8 @@ class PoissonMixture(FamilyMixture):
     _parameter_constraints: dict = {**FamilyMixture._parameter_constraints,
                                     "prior": [None, StrOptions({"default"}), PoissonPrior]}
 
-    def _family(self):
-        return PoissonFamily(self.n_features_in_)
-
-    def _set_posterior(self, first, second):
-        self.rate_shape_, self.rate_rate_ = first, second
-
-    def _posterior_arrays(self):
-        return np.asarray(self.rate_shape_, dtype=np.float64), np.asarray(self.rate_rate_, dtype=np.float64)
+    _family_type = PoissonFamily
+    _posterior_attributes = ("rate_shape_", "rate_rate_")
 
 
 class BernoulliMixture(FamilyMixture):
@@ -340,14 +363,8 @@ class BernoulliMixture(FamilyMixture):
     _parameter_constraints: dict = {**FamilyMixture._parameter_constraints,
                                     "prior": [None, StrOptions({"default"}), BernoulliPrior]}
 
-    def _family(self):
-        return BernoulliFamily(self.n_features_in_)
-
-    def _set_posterior(self, first, second):
-        self.alpha_, self.beta_ = first, second
-
-    def _posterior_arrays(self):
-        return np.asarray(self.alpha_, dtype=np.float64), np.asarray(self.beta_, dtype=np.float64)
+    _family_type = BernoulliFamily
+    _posterior_attributes = ("alpha_", "beta_")
 
 
 class CategoricalMixture(FamilyMixture):
@@ -390,7 +407,9 @@ class CategoricalMixture(FamilyMixture):
                          learning_decay=learning_decay, learning_offset=learning_offset)
         self.n_categories = n_categories
 
-    def _family(self):
+    _posterior_attributes = ("concentration_",)
+
+    def _make_family(self):
         return CategoricalFamily(self.n_categories_)
 
     def _pass_data(self, X, fitting):
@@ -411,11 +430,12 @@ class CategoricalMixture(FamilyMixture):
         return X.max(axis=0).astype(np.int64) + 1
 
     def _set_data_shape(self, n_features):
-        super()._set_data_shape(n_features)
         if self.n_categories is None:
             raise ValueError("CategoricalMixture needs n_categories to fit chunks or a dask array "
                              "(the codes are read once per pass)")
+        self.n_features_in_ = n_features
         self.n_categories_ = self._categories_of(np.zeros((1, n_features)))
+        self._remember_family()
 
     def _features_in(self, n_columns):
         return int(self.n_categories_.shape[0])
@@ -424,9 +444,4 @@ class CategoricalMixture(FamilyMixture):
         super()._set_state(state, dtype)
         self.probabilities_ = self._family().tables(self.means_)
 
-    def _set_posterior(self, first, second):
-        self.concentration_ = first
 
-    def _posterior_arrays(self):
-        concentration = np.asarray(self.concentration_, dtype=np.float64)
-        return concentration, np.zeros_like(concentration)

@@ -161,8 +161,9 @@ class MixedMixture(FamilyMixture):
                 top = np.clip(np.floor(np.asarray(largest[columns], dtype=np.float64)), 0, MAX_CATEGORIES)
                 categories[index] = top.astype(np.int64) + 1
         self.groups_, self.centers_, self.n_categories_ = groups, centers, categories
+        self._remember_family()
 
-    def _family(self):
+    def _make_family(self):
         parts = []
         for index, (family, columns) in enumerate(self.groups_):
             group = make_group(family, len(columns), self.reg_covar, center=self.centers_.get(index),
