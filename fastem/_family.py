@@ -210,6 +210,12 @@ def dirichlet_log_density(values, alpha, axis=-1):
             + xlogy(alpha - 1.0, values).sum(axis=axis))
 
 
+def gamma_kl(shape, rate, shape0, rate0):
+    """KL(Gamma(shape, rate) || Gamma(shape0, rate0)), elementwise."""
+    return ((shape - shape0) * digamma(shape) - gammaln(shape) + gammaln(shape0)
+            + shape0 * (np.log(rate) - np.log(rate0)) + shape * (rate0 - rate) / rate)
+
+
 def dirichlet_kl(alpha, alpha0):
     """KL(Dirichlet(alpha) || Dirichlet(alpha0)) along the last axis."""
     total = alpha.sum(axis=-1)

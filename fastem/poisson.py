@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import digamma, gammaln, xlogy
 
-from fastem._family import Family, check_range, check_values, expand_per_column, floored_log
+from fastem._family import Family, check_range, check_values, expand_per_column, floored_log, gamma_kl
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,7 @@ class PoissonFamily(Family):
         return first / second
 
     def kl(self, first, second, prior):
-        a0, b0 = prior.first, prior.second
-        return float(np.sum((first - a0) * digamma(first) - gammaln(first) + gammaln(a0)
-                            + a0 * (np.log(second) - np.log(b0)) + first * (b0 - second) / second))
+        return float(np.sum(gamma_kl(first, second, prior.first, prior.second)))
 
     def default_prior(self, column_means):
         return 1.0 + column_means, np.ones_like(column_means)

@@ -17,16 +17,15 @@ GaussianParams (its weights unused) for a Gaussian group, the means array
 of the family otherwise.
 """
 
-import dataclasses
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import digamma, gammaln, multigammaln
+from scipy.special import digamma, multigammaln
 
 from fastem import gaussian
-from fastem._family import Family, FamilyPosterior, resolve_prior
+from fastem._family import Family, FamilyPosterior, gamma_kl, resolve_prior
 from fastem._kernels import FULL
-from fastem._stats import Stats
+from fastem._stats import stats_from_sums
 from fastem.bernoulli import BernoulliFamily
 from fastem.categorical import CategoricalFamily
 from fastem.covariance import COVARIANCE_MODELS
@@ -53,20 +52,17 @@ class GaussianGroup(Family):
         self.upper = np.triu_indices(g) if self.model.layout == FULL else (np.arange(g), np.arange(g))
         self.n_columns = g + self.upper[0].shape[0]
 
-    def pass_data(self, X, estimator_name):
-        centred = np.asarray(X, dtype=np.float64) - self.center
+    def _features(self, rows):
+        """The layout's features of rows about the centre, the leading 1 apart."""
+        centred = np.asarray(rows, dtype=np.float64) - self.center
         return np.hstack([centred, centred[:, self.upper[0]] * centred[:, self.upper[1]]])
 
+    def pass_data(self, X, estimator_name):
+        return self._features(X)
+
     def _stats(self, n, s):
-        g = self.n_features
-        k = n.shape[0]
-        if self.model.layout == FULL:
-            second = np.zeros((k, g, g))
-            second[:, self.upper[0], self.upper[1]] = s[:, g:]
-            second[:, self.upper[1], self.upper[0]] = s[:, g:]
-        else:
-            second = s[:, g:]
-        return Stats(n, s[:, :g], second, np.broadcast_to(self.center, (k, g)), 0.0)
+        """The group's sums as the Gaussian updates take them (first and second order about the centre)."""
+        return stats_from_sums(np.column_stack([n, s]), self.center, 0.0, self.model.layout)
 
     def natural(self, params):
         unit = params._replace(weights=np.ones(params.means.shape[0]))
@@ -111,11 +107,8 @@ class GaussianGroup(Family):
         return gaussian.map_update(self._stats(n, s), self.covariance_type, self.reg_covar, np.float64, prior)
 
     def log_prior(self, params, prior):
-        # gaussian.log_prior adds the weights' Dirichlet term; under Dirichlet(1, ..., 1)
-        # that term is log Gamma(k) whatever the weights, and it is taken off here.
-        k = params.means.shape[0]
-        flat = dataclasses.replace(prior, weight_concentration_prior=np.ones(k))
-        return gaussian.log_prior(params, self.covariance_type, flat) - float(gammaln(k))
+        # The components' terms alone: the mixture adds the weights' own.
+        return float(self.model.log_prior_terms(params, prior, 0.0))
 
     def posterior(self, n, s, prior):
         """The normal-Wishart (full) or normal-gamma (diag) posterior under the prior the
@@ -154,10 +147,8 @@ class GaussianGroup(Family):
         else:
             precision = chol**2  # E[lambda_a] = 1 / C_a
             quadratic = (offset**2 * precision).sum(axis=1)
-            a, rate = 0.5 * nu[:, None], 0.5 * nu[:, None] * first.covariances
-            a0, rate0 = 0.5 * nu0, 0.5 * psi
-            wishart = ((a - a0) * digamma(a) - gammaln(a) + gammaln(a0) + a0 * (np.log(rate) - np.log(rate0))
-                       + a * (rate0 - rate) / rate).sum(axis=1)
+            shape = 0.5 * nu[:, None]
+            wishart = gamma_kl(shape, shape * first.covariances, 0.5 * nu0, 0.5 * psi).sum(axis=1)
         means = 0.5 * (g * np.log(beta / kappa) + g * kappa / beta - g + kappa * quadratic)
         return float(np.sum(wishart + means))
 
@@ -185,8 +176,7 @@ class GaussianGroup(Family):
         return params._replace(means=np.asarray(means, dtype=np.float64))
 
     def rounding_point(self, params):
-        centred = params.means - self.center
-        return np.hstack([centred, centred[:, self.upper[0]] * centred[:, self.upper[1]]])
+        return self._features(params.means)
 
     def linear_means(self, params):
         return params.means
@@ -236,7 +226,7 @@ class ProductFamily(Family):
         self.n_means = sum(family.n_means for family, _ in groups)
         linear_at, second_at, self.positions = 0, self.n_means, []
         for family, _ in groups:
-            n_second = _width(family) - family.n_means
+            n_second = family.n_columns - family.n_means
             self.positions.append(np.concatenate([np.arange(linear_at, linear_at + family.n_means),
                                                   np.arange(second_at, second_at + n_second)]))
             linear_at += family.n_means
@@ -376,12 +366,6 @@ def _n_components(params):
     """Components of a product's parameters (a GaussianParams or a means array per group)."""
     first = params[0]
     return getattr(first, "means", first).shape[0]
-
-
-def _width(family):
-    if isinstance(family, (GaussianGroup, CategoricalFamily)):
-        return family.n_columns
-    return family.n_features
 
 
 def make_group(name, n_features, reg_covar, center=None, n_categories=None):
