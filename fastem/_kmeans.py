@@ -39,6 +39,7 @@ from fastem._kernels._kmeans import (
     lloyd_assign,
     update_closest,
 )
+from fastem._kernels._rules import LLOYD_GO_ON, LLOYD_LABELS_FINAL, lloyd_stop
 from fastem._blocks import MAX_GROUPS, column_sums, memory_blocks, ordered_sum, readonly
 from fastem._threads import pass_guard, thread_limit
 
@@ -311,10 +312,9 @@ class BlockKMeans:
             new_centers = np.divide(sums, counts[:, None], out=np.zeros_like(sums), where=counts[:, None] > 0)
             shift = float(((new_centers - centers) ** 2).sum())
             centers = new_centers
-            if changes == 0:
-                strict = True
-                break
-            if shift <= threshold:
+            stop = lloyd_stop(changes, shift, threshold)
+            if stop != LLOYD_GO_ON:
+                strict = stop == LLOYD_LABELS_FINAL
                 break
         if not strict:
             assigned = blocks.map(_block_assign, mean, centers, False, in_place,

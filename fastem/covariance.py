@@ -47,6 +47,13 @@ def ill_defined_message(float32):
     return message
 
 
+def weights_log_prior(weights, alpha):
+    """log Dirichlet(weights; alpha), leaving out components of weight zero (they have
+    left the model; with alpha < 1 their density term would be +inf)."""
+    alive = weights > 0
+    return gammaln(alpha.sum()) - gammaln(alpha).sum() + np.sum((alpha[alive] - 1.0) * np.log(weights[alive]))
+
+
 def count_pad(dtype):
     """What every component's count gets added (scikit-learn's 10 eps of the data's dtype)."""
     return 10.0 * float(np.finfo(dtype).eps)

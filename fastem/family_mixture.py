@@ -11,7 +11,7 @@ the family's conjugate prior, and mean-field variational Bayes.
 from typing import Any, NamedTuple
 
 import numpy as np
-from scipy.special import digamma, gammaln
+from scipy.special import digamma
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import StrOptions
 
@@ -27,7 +27,7 @@ from fastem._family import (
 from fastem._validation import FLOAT_DTYPES, check_means_init, check_weights_init
 from fastem.bernoulli import BernoulliFamily, BernoulliPrior
 from fastem.categorical import MAX_CATEGORIES, CategoricalFamily, CategoricalPrior, check_codes
-from fastem.gaussian import count_pad
+from fastem.covariance import count_pad, weights_log_prior
 from fastem.poisson import PoissonFamily, PoissonPrior
 
 
@@ -245,10 +245,7 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
             total -= float(dirichlet_kl(old.weight_concentration, prior.weight_concentration))
             total -= family.kl(old.first, old.second, prior)
         elif prior is not None:
-            alpha = prior.weight_concentration
-            alive = old.weights > 0
-            total += float(gammaln(alpha.sum()) - gammaln(alpha).sum()
-                           + np.sum((alpha[alive] - 1.0) * np.log(old.weights[alive])))
+            total += float(weights_log_prior(old.weights, prior.weight_concentration))
             total += family.log_prior(old.means, prior)
         return total / total_weight
 

@@ -12,9 +12,15 @@ here look the entry up by ``covariance_type``.
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import gammaln
 
-from fastem.covariance import COVARIANCE_MODELS, LOG_2PI, IllDefinedCovariance, count_pad, ill_defined_message
+from fastem.covariance import (
+    COVARIANCE_MODELS,
+    LOG_2PI,
+    IllDefinedCovariance,
+    count_pad,
+    ill_defined_message,
+    weights_log_prior,
+)
 
 COVARIANCE_TYPES = tuple(COVARIANCE_MODELS)
 
@@ -191,10 +197,7 @@ def log_prior(params, covariance_type, prior):
     the model; with alpha < 1 their density term would be +inf). With
     kappa0 = 0 the means have a flat (improper) prior and no term.
     """
-    alpha = prior.weight_concentration_prior
-    weights = params.weights
-    alive = weights > 0
-    total = gammaln(alpha.sum()) - gammaln(alpha).sum() + np.sum((alpha[alive] - 1.0) * np.log(weights[alive]))
+    total = weights_log_prior(params.weights, prior.weight_concentration_prior)
     return float(COVARIANCE_MODELS[covariance_type].log_prior_terms(params, prior, total))
 
 

@@ -1,9 +1,9 @@
-"""The rules of the EM loop, compiled once for every route that runs it.
+"""The stopping and choosing rules, compiled once for every route that runs them.
 
-The driver (fastem._driver) calls them from Python each iteration and
-restart; the small-problem fit (fastem._kernels._small) runs whole in
-compiled code and calls the same functions, so the two routes cannot
-disagree on when a run has converged or which restart is kept.
+The driver (fastem._driver) and the k-means over blocks (fastem._kmeans)
+call them from Python; the small-problem fit (fastem._kernels._small) runs
+whole in compiled code and calls the same functions, so the routes cannot
+disagree on when EM or Lloyd's iterations stop or which restart is kept.
 """
 
 import numpy as np
@@ -24,3 +24,22 @@ def replaces_best(bound, best_bound, has_best):
     one does, a later one only with a strictly larger bound (ties keep the earliest),
     or when the best ended at -inf."""
     return not has_best or bound > best_bound or best_bound == -np.inf
+
+
+#: What :func:`lloyd_stop` returns.
+LLOYD_GO_ON = 0
+LLOYD_LABELS_FINAL = 1
+LLOYD_CENTERS_SETTLED = 2
+
+
+@kernel()
+def lloyd_stop(changes, shift, threshold):
+    """scikit-learn's stopping rule of Lloyd's iterations: LLOYD_LABELS_FINAL when no
+    label changed in the step (the labels are the result), LLOYD_CENTERS_SETTLED when
+    the centres moved by at most ``threshold`` in squared distance (the labels are
+    assigned once more to the final centres), else LLOYD_GO_ON."""
+    if changes == 0:
+        return LLOYD_LABELS_FINAL
+    if shift <= threshold:
+        return LLOYD_CENTERS_SETTLED
+    return LLOYD_GO_ON

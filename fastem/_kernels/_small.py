@@ -33,7 +33,7 @@ from fastem._kernels._features import DIAG, FULL, features
 from fastem._kernels._jit import kernel
 from fastem._kernels._kmeans import squared_distances
 from fastem._kernels._pass import all_below_inf, fallback_rows, normalize
-from fastem._kernels._rules import converged
+from fastem._kernels._rules import LLOYD_GO_ON, LLOYD_LABELS_FINAL, converged, lloyd_stop
 from fastem._kernels._update import (
     EPS64,
     ILL_DEFINED,
@@ -258,10 +258,9 @@ def kmeans_labels(X, first, n_samples, mean, weight, n_clusters, draws, labels, 
         for j in range(n_clusters):
             for c in range(n_features):
                 centers[j, c] = sums[j, c] / counts[j] if counts[j] > 0.0 else 0.0
-        if changes == 0:
-            strict = True
-            break
-        if shift <= threshold:
+        stop = lloyd_stop(changes, shift, threshold)
+        if stop != LLOYD_GO_ON:
+            strict = stop == LLOYD_LABELS_FINAL
             break
     if not strict:
         _assign(xt, weight, centers, labels, sums, no_counts, closest, scratch, nearest)
