@@ -353,3 +353,33 @@ def test_select_chooses_the_component_count_with_the_family_parameter_count(fami
     assert best.n_components == 2 and type(best) is type(estimator(family))
     per_component = {"poisson": 4, "bernoulli": 5, "categorical": 6}[family]
     assert [r["n_parameters"] for r in table] == [k * per_component + k - 1 for k in range(1, 5)]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fit_predict_warm_start_verbose_and_memmap(family, tmp_path, capsys):
+    X, _ = make_data(family, n_samples=800, seed=11)
+    model = estimator(family, n_components=2, random_state=0)
+    labels = model.fit_predict(X)
+    assert np.array_equal(labels, model.predict(X))
+
+    warm = estimator(family, n_components=2, random_state=0, warm_start=True, max_iter=2, tol=0.0)
+    with pytest.warns(fastem._base.ConvergenceWarning):
+        warm.fit(X)
+    first = warm.lower_bounds_[-1]
+    with pytest.warns(fastem._base.ConvergenceWarning):
+        warm.fit(X)  # continues from the fitted parameters
+    assert warm.lower_bounds_[0] >= first - 1e-12
+    straight = estimator(family, n_components=2, random_state=0, max_iter=4, tol=0.0)
+    with pytest.warns(fastem._base.ConvergenceWarning):
+        straight.fit(X)
+    np.testing.assert_allclose(warm.means_, straight.means_, rtol=1e-12, atol=1e-15)
+
+    estimator(family, n_components=2, random_state=0, verbose=2, verbose_interval=1).fit(X)
+    printed = capsys.readouterr().out
+    assert "Initialization 0" in printed and "Iteration 1" in printed and "converged" in printed
+
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    mapped = np.load(path, mmap_mode="r")
+    from_disk = estimator(family, n_components=2, random_state=0).fit(mapped)
+    np.testing.assert_array_equal(from_disk.means_, model.means_)
