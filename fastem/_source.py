@@ -13,7 +13,7 @@ from fastem._kernels import FULL, em_pass, n_stats
 from fastem._kernels._update import OK, ml_update
 from fastem._threads import pass_guard, thread_limit
 from fastem.covariance import COVARIANCE_MODELS
-from fastem._stats import combine_stats, stats_from_sums
+from fastem._stats import combine_stats, stats_from_sums, student_statistics
 from fastem.prior import CHUNK_ROWS, weighted_mean, weighted_moments
 
 #: Memory allowed for the per-group statistics of one pass.
@@ -25,6 +25,8 @@ MIN_GROUP_BLOCKS = 4
 RESP_CHUNK_ROWS = CHUNK_ROWS
 
 _EMPTY_WEIGHTS = np.empty(0)
+#: The pass's ``robust`` input for components that are not Student-t.
+NO_ROBUST = np.empty((0, 2))
 
 
 def block_size(n_features):
@@ -63,6 +65,8 @@ def pass_data(X):
 def _call_pass(data, sample_weight, kparams, resp_in, pass_grid, stat_arrays, outputs, n_threads):
     """em_pass on ``n_threads`` threads (``data`` from :func:`pass_data`; None weights mean all ones)."""
     weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight
+    if len(kparams) == 6:
+        kparams = (*kparams, NO_ROBUST)
     with thread_limit(n_threads), pass_guard():
         em_pass(data, weights, kparams, resp_in, pass_grid, stat_arrays, outputs)
 
@@ -77,7 +81,9 @@ def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, entropy=Fal
     sample_weight : ndarray of shape (n_samples,) float64, or None
     kparams : tuple
         ``(family, ref, theta, means, chol, log_const)`` from
-        :func:`fastem.gaussian.kernel_params`.
+        :func:`fastem.gaussian.kernel_params` (or a family's), with a
+        seventh entry ``robust`` for Student-t components
+        (:func:`fastem.student.kernel_params`).
     resp_in : ndarray of shape (n_samples, n_components), optional
         Responsibilities to use instead of the E-step.
     stats : bool
@@ -100,7 +106,10 @@ def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, entropy=Fal
     n_components, n_stat = theta.shape
     size, n_groups = grid(n_samples, n_features, n_components, family)
     groups = n_groups if stats else 0
-    stat_arrays = (np.empty((groups, n_stat, n_components)), np.empty(groups), np.empty(groups if entropy else 0))
+    robust = kparams[6] if len(kparams) > 6 else NO_ROBUST
+    robust_groups = groups if robust.shape[0] > 0 and resp_in is None else 0
+    stat_arrays = (np.empty((groups, n_stat, n_components)), np.empty(groups), np.empty(groups if entropy else 0),
+                   np.empty((robust_groups, 2, n_components)))
     no_outputs, no_resp = _no_outputs(n_components)
     outputs = no_outputs if outputs is None else outputs
     resp_in = no_resp if resp_in is None else resp_in
@@ -108,8 +117,11 @@ def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, entropy=Fal
     if not stats:
         return None
     # Reduce the groups' slots in group order: deterministic for any thread count.
-    sums, log_likelihood, resp_entropy = (a.sum(axis=0) for a in stat_arrays)
-    return stats_from_sums(sums.T, reference, float(log_likelihood), family, float(resp_entropy))
+    sums, log_likelihood, resp_entropy, robust_sums = (a.sum(axis=0) for a in stat_arrays)
+    stats = stats_from_sums(sums.T, reference, float(log_likelihood), family, float(resp_entropy))
+    if robust_groups:
+        stats = stats._replace(robust=student_statistics(stats.n, robust_sums, robust[:, 0], n_features))
+    return stats
 
 
 class MLSteps:
@@ -144,7 +156,7 @@ class MLSteps:
         self._source = source
         self._data = pass_data(source.X)
         # Each pass sets every group's slot: the arrays are reused.
-        self._stats = (np.empty((n_groups, n_stat, k)), np.empty(n_groups), np.empty(0))
+        self._stats = (np.empty((n_groups, n_stat, k)), np.empty(n_groups), np.empty(0), np.empty((0, 2, k)))
         self._outputs, self._resp_in = _no_outputs(k)
         self._sums = np.empty((n_stat, k))
         self._covariance_type = covariance_type

@@ -10,6 +10,7 @@ LINEAR layout), all about ``reference``.
 from typing import NamedTuple
 
 import numpy as np
+from scipy.special import digamma
 
 from fastem._kernels import FULL
 
@@ -23,6 +24,12 @@ class Stats(NamedTuple):
     shape (k, d, d) for the FULL layout, its diagonal, shape (k, d), for
     the DIAG layout, and shape (k, 0) for the LINEAR layout. ``entropy`` is
     sum_i w_i sum_j r_ij log r_ij when the pass was asked for it.
+
+    Student-t components (:func:`student_statistics`): ``n``, ``s1`` and
+    ``s2`` are weighted by the E-step's u_ij as well, and ``robust`` (2, k)
+    holds the responsibility mass sum_i w_i r_ij and the degrees of
+    freedom's statistic sum_i w_i r_ij (E[log tau_ij] - E[tau_ij]); None
+    for other components.
     """
 
     n: np.ndarray
@@ -31,11 +38,12 @@ class Stats(NamedTuple):
     reference: np.ndarray
     log_likelihood: float
     entropy: float = 0.0
+    robust: object = None
 
 
 def combine_stats(a, b=None, scale_a=1.0, scale_b=1.0):
     """scale_a * a + scale_b * b, field by field (both about the same reference); b=None scales a alone."""
-    fields = ("n", "s1", "s2", "log_likelihood", "entropy")
+    fields = ("n", "s1", "s2", "log_likelihood", "entropy") + (() if a.robust is None else ("robust",))
     if b is None:
         return a._replace(**{f: scale_a * getattr(a, f) for f in fields})
     return a._replace(**{f: scale_a * getattr(a, f) + scale_b * getattr(b, f) for f in fields})
@@ -56,3 +64,22 @@ def stats_from_sums(sums, reference, log_likelihood, family, entropy=0.0):
         s2 = sums[:, 1 + n_features :].copy()
     reference = np.broadcast_to(reference, (n_components, n_features))
     return Stats(n, s1, s2, reference, log_likelihood, entropy)
+
+
+def student_statistics(n_u, sums, dof, n_features):
+    """Stats.robust of Student-t components from the pass's ``robust_sums``.
+
+    A t component is a Gaussian scale mixture: x | tau ~ N(mu, Sigma / tau),
+    tau ~ Gamma(nu / 2, nu / 2). Given x and the component, tau is
+    Gamma((nu + d) / 2, (nu + delta) / 2), so E[tau] = u = (nu + d) / (nu t)
+    with t = 1 + delta / nu, and E[log tau] = log u + psi((nu + d) / 2) -
+    log((nu + d) / 2). Summed with the weights w r: the pass gives
+    sum w r (``sums[0]``), sum w r log t (``sums[1]``) and sum w r u (the
+    statistics' count ``n_u``). The result is additive over rows, so chunks,
+    blocks and online averages combine it like the other statistics.
+    """
+    mass, log_t = sums
+    half = 0.5 * (dof + n_features)
+    log_ratio = np.log((dof + n_features) / dof)
+    statistic = mass * (log_ratio + digamma(half) - np.log(half)) - log_t - n_u
+    return np.stack([mass, statistic])

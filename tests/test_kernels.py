@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import naive
-from fastem import gaussian
+from fastem import gaussian, student
 from fastem._kernels import DIAG, FULL, em_pass
 from fastem._kernels._features import term_scale
 from fastem._kernels._pass import single_floor
@@ -265,11 +265,12 @@ def test_pass_sets_every_group_slot_whatever_it_held():
     rng = np.random.default_rng(12)
     X = _data(rng, 5000, 3, np.float64)
     params = naive.random_params(rng, "full", 3, 3)
-    kparams = gaussian.kernel_params(params, "full")
+    kparams = student.kernel_params(student.StudentTParams(*params, np.array([3.0, 8.0, 30.0])), "full")
     n_stat, n_groups = kparams[2].shape[1], 7
     results = []
     for fill in (0.0, np.nan, 1e300):
-        stats = (np.full((n_groups, n_stat, 3), fill), np.full(n_groups, fill), np.full(n_groups, fill))
+        stats = (np.full((n_groups, n_stat, 3), fill), np.full(n_groups, fill), np.full(n_groups, fill),
+                 np.full((n_groups, 2, 3), fill))
         no_outputs = (np.empty(0), np.empty((0, 3)), np.empty(0, dtype=np.int64))
         em_pass(pass_data(X), np.empty(0), kparams, np.empty((0, 3)), (512, n_groups, True), stats, no_outputs)
         results.append(stats)
@@ -277,6 +278,7 @@ def test_pass_sets_every_group_slot_whatever_it_held():
         for got, want in zip(stats, results[0]):
             np.testing.assert_array_equal(got, want)
     assert np.all(np.isfinite(results[0][0])) and results[0][1].sum() < 0 and results[0][2].sum() < 0
+    assert np.all(results[0][3][:, 0] > 0) and np.all(results[0][3][:, 1] >= 0)
 
 
 def test_log_positive_matches_numpy_log():
@@ -416,3 +418,44 @@ def test_linear_layout_zero_feature_times_minus_infinity_is_zero():
     np.testing.assert_allclose(resp[1], [0.0, 1.0])  # component 0 cannot produce x_0 = 1
     np.testing.assert_allclose(resp[0], [0.5, 0.5])  # x_0 = 0: the zero probability does not count
     np.testing.assert_allclose(log_norm[2], np.log(0.5 + 0.5))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_student_pass_matches_scipy_and_loops(covariance_type, dtype):
+    """The Student-t transform and weights of the pass against scipy.stats.multivariate_t and plain sums."""
+    import naive_student
+    from scipy.special import digamma
+
+    rng = np.random.default_rng(21)
+    n, d, k = 7000, 3, 3
+    X = _data(rng, n, d, dtype)
+    X[5] = [40.0, -60.0, 90.0]  # far from every component
+    sample_weight = rng.uniform(0.0, 2.0, size=n)
+    gauss = naive.random_params(rng, covariance_type, k, d)
+    dof = np.array([0.7, 4.0, 60.0])
+    params = student.StudentTParams(*gauss, dof)
+    kparams = student.kernel_params(params, covariance_type)
+    scales = naive.full_covariances(gauss.covariances, covariance_type, k, d)
+    X64 = X.astype(np.float64)
+    rtol = 1e-9 if dtype == np.float64 else 2e-5
+    log_norm, resp, label = ArraySource(X, n_threads=2).evaluate(kparams, log_norm=True, resp=True, label=True)
+    expected = naive_student.score_samples(X64, gauss.weights, gauss.means, scales, dof)
+    np.testing.assert_allclose(log_norm, expected, rtol=1e-10)
+    r, u, _ = naive_student.e_step(X64, gauss.weights, gauss.means, scales, dof)
+    np.testing.assert_allclose(resp, r, rtol=1e-8, atol=1e-12)
+    np.testing.assert_array_equal(label, r.argmax(axis=1))
+
+    stats = ArraySource(X, sample_weight, n_threads=2).statistics(kparams)
+    ru = r * u * sample_weight[:, None]
+    count, first, second = naive.statistics(X64, r * u, stats.reference, sample_weight)
+    np.testing.assert_allclose(stats.n, ru.sum(axis=0), rtol=rtol)
+    np.testing.assert_allclose(stats.s1, first, rtol=rtol, atol=rtol * np.abs(first).max())
+    expected2 = second if gaussian.layout(covariance_type) == FULL else np.diagonal(second, axis1=1, axis2=2)
+    np.testing.assert_allclose(stats.s2, expected2, rtol=rtol, atol=rtol * np.abs(expected2).max())
+    wr = r * sample_weight[:, None]
+    half = 0.5 * (dof + d)
+    e_log_tau = np.log(u) + digamma(half) - np.log(half)
+    np.testing.assert_allclose(stats.robust[0], wr.sum(axis=0), rtol=1e-10 if dtype == np.float64 else rtol)
+    np.testing.assert_allclose(stats.robust[1], np.sum(wr * (e_log_tau - u), axis=0), rtol=rtol)
+    assert stats.log_likelihood == pytest.approx(sample_weight @ expected, rel=1e-10 if dtype == np.float64 else 1e-6)

@@ -26,6 +26,9 @@ from fastem._kernels._grid import block_rows, group_blocks
 from fastem._kernels._jit import kernel
 from fastem._kernels._math import exp_shifted, log_positive
 
+#: Largest finite float64: 1 + delta / nu is clamped to it (a row at infinite distance).
+FLOAT64_MAX = np.finfo(np.float64).max
+
 
 # The two products per block are cut into calls that OpenBLAS runs at its
 # full single-core rate: one call of a whole product falls off that rate at
@@ -148,7 +151,7 @@ def fallback_rows(X, start, n_rows, params, log_prob, xt, dev, row, out, floor):
     values are NaN or +inf or all below ``floor`` (far from every component):
     from (x - mu) U for the Gaussian layouts (second-order features that
     overflowed), term by term for the LINEAR layout."""
-    family, ref, theta, means, chol, log_const = params
+    family, ref, theta, means, chol, log_const = params[:6]
     n_components = log_prob.shape[0]
     for b in range(n_rows):
         bad = False
@@ -276,6 +279,67 @@ def add_into(target, values):
             row[f] += source[f]
 
 
+@kernel()
+def student_log_prob(log_prob, n_rows, log_const, robust, n_features, t_values, log_t, bits, scales):
+    """Turn weighted Gaussian log-probabilities into Student-t ones, in place.
+
+    For component j, log_prob[j, b] = log_const[j] - delta / 2 with delta the
+    squared Mahalanobis distance of row b (the Gaussian layouts' value), so
+    delta = 2 (log_const[j] - log_prob[j, b]); the t log-probability is
+    robust[j, 1] - (nu + d) / 2 log(1 + delta / nu) with nu = robust[j, 0]
+    and robust[j, 1] the component's log weight plus the t density's
+    constant. ``t_values`` gets 1 + delta / nu and ``log_t`` its log (the
+    weights u = (nu + d) / (nu t) and the degrees of freedom's statistic
+    need them). A component of weight zero (log_const -inf) stays at -inf.
+    """
+    for j in range(log_prob.shape[0]):
+        nu = robust[j, 0]
+        constant = robust[j, 1]
+        gauss = log_const[j]
+        half = 0.5 * (nu + n_features)
+        values = log_prob[j]
+        t_row = t_values[j]
+        log_row = log_t[j]
+        if not gauss > -np.inf:
+            for b in range(n_rows):
+                values[b] = -np.inf
+                t_row[b] = 1.0
+                log_row[b] = 0.0
+            continue
+        for b in range(n_rows):
+            delta = 2.0 * (gauss - values[b])
+            # A select, not max(): rounding may leave delta slightly negative, and NaN maps to 0 too.
+            delta = delta if delta > 0.0 else 0.0
+            t = 1.0 + delta / nu
+            t = t if t < FLOAT64_MAX else FLOAT64_MAX
+            t_row[b] = t
+            log_row[b] = t
+        log_positive(log_row, n_rows, bits, scales)
+        for b in range(n_rows):
+            values[b] = constant - half * log_row[b]
+
+
+@kernel()
+def student_weights(resp, weight, n_rows, robust, n_features, t_values, log_t, sums):
+    """Add sum_b w_b r_jb and sum_b w_b r_jb log t_jb into sums[0, j] and sums[1, j],
+    then multiply the responsibilities by u_jb = (nu_j + d) / (nu_j t_jb) in place."""
+    for j in range(resp.shape[0]):
+        nu = robust[j, 0]
+        ratio = (nu + n_features) / nu
+        values = resp[j]
+        t_row = t_values[j]
+        log_row = log_t[j]
+        mass = 0.0
+        log_mass = 0.0
+        for b in range(n_rows):
+            wr = weight[b] * values[b]
+            mass += wr
+            log_mass += wr * log_row[b]
+            values[b] *= ratio / t_row[b]
+        sums[0, j] += mass
+        sums[1, j] += log_mass
+
+
 @kernel(parallel=True)
 def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
     """Run the E-step over X and add the expected sufficient statistics.
@@ -291,12 +355,17 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
         SINGLE_LIMIT allows, into the float64 ones otherwise.
     sample_weight : ndarray of shape (n_samples,) or (0,)
         Empty means every weight is one.
-    params : tuple (family, ref, theta, means, chol, log_const)
+    params : tuple (family, ref, theta, means, chol, log_const, robust)
         ``theta`` (k, n_stat) holds each component's coefficients of the
         features T(x - ref) (see fastem._kernels._features), so that the
         weighted log-probability of component j is theta[j] . T. ``means``
         (k, d), ``chol`` (k, d, d) or (k, 1, d) and ``log_const`` (k,) give
         the same values directly, for rows whose features overflow.
+        ``robust`` (k, 2), or (0, 2) for none, makes the components
+        Student-t: see :func:`student_log_prob` (a Gaussian layout's
+        log-probabilities are transformed before the log-sum-exp) and
+        :func:`student_weights` (the responsibilities are multiplied by the
+        weights u before the statistics' product).
     resp_in : ndarray of shape (n_samples, k) or (0, k)
         When not empty, these responsibilities are used instead of the
         E-step (initialization from labels or random responsibilities).
@@ -304,20 +373,24 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
         ``single`` False keeps float32 data in float64 products (see
         SINGLE_LIMIT; the driver asks for it where a convergence test needs
         a bound finer than float32 resolves).
-    stats : tuple (sums, log_likelihood, entropy)
+    stats : tuple (sums, log_likelihood, entropy, robust_sums)
         ``sums`` (G, n_stat, k) is set to sum_i w_i r_ij T(x_i - ref) per
         group, ``log_likelihood`` (G,) to the weighted log-likelihood per
         group (their old contents are not read). A leading length of 0
         skips the statistics. ``entropy`` (G,) is set to
         sum_i w_i sum_j r_ij log r_ij per group (variational Bayes needs it),
         or has length 0.
+        ``robust_sums`` (G, 2, k), with Student-t components and
+        statistics from the E-step, is set to sum_i w_i r_ij and
+        sum_i w_i r_ij log(1 + delta_ij / nu_j) per group (the first
+        dimension is 0 otherwise).
     outputs : tuple (log_norm, resp, label)
         Shapes (n_samples,), (n_samples, k), (n_samples,) or length 0 each
         when not wanted.
     """
-    family, ref, theta, means, chol, log_const = params
+    family, ref, theta, means, chol, log_const, robust = params
     block_size, n_groups, allow_single = grid
-    stat_sums, stat_ll, stat_entropy = stats
+    stat_sums, stat_ll, stat_entropy, stat_robust = stats
     out_log_norm, out_resp, out_label = outputs
     X64, X32 = data
     single = X32.shape[0] > 0
@@ -328,6 +401,8 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
     given_resp = resp_in.shape[0] > 0
     want_stats = stat_sums.shape[0] > 0
     want_entropy = stat_entropy.shape[0] > 0
+    student = robust.shape[0] > 0 and not given_resp
+    want_robust = student and stat_robust.shape[0] > 0
     # predict: the labels need the largest log-probability only, no exponentials.
     m_chunk = M_CHUNK if n_stat * n_components > M_CHUNK_FROM else n_stat
     labels_only = not want_stats and out_label.shape[0] > 0 and out_log_norm.shape[0] == 0 and out_resp.shape[0] == 0
@@ -366,6 +441,9 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
         bits = np.empty(block_size, dtype=np.int64)
         scales = bits.view(np.float64)
         log_prob = np.empty((n_components, block_size))
+        t_values = np.empty((n_components if student else 0, block_size))
+        log_t = np.empty((n_components if student else 0, block_size))
+        robust_sums = np.zeros((2, n_components if want_robust else 0))
         xt = np.empty((n_features, 1))
         dev = np.empty((n_features, 1))
         row = np.empty(1)
@@ -414,6 +492,8 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
                         fallback_rows(X32, start, n_rows, params, resp, xt, dev, row, out, -np.inf)
                     else:
                         fallback_rows(X64, start, n_rows, params, resp, xt, dev, row, out, -np.inf)
+            if student:
+                student_log_prob(resp, n_rows, log_const, robust, n_features, t_values, log_t, bits, scales)
             if not given_resp:
                 if labels_only:
                     row_max(resp, n_rows, log_norm, label)
@@ -439,6 +519,8 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
                 continue
             if not given_resp:
                 stat_ll[group] += weighted_sum(weight, log_norm, n_rows)
+            if want_robust:
+                student_weights(resp, weight, n_rows, robust, n_features, t_values, log_t, robust_sums)
             if use32:
                 # The weights are applied as the responsibilities are narrowed: one sweep, not two
                 # (a weight of one is exact, so unweighted rows pay a multiplication only).
@@ -457,3 +539,5 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
                 add_into(sums, block_sums)
         if want_stats:
             copy_rows(sums, stat_sums[group], n_components)
+        if want_robust:
+            copy_rows(robust_sums, stat_robust[group], n_components)
