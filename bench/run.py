@@ -29,7 +29,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fastem  # noqa: E402
 from workloads import (  # noqa: E402
     PER_ITERATION_SHAPES,
-    Shape,
     best_time,
     data,
     fit_quietly,

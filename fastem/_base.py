@@ -36,7 +36,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fastem._chunks import ChunkSource
 from fastem._dask import DaskSource, is_dask_array
-from fastem._driver import Monitor, fit_restarts
+from fastem._driver import CONVERGENCE_RULES, Monitor, fit_restarts
 from fastem._kernels import n_stats
 from fastem._source import ArraySource
 from fastem._threads import single_threaded_blas
@@ -144,6 +144,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "learning_decay": [Interval(Real, 0.5, 1.0, closed="right")],
         "learning_offset": [Interval(Real, 0.0, None, closed="left")],
+        "convergence": [StrOptions(set(CONVERGENCE_RULES))],
     }
 
     #: The pass also sums r log r (variational Bayes's bound needs it).
@@ -393,6 +394,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
             max_iter=self.max_iter,
             lower_bound=lower_bound,
             monitor=monitor,
+            convergence=self.convergence,
         )
         if not result.converged and self.max_iter > 0:
             warnings.warn(_NOT_CONVERGED, ConvergenceWarning)

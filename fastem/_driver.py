@@ -8,8 +8,12 @@ covariance types or algorithms: it is handed
   *of the parameters it was given*, and
 - ``initialize() -> params`` for each restart.
 
-The convergence rule is scikit-learn's: stop at the first iteration whose
-bound differs from the previous one by less than ``tol`` in absolute value.
+Two convergence rules: 'bound' (scikit-learn's) stops at the first
+iteration whose bound differs from the previous one by less than ``tol`` in
+absolute value; 'parameters' at the first whose parameters moved by less
+than ``tol`` relative to their size (:func:`parameter_change`). Neither asks
+an update to maximize: an M-step that only increases the bound (ECM, an
+iterative or gradient M-step: generalized EM) runs in the same loop.
 """
 
 from typing import Any, NamedTuple
@@ -43,7 +47,41 @@ class Monitor:
         """The current restart ended."""
 
 
-def run_em(params, step, *, tol, max_iter, lower_bound=-np.inf, monitor=None):
+#: What the ``convergence`` parameter of every estimator takes.
+CONVERGENCE_RULES = ("bound", "parameters")
+
+
+def _leaves(value):
+    """The arrays of a state: its fields, recursively through tuples, lists and dicts."""
+    if value is None or isinstance(value, str):
+        return
+    if isinstance(value, (tuple, list)):
+        for item in value:
+            yield from _leaves(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _leaves(item)
+    else:
+        yield np.asarray(value, dtype=np.float64)
+
+
+def parameter_change(old, new):
+    """The largest relative change of a state's arrays: over each array a of
+    the state, max |a_new - a_old| / max(|a_old|, |a_new|) (largest entries;
+    0 when both are zero). An array holding a non-finite value gives inf."""
+    largest = 0.0
+    for before, after in zip(_leaves(old), _leaves(new)):
+        if before.size == 0:
+            continue
+        if not (np.all(np.isfinite(before)) and np.all(np.isfinite(after))):
+            return np.inf
+        scale = max(np.max(np.abs(before)), np.max(np.abs(after)))
+        if scale > 0.0:
+            largest = max(largest, float(np.max(np.abs(after - before)) / scale))
+    return largest
+
+
+def run_em(params, step, *, tol, max_iter, lower_bound=-np.inf, monitor=None, convergence="bound"):
     """Iterate ``step`` from ``params`` until the bound changes by less than ``tol``.
 
     Parameters
@@ -53,34 +91,37 @@ def run_em(params, step, *, tol, max_iter, lower_bound=-np.inf, monitor=None):
     step : callable
         ``step(params) -> (new_params, bound)``.
     tol : float
-        Convergence threshold on the absolute change of the bound.
+        Convergence threshold: on the absolute change of the bound, or on
+        the relative change of the parameters.
     max_iter : int
         Maximum number of iterations (at least 1).
     lower_bound : float, default=-inf
         Bound before the first iteration (a warm start passes the last one).
     monitor : Monitor, optional
+    convergence : {'bound', 'parameters'}, default='bound'
 
     Returns
     -------
     result : EMResult
     """
     monitor = monitor or Monitor()
+    on_parameters = convergence == "parameters"
     lower_bounds = []
     converged = False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
-        previous = lower_bound
+        previous, before = lower_bound, params
         params, lower_bound = step(params)
         lower_bounds.append(lower_bound)
         monitor.iteration_end(n_iter, lower_bound - previous)
-        if has_converged(previous, lower_bound, tol):
+        if parameter_change(before, params) < tol if on_parameters else has_converged(previous, lower_bound, tol):
             converged = True
             break
     monitor.init_end(lower_bound, converged)
     return EMResult(params, lower_bound, lower_bounds, n_iter, converged)
 
 
-def fit_restarts(initialize, step, *, n_init, tol, max_iter, lower_bound=-np.inf, monitor=None):
+def fit_restarts(initialize, step, *, n_init, tol, max_iter, lower_bound=-np.inf, monitor=None, convergence="bound"):
     """Run EM from ``n_init`` initializations and keep the best bound.
 
     A later restart replaces the best one only when its final bound is
@@ -92,7 +133,7 @@ def fit_restarts(initialize, step, *, n_init, tol, max_iter, lower_bound=-np.inf
     ----------
     initialize : callable
         ``initialize() -> params``, called once per restart, in order.
-    step, tol, max_iter, lower_bound, monitor
+    step, tol, max_iter, lower_bound, monitor, convergence
         As for :func:`run_em`; ``lower_bound`` is the starting bound of every
         restart.
     n_init : int
@@ -109,7 +150,8 @@ def fit_restarts(initialize, step, *, n_init, tol, max_iter, lower_bound=-np.inf
         if max_iter == 0:
             best = EMResult(params, -np.inf, [], 0, False)
             continue
-        result = run_em(params, step, tol=tol, max_iter=max_iter, lower_bound=lower_bound, monitor=monitor)
+        result = run_em(params, step, tol=tol, max_iter=max_iter, lower_bound=lower_bound, monitor=monitor,
+                        convergence=convergence)
         if replaces_best(result.lower_bound, -np.inf if best is None else best.lower_bound, best is not None):
             best = result
     return best

@@ -57,6 +57,10 @@ class BayesianGaussianMixture(BaseGaussianMixture):
         kappa of :meth:`partial_fit`'s step size (t + learning_offset)^(-kappa).
     learning_offset : float >= 0, default=10.0
         t0 of :meth:`partial_fit`'s step size.
+    convergence : {'bound', 'parameters'}, default='bound'
+        'bound' stops when the bound changes by less than ``tol`` (scikit-learn's
+        rule); 'parameters' when no parameter array changes by more than ``tol``
+        relative to its largest entry.
 
     Attributes
     ----------
@@ -113,6 +117,7 @@ class BayesianGaussianMixture(BaseGaussianMixture):
         n_threads=None,
         learning_decay=0.7,
         learning_offset=10.0,
+        convergence="bound",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -134,6 +139,7 @@ class BayesianGaussianMixture(BaseGaussianMixture):
         self.n_threads = n_threads
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
+        self.convergence = convergence
 
     # ---------------------------------------------------------------- hooks
 

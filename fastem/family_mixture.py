@@ -83,6 +83,10 @@ _COMMON_DOC = """
         kappa of :meth:`partial_fit`'s step size.
     learning_offset : float >= 0, default=10.0
         t0 of :meth:`partial_fit`'s step size.
+    convergence : {{'bound', 'parameters'}}, default='bound'
+        'bound' stops when the bound changes by less than ``tol`` (scikit-learn's
+        rule); 'parameters' when no parameter array changes by more than ``tol``
+        relative to its largest entry.
 
     Attributes
     ----------
@@ -116,7 +120,8 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
 
     def __init__(self, n_components=1, *, tol=1e-3, max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
                  means_init=None, random_state=None, warm_start=False, verbose=0, verbose_interval=10,
-                 n_threads=None, prior=None, variational=False, learning_decay=0.7, learning_offset=10.0):
+                 n_threads=None, prior=None, variational=False, learning_decay=0.7, learning_offset=10.0,
+                 convergence="bound"):
         self.n_components = n_components
         self.tol = tol
         self.max_iter = max_iter
@@ -133,6 +138,7 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
         self.variational = variational
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
+        self.convergence = convergence
 
     # -------------------------------------------------------------- family
 
@@ -396,12 +402,12 @@ class CategoricalMixture(FamilyMixture):
     def __init__(self, n_components=1, *, n_categories=None, tol=1e-3, max_iter=100, n_init=1, init_params="kmeans",
                  weights_init=None, means_init=None, random_state=None, warm_start=False, verbose=0,
                  verbose_interval=10, n_threads=None, prior=None, variational=False, learning_decay=0.7,
-                 learning_offset=10.0):
+                 learning_offset=10.0, convergence="bound"):
         super().__init__(n_components, tol=tol, max_iter=max_iter, n_init=n_init, init_params=init_params,
                          weights_init=weights_init, means_init=means_init, random_state=random_state,
                          warm_start=warm_start, verbose=verbose, verbose_interval=verbose_interval,
                          n_threads=n_threads, prior=prior, variational=variational,
-                         learning_decay=learning_decay, learning_offset=learning_offset)
+                         learning_decay=learning_decay, learning_offset=learning_offset, convergence=convergence)
         self.n_categories = n_categories
 
     _posterior_attributes = ("concentration_",)

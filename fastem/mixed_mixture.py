@@ -55,6 +55,8 @@ class MixedMixture(FamilyMixture):
         as BayesianGaussianMixture reports them).
     learning_decay, learning_offset : float
         :meth:`partial_fit`'s step size.
+    convergence : {'bound', 'parameters'}, default='bound'
+        As for :class:`fastem.PoissonMixture`.
 
     Attributes
     ----------
@@ -101,12 +103,12 @@ class MixedMixture(FamilyMixture):
     def __init__(self, n_components=1, *, groups=None, reg_covar=1e-6, tol=1e-3, max_iter=100, n_init=1,
                  init_params="kmeans", weights_init=None, means_init=None, random_state=None, warm_start=False,
                  verbose=0, verbose_interval=10, n_threads=None, prior=None, variational=False, learning_decay=0.7,
-                 learning_offset=10.0):
+                 learning_offset=10.0, convergence="bound"):
         super().__init__(n_components, tol=tol, max_iter=max_iter, n_init=n_init, init_params=init_params,
                          weights_init=weights_init, means_init=means_init, random_state=random_state,
                          warm_start=warm_start, verbose=verbose, verbose_interval=verbose_interval,
                          n_threads=n_threads, prior=prior, variational=variational,
-                         learning_decay=learning_decay, learning_offset=learning_offset)
+                         learning_decay=learning_decay, learning_offset=learning_offset, convergence=convergence)
         self.groups = groups
         self.reg_covar = reg_covar
 

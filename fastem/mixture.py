@@ -69,6 +69,10 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         kappa of :meth:`partial_fit`'s step size (t + learning_offset)^(-kappa).
     learning_offset : float >= 0, default=10.0
         t0 of :meth:`partial_fit`'s step size.
+    convergence : {'bound', 'parameters'}, default='bound'
+        'bound' stops when the bound changes by less than ``tol`` (scikit-learn's
+        rule); 'parameters' when no parameter array changes by more than ``tol``
+        relative to its largest entry.
 
     Attributes
     ----------
@@ -122,6 +126,7 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         prior=None,
         learning_decay=0.7,
         learning_offset=10.0,
+        convergence="bound",
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -141,6 +146,7 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         self.prior = prior
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
+        self.convergence = convergence
 
     # ---------------------------------------------------------------- hooks
 
@@ -190,6 +196,7 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
             and self.precisions_init is None
             and not self.verbose
             and self.max_iter > 0
+            and self.convergence == "bound"
             and not (self.warm_start and hasattr(self, "converged_"))
         )
 
