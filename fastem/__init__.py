@@ -9,6 +9,7 @@ from fastem.mixed_mixture import MixedMixture
 from fastem.mixture import GaussianMixture
 from fastem.poisson import PoissonPrior
 from fastem.prior import GaussianPrior
+from fastem.student_mixture import StudentTMixture
 
 __version__ = "0.1.0"
 
@@ -23,6 +24,7 @@ __all__ = [
     "MixedMixture",
     "PoissonMixture",
     "PoissonPrior",
+    "StudentTMixture",
     "fit_many",
     "select",
     "__version__",

@@ -186,3 +186,18 @@ def test_mixed_fit_on_the_cluster_equals_in_memory(client):
     np.testing.assert_allclose(on_cluster.lower_bounds_, in_memory.lower_bounds_, rtol=1e-10)
     np.testing.assert_allclose(on_cluster.means_, in_memory.means_, rtol=1e-9, atol=1e-12)
     np.testing.assert_array_equal(on_cluster.predict(dX).compute(), in_memory.predict(X))
+
+
+def test_student_fit_on_the_cluster_equals_in_memory(client):
+    from test_student import make_data
+
+    X, _ = make_data(6000, seed=3, outliers=0.01)
+    params = dict(random_state=0, tol=0.0, max_iter=8)
+    in_memory = _quiet(fastem.StudentTMixture(2, **params).fit, X)
+    dX = da.from_array(X, chunks=(1536, X.shape[1]))
+    on_cluster = _quiet(fastem.StudentTMixture(2, **params).fit, dX)
+    np.testing.assert_allclose(on_cluster.lower_bounds_, in_memory.lower_bounds_, rtol=1e-10)
+    np.testing.assert_allclose(on_cluster.means_, in_memory.means_, rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(on_cluster.dof_, in_memory.dof_, rtol=1e-8)
+    np.testing.assert_allclose(on_cluster.score_samples(dX).compute(), in_memory.score_samples(X), rtol=1e-12)
+    np.testing.assert_array_equal(on_cluster.predict(dX).compute(), in_memory.predict(X))
