@@ -8,7 +8,8 @@ family and the algorithm through a few hooks:
   hyperparameters; ``source.moments()`` gives the data's mean and
   covariance), or None;
 - ``_update_rule(resolved, dtype)``: ``update(stats, total_weight=None) -> state``,
-  the M-step (or variational update) from the pass's statistics;
+  the M-step (or variational update) from the pass's statistics (called through
+  ``_next_state(update, stats, state)``, where an update may start from the old state);
 - ``_bound(stats, old, new, resolved, total_weight)``: the bound reported for an
   iteration that took ``old`` to ``new``;
 - ``_kernel_params_of(state, reference=None)``: the pass's inputs for a state;
@@ -296,7 +297,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
             average = combine_stats(online.average, batch, 1.0 - rho, rho)
         seen = online.seen + batch_weight
         scaled = combine_stats(average, scale_a=seen)
-        new = update(scaled)
+        new = self._next_state(update, scaled, state)
         bound = self._bound(scaled, state, new, online.resolved, seen)
         return online._replace(average=average, steps=online.steps + 1, seen=seen), new, bound
 
@@ -410,10 +411,14 @@ class BaseMixture(DensityMixin, BaseEstimator):
         def step(state):
             kparams = self._kernel_params_of(state)
             stats = statistics(kparams)
-            new = update(stats)
+            new = self._next_state(update, stats, state)
             return new, self._bound(stats, state, new, resolved, source.total_weight)
 
         return step
+
+    def _next_state(self, update, stats, state):
+        """The update of an iteration from ``state`` whose pass gave ``stats``."""
+        return update(stats)
 
     def _set_run(self, converged, n_iter, lower_bound, lower_bounds):
         """The fitted attributes that describe the run (any fit route)."""

@@ -31,7 +31,7 @@ scatter's denominator. Everything here is small NumPy work, in float64.
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import digamma, gammaln
+from scipy.special import digamma, gammaln, zeta
 
 from fastem import gaussian
 from fastem.covariance import COVARIANCE_MODELS, count_pad
@@ -40,8 +40,10 @@ from fastem.covariance import COVARIANCE_MODELS, count_pad
 #: likelihood keeps rising as nu grows: the estimate stops at DOF_MAX.
 DOF_MIN = 1e-2
 DOF_MAX = 1e3
-#: Bisection steps on log nu: the bracket's width 11.5 halves to below 1e-16 of it.
-DOF_BISECTIONS = 64
+#: When the search for nu stops: a step in log nu below this (Newton's steps
+#: shrink quadratically near the root), or this many steps.
+DOF_RESOLUTION = 1e-13
+DOF_MAX_STEPS = 200
 
 
 class StudentTParams(NamedTuple):
@@ -71,15 +73,16 @@ def kernel_params(params, covariance_type, reference=None):
     return (*kparams, robust)
 
 
-def solve_dof(mass, statistic, fallback):
+def solve_dof(mass, statistic, start):
     """Each nu_j solving log(nu/2) - psi(nu/2) + 1 + statistic_j / mass_j = 0, in [DOF_MIN, DOF_MAX].
 
     The left side falls strictly from +inf (nu -> 0) toward 1 + statistic / mass
     (nu -> inf), so the root is unique; where it lies outside the range the
     nearer end is taken (the expected log-likelihood is unimodal in nu, so
-    that end is the constrained maximum). Bisection on log nu, the same number
-    of steps for every component: the result is a function of the inputs only.
-    A component without mass keeps ``fallback``.
+    that end is the constrained maximum). Newton's method on log nu from
+    ``start``, inside a bracket that every step narrows, with a bisection
+    wherever Newton's step would leave it; it stops when no component's log nu
+    moves by more than DOF_RESOLUTION. A component without mass keeps ``start``.
     """
     alive = mass > 0.0
     c = 1.0 + np.where(alive, statistic, -mass) / np.where(alive, mass, 1.0)
@@ -89,15 +92,24 @@ def solve_dof(mass, statistic, fallback):
 
     low = np.full(mass.shape, np.log(DOF_MIN))
     high = np.full(mass.shape, np.log(DOF_MAX))
-    for _ in range(DOF_BISECTIONS):
-        middle = 0.5 * (low + high)
-        above = excess(np.exp(middle)) > 0.0
-        low = np.where(above, middle, low)
-        high = np.where(above, high, middle)
-    dof = np.exp(0.5 * (low + high))
-    dof = np.where(excess(DOF_MAX) >= 0.0, DOF_MAX, dof)
-    dof = np.where(excess(DOF_MIN) <= 0.0, DOF_MIN, dof)
-    return np.where(alive, dof, fallback)
+    top, bottom = excess(DOF_MAX) >= 0.0, excess(DOF_MIN) <= 0.0
+    at_end = top | bottom
+    x = np.clip(np.log(start), low, high)
+    for _ in range(DOF_MAX_STEPS):
+        nu = np.exp(x)
+        value = excess(nu)
+        slope = 1.0 - 0.5 * nu * zeta(2.0, 0.5 * nu)  # d excess / d log nu (psi' is zeta(2, .)), negative
+        low = np.where(value > 0.0, x, low)
+        high = np.where(value > 0.0, high, x)
+        newton = x - value / slope
+        following = np.where((newton > low) & (newton < high), newton, 0.5 * (low + high))
+        following = np.where(at_end | (value == 0.0), x, following)
+        done = np.all(np.abs(following - x) <= DOF_RESOLUTION)
+        x = following
+        if done:
+            break
+    dof = np.where(top, DOF_MAX, np.where(bottom, DOF_MIN, np.exp(x)))
+    return np.where(alive, dof, start)
 
 
 def ecm_update(stats, covariance_type, reg_covar, dtype, dof, *, estimate_dof, prior=None, total_weight=None):

@@ -154,8 +154,8 @@ class StudentTMixture(GaussianMixture):
         ctype, reg_covar, estimate = self.covariance_type, self.reg_covar, self.dof is None
         start = self._starting_dof()
 
-        def update(stats, total_weight=None):
-            return student.ecm_update(stats, ctype, reg_covar, dtype, start, estimate_dof=estimate, prior=prior,
+        def update(stats, total_weight=None, dof=start):
+            return student.ecm_update(stats, ctype, reg_covar, dtype, dof, estimate_dof=estimate, prior=prior,
                                       total_weight=total_weight)
 
         return update
@@ -163,6 +163,10 @@ class StudentTMixture(GaussianMixture):
     def _step_rule(self, source, prior, update):
         """One pass and one ECM update (GaussianMixture's compiled ML steps are Gaussian)."""
         return BaseMixture._step_rule(self, source, prior, update)
+
+    def _next_state(self, update, stats, state):
+        """nu's search starts from the state's own nu, a step or two from the root near convergence."""
+        return update(stats, dof=state.dof)
 
     def _initial_state(self, source, random_state, update):
         params = super()._initial_state(source, random_state, update)

@@ -294,6 +294,7 @@ def student_log_prob(log_prob, n_rows, log_const, robust, n_features, t_values, 
     """
     for j in range(log_prob.shape[0]):
         nu = robust[j, 0]
+        inverse_nu = 1.0 / nu
         constant = robust[j, 1]
         gauss = log_const[j]
         half = 0.5 * (nu + n_features)
@@ -310,7 +311,7 @@ def student_log_prob(log_prob, n_rows, log_const, robust, n_features, t_values, 
             delta = 2.0 * (gauss - values[b])
             # A select, not max(): rounding may leave delta slightly negative, and NaN maps to 0 too.
             delta = delta if delta > 0.0 else 0.0
-            t = 1.0 + delta / nu
+            t = 1.0 + delta * inverse_nu
             t = t if t < FLOAT64_MAX else FLOAT64_MAX
             t_row[b] = t
             log_row[b] = t
