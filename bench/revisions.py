@@ -50,7 +50,7 @@ with warnings.catch_warnings():
     out["GaussianMixture"] = time.perf_counter() - start
     for name, data in (("PoissonMixture", counts), ("BernoulliMixture", (counts > 2).astype(float)),
                        ("CategoricalMixture", np.minimum(counts, 3)),
-                       ("MixedMixture", np.column_stack([X[:, :2], counts[:, :2]]))):
+                       ("MixedMixture", np.column_stack([X[:, :2], counts[:, :2]])), ("StudentTMixture", X)):
         cls = getattr(fastem, name, None)
         if cls is None:
             continue
