@@ -103,3 +103,21 @@ def test_family_per_iteration(benchmark, family_problem, library):
         benchmark.pedantic(numpy_em, args=(family, X, weights, means, MAX_ITER["fastem"]), rounds=3, iterations=1)
     benchmark.extra_info["lower_bound"] = bound
     assert np.isfinite(bound)
+
+
+@pytest.mark.parametrize("library", ["student", "fastem", "sklearn"])
+def test_student_per_iteration(benchmark, library):
+    """StudentTMixture (nu estimated) beside both GaussianMixtures, from the same start (bench/student.py)."""
+    import fastem
+    from sklearn import mixture
+
+    shape = PER_ITERATION_SHAPES[0]
+    X = data(shape)
+    start = starting_point(X, shape)
+    benchmark.group = f"Student-t against Gaussian per-iteration {shape.label}"
+    cls = {"student": fastem.StudentTMixture, "fastem": fastem.GaussianMixture, "sklearn": mixture.GaussianMixture}[library]
+    model = cls(shape.n_components, covariance_type=shape.covariance_type, tol=0.0, max_iter=5, **start)
+    fit_quietly(model, X)
+    benchmark.pedantic(fit_quietly, args=(model, X), rounds=3, iterations=1)
+    benchmark.extra_info["lower_bound"] = float(model.lower_bound_)
+    assert np.isfinite(model.lower_bound_)

@@ -279,7 +279,7 @@ def add_into(target, values):
             row[f] += source[f]
 
 
-@kernel()
+@kernel(inline="always")
 def student_log_prob(log_prob, n_rows, log_const, robust, n_features, t_values, log_t, bits, scales):
     """Turn weighted Gaussian log-probabilities into Student-t ones, in place.
 
@@ -320,7 +320,7 @@ def student_log_prob(log_prob, n_rows, log_const, robust, n_features, t_values, 
             values[b] = constant - half * log_row[b]
 
 
-@kernel()
+@kernel(inline="always")
 def student_weights(resp, weight, n_rows, robust, n_features, t_values, log_t, sums):
     """Add sum_b w_b r_jb and sum_b w_b r_jb log t_jb into sums[0, j] and sums[1, j],
     then multiply the responsibilities by u_jb = (nu_j + d) / (nu_j t_jb) in place."""
