@@ -13,7 +13,8 @@ family and the algorithm through a few hooks:
 - ``_bound(stats, old, new, resolved, total_weight)``: the bound reported for an
   iteration that took ``old`` to ``new``;
 - ``_kernel_params_of(state, reference=None)``: the pass's inputs for a state;
-- ``_set_state(state, dtype)`` / ``_state()``: fitted attributes to and from a state;
+- ``_set_state(state, dtype)`` / ``_state()``: fitted attributes to and from a state
+  (``_continued_state()``: the state a warm start continues from);
 - ``_placeholder_kernel_params(n_features, reference)``: inputs of a pass that
   sums the statistics of given responsibilities;
 - ``_pass_data(X, fitting)``, ``_pass_chunks(chunks)``, ``_pass_dask(X)``: the
@@ -280,14 +281,14 @@ class BaseMixture(DensityMixin, BaseEstimator):
             resolved = self._resolve(source)
             update = self._update_rule(resolved, X.dtype)
             if hasattr(self, "converged_"):
-                state = self._state()
+                state = self._continued_state()
             else:
                 state = self._initial_state(source, check_random_state(self.random_state), update)
             online = _OnlineState(source.mean(), None, 0, 0.0, resolved)
         else:
             online = self._online
             update = self._update_rule(online.resolved, X.dtype)
-            state = self._state()
+            state = self._continued_state()
         kparams = self._kernel_params_of(state, online.reference)
         batch = combine_stats(self._statistics_of(source)(kparams), scale_a=1.0 / batch_weight)
         if online.average is None:
@@ -379,7 +380,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
 
         else:
             lower_bound = self.lower_bound_
-            previous = self._state()
+            previous = self._continued_state()
 
             def initialize():
                 return previous
@@ -471,6 +472,11 @@ class BaseMixture(DensityMixin, BaseEstimator):
 
     def _kernel_params(self):
         return self._kernel_params_of(self._state())
+
+    def _continued_state(self):
+        """The state a warm start or a further ``partial_fit`` starts from: the fitted one,
+        with whatever the current parameters hold fixed."""
+        return self._state()
 
     # -------------------------------------------------------------- predict
 

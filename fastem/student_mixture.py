@@ -175,6 +175,12 @@ class StudentTMixture(GaussianMixture):
     def _state(self):
         return student.StudentTParams(*super()._state(), np.asarray(self.dof_, dtype=np.float64))
 
+    def _continued_state(self):
+        """The fitted state, its degrees of freedom replaced by ``dof`` when that holds them fixed
+        (``set_params(dof=...)`` between a fit and a warm start)."""
+        state = self._state()
+        return state if self.dof is None else state._replace(dof=self._starting_dof())
+
     def _set_state(self, params, dtype):
         super()._set_state(params, dtype)
         self.dof_ = np.array(params.dof, dtype=np.float64)

@@ -281,6 +281,24 @@ def test_warm_start_n_init_and_fit_predict():
     assert warm.n_iter_ <= 2 and not np.array_equal(first, warm.dof_)
 
 
+def test_warm_start_and_partial_fit_take_a_newly_fixed_dof():
+    """set_params(dof=...) after a fit: the continued fit holds the new value from its first pass."""
+    X, _ = make_data(1500, seed=15)
+    for continue_fit in ("fit", "partial_fit"):
+        model = StudentTMixture(2, random_state=0, warm_start=True, max_iter=3)
+        quiet(model.fit, X)
+        assert not np.allclose(model.dof_, 4.0)
+        start = dict(weights_init=model.weights_, means_init=model.means_, precisions_init=model.precisions_)
+        model.set_params(dof=4.0)
+        quiet(getattr(model, continue_fit), X)
+        np.testing.assert_array_equal(model.dof_, [4.0, 4.0])
+        if continue_fit == "fit":
+            # The first pass of the continued fit already used nu = 4: its bound is the nu = 4 model's.
+            fresh = StudentTMixture(2, dof=4.0, max_iter=1, **start)
+            quiet(fresh.fit, X)
+            np.testing.assert_allclose(model.lower_bounds_[0], fresh.lower_bounds_[0], rtol=1e-10)
+
+
 class _ContinuousT(StudentTMixture):
     """StudentTMixture with one component, for scikit-learn's checks (as GaussianMixture's)."""
 
