@@ -52,6 +52,11 @@ class BernoulliFamily(Family):
     def check_means(self, means, name):
         check_range(means, name, 0.0, 1.0)
 
+    def ml(self, n, s):
+        """s / n, clipped to [0, 1]: a column of ones in every row of a component can
+        round to 1 + ulp, whose log(1 - p) is NaN."""
+        return np.clip(s / n[:, None], 0.0, 1.0)
+
     def natural(self, means):
         log_one_minus = floored_log(1.0 - means)
         return floored_log(means) - log_one_minus, log_one_minus.sum(axis=1)
