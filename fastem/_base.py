@@ -39,6 +39,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from fastem._chunks import ChunkSource
 from fastem._dask import DaskSource, is_dask_array
 from fastem._driver import CONVERGENCE_RULES, Monitor, fit_restarts
+from fastem._labels import check_labels
 from fastem._kernels import n_stats
 from fastem._source import ArraySource
 from fastem._threads import single_threaded_blas
@@ -166,7 +167,14 @@ class BaseMixture(DensityMixin, BaseEstimator):
         X : array-like or dask array of shape (n_samples, n_features)
             A dask array is persisted on the cluster of the current client
             (or the local scheduler), and each pass runs per block there.
-        y : Ignored
+        y : array-like of shape (n_samples,) or (n_samples, n_components), default=None
+            Known components (semi-supervised EM): y[i] in 0 .. n_components - 1
+            for a row whose component is known, -1 where it is not. A labelled
+            row's responsibilities stay one-hot at its label, the
+            initialization starts from the labels, and the bound is the
+            semi-supervised log-likelihood. An (n_samples, n_components)
+            array gives soft labels: each row's prior probabilities of the
+            components (nonnegative, summing to one). None: no row is labelled.
         sample_weight : array-like of shape (n_samples,), default=None
             Nonnegative finite weights with a positive sum; an integer weight
             w counts the row w times. Not with a dask array.
@@ -175,7 +183,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         -------
         self : object
         """
-        self._fit(X, sample_weight)
+        self._fit(X, sample_weight, y)
         return self
 
     def fit_predict(self, X, y=None, sample_weight=None):
@@ -184,20 +192,21 @@ class BaseMixture(DensityMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-        y : Ignored
+        y : array-like of shape (n_samples,) or (n_samples, n_components), default=None
+            Known components, as for :meth:`fit`; a labelled row is given its label.
         sample_weight : array-like of shape (n_samples,), default=None
 
         Returns
         -------
         labels : ndarray of shape (n_samples,)
         """
-        source = self._fit(X, sample_weight)
+        source = self._fit(X, sample_weight, y)
         if is_dask_array(X):
             return self.predict(X)
-        _, _, labels = source.evaluate(self._kernel_params(), label=True)
+        _, _, labels = source.evaluate(self._kernel_params(), label=True, labelled=True)
         return labels
 
-    def fit_chunks(self, chunks):
+    def fit_chunks(self, chunks, y=None):
         """Estimate the parameters from data read piece by piece.
 
         Exact EM (or variational Bayes) over all chunks: each iteration is
@@ -215,6 +224,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
             ``chunks()`` returns a fresh iterator of arrays of shape
             (n_rows_i, n_features), the same data on every call (for
             example, reading an HDF5, Zarr, Parquet or CSV file piecewise).
+        y : array-like of shape (n_samples,) or (n_samples, n_components), default=None
+            Known components of the rows of all the chunks in order, as for :meth:`fit`.
 
         Returns
         -------
@@ -228,6 +239,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
                     "Expected n_samples >= n_components (and at least 2) "
                     f"but got n_components = {self.n_components}, n_samples = {source.n_samples}"
                 )
+            source.attach_labels(check_labels(y, source.n_samples, self.n_components))
             self.n_features_in_ = self._features_in(source.n_features)
             if hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
@@ -250,7 +262,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
         ----------
         X : array-like of shape (n_samples, n_features)
             One batch.
-        y : Ignored
+        y : array-like of shape (n_samples,) or (n_samples, n_components), default=None
+            Known components of the batch's rows, as for :meth:`fit`.
         sample_weight : array-like of shape (n_samples,), default=None
 
         Returns
@@ -261,16 +274,17 @@ class BaseMixture(DensityMixin, BaseEstimator):
         first = not hasattr(self, "_online")
         X = self._data(X, reset=first and not hasattr(self, "converged_"))
         sample_weight = check_sample_weight(sample_weight, X)
+        labels = check_labels(y, X.shape[0], self.n_components)
         with single_threaded_blas():
-            online, state, bound = self._online_step(X, sample_weight, first)
+            online, state, bound = self._online_step(X, sample_weight, first, labels)
         self._set_state(state, X.dtype)
         self._online = online
         self._set_run(False, online.steps, bound, [])
         return self
 
-    def _online_step(self, X, sample_weight, first):
+    def _online_step(self, X, sample_weight, first, labels=None):
         """The next online state, model state and bound; assigns nothing."""
-        source = ArraySource(X, sample_weight, n_threads=self.n_threads)
+        source = ArraySource(X, sample_weight, n_threads=self.n_threads, labels=labels)
         batch_weight = source.total_weight
         if first:
             if X.shape[0] < self.n_components and not hasattr(self, "converged_"):
@@ -302,13 +316,13 @@ class BaseMixture(DensityMixin, BaseEstimator):
         bound = self._bound(scaled, state, new, online.resolved, seen)
         return online._replace(average=average, steps=online.steps + 1, seen=seen), new, bound
 
-    def _fit(self, X, sample_weight):
+    def _fit(self, X, sample_weight, y=None):
         if is_dask_array(X):
             with single_threaded_blas():
-                return self._fit_dask(X, sample_weight)
-        return self._fit_em(X, sample_weight)
+                return self._fit_dask(X, sample_weight, y)
+        return self._fit_em(X, sample_weight, y)
 
-    def _fit_dask(self, X, sample_weight):
+    def _fit_dask(self, X, sample_weight, y=None):
         """Exact EM on a dask array: the pass runs per block on the cluster."""
         self._validate_params()
         if sample_weight is not None:
@@ -319,6 +333,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 "Expected n_samples >= n_components (and at least 2) "
                 f"but got n_components = {self.n_components}, n_samples = {source.n_samples}"
             )
+        source.attach_labels(check_labels(y, source.n_samples, self.n_components))
         self.n_features_in_ = self._features_in(source.n_features)
         if hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
@@ -338,7 +353,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def _output_dtype(self, X):
         return np.result_type(X.dtype if X.dtype in FLOAT_DTYPES else np.float64, self.means_.dtype)
 
-    def _fit_em(self, X, sample_weight):
+    def _fit_em(self, X, sample_weight, y=None):
         self._validate_params()
         X = self._data(X, reset=True, ensure_min_samples=2)
         if X.shape[0] < self.n_components:
@@ -348,8 +363,9 @@ class BaseMixture(DensityMixin, BaseEstimator):
                 f"n_samples = {X.shape[0]}"
             )
         sample_weight = check_sample_weight(sample_weight, X)
-        source = ArraySource(X, sample_weight, n_threads=self.n_threads)
-        if not self._fit_whole(source):
+        labels = check_labels(y, X.shape[0], self.n_components)
+        source = ArraySource(X, sample_weight, n_threads=self.n_threads, labels=labels)
+        if labels is not None or not self._fit_whole(source):
             with single_threaded_blas():
                 self._fit_source(source)
         return source

@@ -16,6 +16,7 @@ import numpy as np
 from fastem._blocks import LeadingColumns, column_sums, ordered_sum
 from fastem._init import labels_of_rows, one_hot, random_responsibilities, rows_from_data, unassigned_moment
 from fastem._kmeans import BlockKMeans
+from fastem._labels import label_overlap, labelled_responsibilities, matching
 from fastem._source import run_pass
 from fastem._stats import combine_stats
 
@@ -23,8 +24,9 @@ from fastem._stats import combine_stats
 # Per-block steps (fastem._blocks): step(X, weights, start, *args).
 
 
-def _block_statistics(X, weights, start, kparams, entropy, single, n_threads):
-    return run_pass(np.ascontiguousarray(X), None, kparams, entropy=entropy, n_threads=n_threads, single=single)
+def _block_statistics(X, weights, start, kparams, entropy, single, n_threads, labels=None):
+    return run_pass(np.ascontiguousarray(X), None, kparams, entropy=entropy, n_threads=n_threads, single=single,
+                    labels=labels)
 
 
 def _block_row_total(X, weights, start, function):
@@ -51,13 +53,23 @@ def _resp_given(start, n_rows, n_components, resp):
     return resp
 
 
-def _block_resp_statistics(X, weights, start, kparams, n_threads, n_components, resp_of, resp_arg):
-    resp = np.ascontiguousarray(resp_of(start, X.shape[0], n_components, resp_arg), dtype=np.float64)
+def _resp_labelled(start, n_rows, n_components, resp_of, order, labels, *resp_args):
+    """``resp_of``'s responsibilities started from the block's labels (fastem._labels)."""
+    return labelled_responsibilities(resp_of(start, n_rows, n_components, *resp_args), order,
+                                     labels.prior(n_components))
+
+
+def _block_label_overlap(X, weights, start, n_components, resp_of, labels, *resp_args):
+    return label_overlap(resp_of(start, X.shape[0], n_components, *resp_args), labels.prior(n_components))
+
+
+def _block_resp_statistics(X, weights, start, kparams, n_threads, n_components, resp_of, *resp_args):
+    resp = np.ascontiguousarray(resp_of(start, X.shape[0], n_components, *resp_args), dtype=np.float64)
     return run_pass(np.ascontiguousarray(X), None, kparams, resp_in=resp, n_threads=n_threads)
 
 
-def _block_unassigned_moment(X, weights, start, n_components, resp_of, resp_arg):
-    return unassigned_moment(X, None, resp_of(start, X.shape[0], n_components, resp_arg))
+def _block_unassigned_moment(X, weights, start, n_components, resp_of, *resp_args):
+    return unassigned_moment(X, None, resp_of(start, X.shape[0], n_components, *resp_args))
 
 
 class BlockResponsibilities(NamedTuple):
@@ -73,20 +85,40 @@ class BlockSource:
     """A data source of row blocks run by ``self.blocks`` (LocalBlocks or DaskBlocks).
 
     Subclasses set ``blocks``, ``n_samples``, ``n_features``, ``dtype``,
-    ``n_threads`` and ``_task_threads`` (the thread count each block's pass asks for).
+    ``n_threads`` and ``_task_threads`` (the thread count each block's pass
+    asks for), then call :meth:`_init_common`.
     """
 
     sample_weight = None
+    #: Known components of some rows (fastem._labels), or None: see :meth:`attach_labels`.
+    labels = None
+    _block_labels = None
 
     def _init_common(self):
         self.total_weight = float(self.n_samples)
         #: Whether float32 data may take float32 products in the statistics' passes.
         self.single_products = True
 
+    def attach_labels(self, labels):
+        """Use ``labels`` (a RowLabels of every row, or None) in every pass and in the initialization;
+        each block's part is sent where the block is, once."""
+        self.labels = labels
+        self._block_labels = None if labels is None else self._place_labels(
+            [labels.take(int(start), int(stop)) for start, stop in zip(self.blocks.starts[:-1], self.blocks.starts[1:])])
+
+    def _place_labels(self, parts):
+        """The blocks' labels as the steps receive them (kept where the blocks are)."""
+        return parts
+
+    def _labels_of_block(self, index, start, stop):
+        return (self._block_labels[index],)
+
     def statistics(self, kparams, entropy=False):
         """E-step statistics of every block, added in block order."""
         blocks = self.blocks
-        parts = blocks.run(_block_statistics, kparams, entropy, self.single_products, self._task_threads)
+        per_block = None if self.labels is None else self._labels_of_block
+        parts = blocks.run(_block_statistics, kparams, entropy, self.single_products, self._task_threads,
+                           per_block=per_block)
         return ordered_sum(parts, combine_stats)
 
     def row_total(self, function):
@@ -110,10 +142,27 @@ class BlockSource:
 
     def initial_responsibilities(self, method, n_components, random_state, n_threads=None, columns=None):
         """An ``init_params`` method's responsibilities for every row, as the in-memory fit draws them
-        (from the leading ``columns`` columns of the data; all by default)."""
+        (from the leading ``columns`` columns of the data; all by default), started from the
+        labels where some rows have them (fastem._labels)."""
+        resp = self._method_responsibilities(method, n_components, random_state, columns)
+        if self.labels is None:
+            return resp
+
+        def per_block(index, start, stop):
+            return (resp.resp_of, self._block_labels[index], *resp.per_block(index, start, stop))
+
+        overlap = ordered_sum(self.blocks.run(_block_label_overlap, n_components, per_block=per_block))
+        order = matching(overlap)
+
+        def labelled(index, start, stop):
+            return (resp.resp_of, order, self._block_labels[index], *resp.per_block(index, start, stop))
+
+        return BlockResponsibilities(_resp_labelled, labelled, n_components)
+
+    def _method_responsibilities(self, method, n_components, random_state, columns):
         blocks = self.blocks if columns is None else LeadingColumns(self.blocks, columns)
         if method == "kmeans":
-            labels = BlockKMeans(blocks, n_components).fit(random_state)
+            labels = BlockKMeans(blocks, n_components).fit(random_state, labels=self._block_labels)
             return BlockResponsibilities(_resp_of_labels, lambda b, start, stop: (labels[b],), n_components)
         if method == "random":
             resp_chunk = random_responsibilities(random_state, n_components, self.dtype)

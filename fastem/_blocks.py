@@ -132,7 +132,7 @@ class DaskBlocks(_Runner):
 
     def _tasks(self, step, args, per_block, only):
         delayed = self._dask.delayed(step, pure=False)
-        client = _distributed_client()
+        client = distributed_client()
         tasks = [None] * self.n_blocks
         for index, block in enumerate(self._blocks):
             if only is None or index in only:
@@ -208,7 +208,7 @@ class LeadingColumns:
 SCATTER_BYTES = 1 << 20
 
 
-def _distributed_client():
+def distributed_client():
     """The current distributed client, or None (dask's local schedulers)."""
     try:
         from distributed import default_client

@@ -13,7 +13,7 @@ are recomputed by Dask from the array's graph.
 import numpy as np
 
 from fastem._blocked import BlockSource
-from fastem._blocks import DaskBlocks
+from fastem._blocks import DaskBlocks, distributed_client
 from fastem._validation import FLOAT_DTYPES
 
 
@@ -63,3 +63,8 @@ class DaskSource(BlockSource):
         # One task per block: each runs on its worker's Numba threads.
         self._task_threads = None
         self._init_common()
+
+    def _place_labels(self, parts):
+        """The blocks' labels scattered to the cluster once (not sent with every pass's tasks)."""
+        client = distributed_client()
+        return parts if client is None else client.scatter(parts)

@@ -69,7 +69,7 @@ def random_responsibilities(random_state, n_components, dtype):
     return resp_chunk
 
 
-def initial_responsibilities(method, X, n_components, random_state, sample_weight=None, n_threads=None):
+def initial_responsibilities(method, X, n_components, random_state, sample_weight=None, n_threads=None, labels=None):
     """Return ``resp_chunk(start, stop)`` for an ``init_params`` method.
 
     Parameters
@@ -83,10 +83,13 @@ def initial_responsibilities(method, X, n_components, random_state, sample_weigh
         rows of positive weight.
     n_threads : int or None
         Threads for the compiled k-means.
+    labels : RowLabels or None
+        Known components of some rows: 'kmeans' starts from their classes' means
+        (fastem._kmeans.BlockKMeans.labelled_centers).
     """
     if method == "kmeans":
-        labels = kmeans_labels(X, n_components, random_state, sample_weight, n_threads)
-        return _one_hot(labels, n_components)
+        assigned = kmeans_labels(X, n_components, random_state, sample_weight, n_threads, labels=labels)
+        return _one_hot(assigned, n_components)
     if method == "random":
         return random_responsibilities(random_state, n_components, X.dtype)
     if method == "random_from_data":

@@ -30,6 +30,7 @@ k-means of the same values.
 import warnings
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 from sklearn.exceptions import ConvergenceWarning
 
 from fastem._kernels._kmeans import (
@@ -82,6 +83,17 @@ def _block_rows(X, weights, start, ids, mean, labels=None):
     rows = np.asarray(X[local], dtype=np.float64) - mean
     row_weights = weights[local] if weights.shape[0] else np.ones(local.shape[0])
     return inside, rows, row_weights, (None if labels is None else labels[local])
+
+
+def _block_class_sums(X, weights, start, mean, n_clusters, labels):
+    """Per class of the block's labelled rows (fastem._labels): the sums of their rows
+    minus ``mean``, weighted by their prior probabilities (and weights), and those totals."""
+    prior = labels.prior(n_clusters)
+    labelled = np.flatnonzero(np.ptp(prior, axis=1) > 0)
+    prior = prior[labelled]
+    if weights.shape[0]:
+        prior = prior * weights[labelled, None]
+    return prior.T @ (np.asarray(X[labelled], dtype=np.float64) - mean), prior.sum(axis=0)
 
 
 def _block_first_closest(X, weights, start, mean, point):
@@ -324,10 +336,31 @@ class BlockKMeans:
         warn_few_clusters(int(np.count_nonzero(rows)), n_clusters)
         return labels
 
-    def fit(self, random_state, max_iter=300, tol=1e-4):
-        """Seeding and Lloyd's iterations: the labels, one array per block."""
+    def labelled_centers(self, mean, centers, labels):
+        """Seeded k-means (Basu, Banerjee and Mooney 2002): the centre of each class that
+        has labelled rows becomes their mean, less ``mean``; the seeding's centres
+        farthest from those means (an assignment) remain for the classes without any.
+        ``labels``: each block's RowLabels."""
+        parts = self.blocks.run(_block_class_sums, mean, self.n_clusters, per_block=lambda b, start, stop: (labels[b],))
+        sums = ordered_sum([p[0] for p in parts])
+        counts = ordered_sum([p[1] for p in parts])
+        known = counts > 0
+        class_means = sums[known] / counts[known, None]
+        distances = ((class_means[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
+        taken = linear_sum_assignment(distances)[1]
+        seeded = np.empty_like(centers)
+        seeded[known] = class_means
+        seeded[~known] = np.delete(centers, taken, axis=0)
+        return seeded
+
+    def fit(self, random_state, max_iter=300, tol=1e-4, labels=None):
+        """Seeding and Lloyd's iterations: the labels, one array per block. With ``labels``
+        (each block's RowLabels, fastem._labels), the seeding's draws are taken, then the
+        labelled classes' means replace centres (:meth:`labelled_centers`)."""
         mean, variance = self.centre()
         centers, _ = self.seed(mean, random_state)
+        if labels is not None:
+            centers = self.labelled_centers(mean, centers, labels)
         return self.lloyd(mean, centers, variance * tol if tol > 0 else 0.0, max_iter)
 
 
@@ -350,8 +383,10 @@ def _move_to_rows(empty, rows, weights, old_ids, sums, counts):
         counts[old_id] -= w
 
 
-def kmeans_labels(X, n_clusters, random_state, sample_weight=None, n_threads=None, max_iter=300, tol=1e-4):
-    """Labels of k-means on X, as scikit-learn's KMeans(n_clusters, n_init=1) gives them.
+def kmeans_labels(X, n_clusters, random_state, sample_weight=None, n_threads=None, max_iter=300, tol=1e-4,
+                  labels=None):
+    """Labels of k-means on X, as scikit-learn's KMeans(n_clusters, n_init=1) gives them
+    (seeded by the labelled rows' classes where ``labels`` is given).
 
     Parameters
     ----------
@@ -361,19 +396,22 @@ def kmeans_labels(X, n_clusters, random_state, sample_weight=None, n_threads=Non
         Advanced exactly as scikit-learn's KMeans advances it.
     sample_weight : ndarray of shape (n_samples,) or None
     n_threads : int or None
+    labels : RowLabels or None
+        Known components of some rows (fastem._labels): see :meth:`BlockKMeans.labelled_centers`.
 
     Returns
     -------
     labels : ndarray of shape (n_samples,), int64
     """
-    if X.dtype != np.float64:
+    if X.dtype != np.float64 and labels is None:
         from sklearn.cluster import KMeans  # imported here: sklearn.cluster adds ~0.16 s to importing fastem
 
         model = KMeans(n_clusters=n_clusters, n_init=1, random_state=random_state)
         return model.fit(X, sample_weight=sample_weight).labels_.astype(np.int64)
     with thread_limit(n_threads), pass_guard():
-        blocks = memory_blocks(readonly(X), sample_weight)
-        return BlockKMeans(blocks, n_clusters, sample_weight).fit(random_state, max_iter, tol)[0]
+        blocks = memory_blocks(_float64_rows(X), sample_weight)
+        kmeans = BlockKMeans(blocks, n_clusters, sample_weight)
+        return kmeans.fit(random_state, max_iter, tol, None if labels is None else [labels])[0]
 
 
 def kmeans_plusplus_rows(X, n_clusters, random_state, sample_weight=None, n_threads=None):

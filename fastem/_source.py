@@ -9,6 +9,7 @@ import numpy as np
 from fastem import gaussian
 from fastem._blocks import MAX_GROUPS, readonly
 from fastem._init import initial_responsibilities, unassigned_moment
+from fastem._labels import label_overlap, labelled_responsibilities, matching, no_labels
 from fastem._kernels import FULL, em_pass, n_stats
 from fastem._kernels._update import OK, ml_update
 from fastem._threads import pass_guard, thread_limit
@@ -62,17 +63,20 @@ def pass_data(X):
     return readonly(X), readonly(np.empty((0, X.shape[1]), dtype=np.float32))
 
 
-def _call_pass(data, sample_weight, kparams, resp_in, pass_grid, stat_arrays, outputs, n_threads):
-    """em_pass on ``n_threads`` threads (``data`` from :func:`pass_data`; None weights mean all ones)."""
+def _call_pass(data, sample_weight, kparams, resp_in, pass_grid, stat_arrays, outputs, n_threads, labels=None):
+    """em_pass on ``n_threads`` threads (``data`` from :func:`pass_data`; None weights mean all ones,
+    None labels no labelled row)."""
     weights = _EMPTY_WEIGHTS if sample_weight is None else sample_weight
+    if labels is None:
+        labels = no_labels(resp_in.shape[1])
     if len(kparams) == 6:
         kparams = (*kparams, NO_ROBUST)
     with thread_limit(n_threads), pass_guard():
-        em_pass(data, weights, kparams, resp_in, pass_grid, stat_arrays, outputs)
+        em_pass(data, (weights, *labels), kparams, resp_in, pass_grid, stat_arrays, outputs)
 
 
 def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, entropy=False, outputs=None, n_threads=None,
-             single=True):
+             single=True, labels=None):
     """One pass over ``X``; returns reduced statistics (or None) and fills ``outputs``.
 
     Parameters
@@ -96,6 +100,9 @@ def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, entropy=Fal
     single : bool
         Whether float32 data may take float32 products (see
         :data:`fastem._kernels._pass.SINGLE_LIMIT`).
+    labels : RowLabels, optional
+        Known components of some rows (fastem._labels), applied before
+        the log-sum-exp; not with ``resp_in``.
 
     Returns
     -------
@@ -113,7 +120,8 @@ def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, entropy=Fal
     no_outputs, no_resp = _no_outputs(n_components)
     outputs = no_outputs if outputs is None else outputs
     resp_in = no_resp if resp_in is None else resp_in
-    _call_pass(pass_data(X), sample_weight, kparams, resp_in, (size, n_groups, single), stat_arrays, outputs, n_threads)
+    _call_pass(pass_data(X), sample_weight, kparams, resp_in, (size, n_groups, single), stat_arrays, outputs, n_threads,
+               labels)
     if not stats:
         return None
     # Reduce the groups' slots in group order: deterministic for any thread count.
@@ -176,7 +184,7 @@ class MLSteps:
             kparams = gaussian.kernel_params(params, self._covariance_type)
         source = self._source
         _call_pass(self._data, source.sample_weight, kparams, self._resp_in, (*self._grid, source.single_products),
-                   self._stats, self._outputs, source.n_threads)
+                   self._stats, self._outputs, source.n_threads, source.labels)
         k, d = params.means.shape
         weights, means, cov, chol = np.empty(k), np.empty((k, d)), np.zeros(self._slots), np.zeros(self._slots)
         ref, theta, log_const = np.empty(d), np.empty(kparams[2].shape), np.empty(k)
@@ -199,10 +207,13 @@ class ArraySource:
     X : ndarray of shape (n_samples, n_features), float32 or float64
     sample_weight : ndarray of shape (n_samples,) or None
     n_threads : int or None
+    labels : RowLabels or None
+        Known components of some rows (fastem._labels.check_labels).
     """
 
-    def __init__(self, X, sample_weight=None, n_threads=None):
+    def __init__(self, X, sample_weight=None, n_threads=None, labels=None):
         self.X = np.ascontiguousarray(X)
+        self.labels = labels
         self.sample_weight = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=np.float64)
         self.n_threads = n_threads
         #: Whether float32 data may take float32 products in the statistics' passes.
@@ -227,7 +238,7 @@ class ArraySource:
     def statistics(self, kparams, entropy=False):
         """E-step statistics about the reference point, with the log-likelihood (and the entropy term)."""
         return run_pass(self.X, self.sample_weight, kparams, entropy=entropy, n_threads=self.n_threads,
-                        single=self.single_products)
+                        single=self.single_products, labels=self.labels)
 
     def mean(self):
         """The (weighted) mean of the rows: the reference point of the initial statistics."""
@@ -261,9 +272,25 @@ class ArraySource:
 
     def initial_responsibilities(self, method, n_components, random_state, n_threads=None, columns=None):
         """An ``init_params`` method's ``resp_chunk(start, stop)`` (fastem._init), from the
-        leading ``columns`` columns of the data (all by default)."""
+        leading ``columns`` columns of the data (all by default), started from the labels
+        where some rows have them (fastem._labels)."""
         X = self.X if columns is None else np.ascontiguousarray(self.X[:, :columns])
-        return initial_responsibilities(method, X, n_components, random_state, self.sample_weight, n_threads)
+        resp_chunk = initial_responsibilities(method, X, n_components, random_state, self.sample_weight, n_threads,
+                                              self.labels)
+        if self.labels is None:
+            return resp_chunk
+        labels, weights = self.labels, self.sample_weight
+
+        def prior(start, stop):
+            return labels.take(start, stop).prior(n_components)
+
+        overlap = np.zeros((n_components, n_components))
+        for start in range(0, self.X.shape[0], RESP_CHUNK_ROWS):
+            stop = min(start + RESP_CHUNK_ROWS, self.X.shape[0])
+            overlap += label_overlap(resp_chunk(start, stop), prior(start, stop),
+                                     None if weights is None else weights[start:stop])
+        order = matching(overlap)
+        return lambda start, stop: labelled_responsibilities(resp_chunk(start, stop), order, prior(start, stop))
 
     def unassigned_moment(self, resp_chunk):
         """Sum over rows of w_i (1 - sum_j r_ij) x_i x_i^T (fastem._init.unassigned_moment)."""
@@ -274,8 +301,9 @@ class ArraySource:
             moment += unassigned_moment(self.X[start:stop], weights, resp_chunk(start, stop))
         return moment
 
-    def evaluate(self, kparams, *, log_norm=False, resp=False, label=False):
-        """Per-row outputs of the E-step: log p(x), responsibilities, labels."""
+    def evaluate(self, kparams, *, log_norm=False, resp=False, label=False, labelled=False):
+        """Per-row outputs of the E-step: log p(x), responsibilities, labels (``labelled``:
+        with the source's known components applied, as the fit's E-step has them)."""
         n_samples = self.X.shape[0]
         n_components = kparams[2].shape[0]
         outputs = (
@@ -283,5 +311,6 @@ class ArraySource:
             np.empty((n_samples if resp else 0, n_components)),
             np.empty(n_samples if label else 0, dtype=np.int64),
         )
-        run_pass(self.X, None, kparams, stats=False, outputs=outputs, n_threads=self.n_threads)
+        run_pass(self.X, None, kparams, stats=False, outputs=outputs, n_threads=self.n_threads,
+                 labels=self.labels if labelled else None)
         return outputs

@@ -38,16 +38,26 @@ def _workers(n_jobs, n_tasks, mean_rows):
     return max(1, min(int(n_jobs), n_tasks, os.cpu_count() or 1))
 
 
-def _fit_one(estimator, X, sample_weight):
+def _fit_one(estimator, X, sample_weight, y):
     model = clone(estimator).set_params(n_threads=1)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        model.fit(X, sample_weight=sample_weight)
+        model.fit(X, y, sample_weight=sample_weight)
     model.set_params(n_threads=estimator.get_params()["n_threads"])
     return model, [w for w in caught if issubclass(w.category, ConvergenceWarning)]
 
 
-def fit_many(datasets, estimator, *, sample_weights=None, errors="raise", n_jobs=None):
+def _per_problem(values, name, n_problems):
+    """``values`` as a list of one entry per problem (None: all None)."""
+    if values is None:
+        return [None] * n_problems
+    values = list(values)
+    if len(values) != n_problems:
+        raise ValueError(f"{name} has {len(values)} entries for {n_problems} data sets")
+    return values
+
+
+def fit_many(datasets, estimator, *, sample_weights=None, labels=None, errors="raise", n_jobs=None):
     """Fit one clone of ``estimator`` to each data set, in parallel.
 
     Parameters
@@ -59,6 +69,8 @@ def fit_many(datasets, estimator, *, sample_weights=None, errors="raise", n_jobs
         PoissonMixture, ...): its parameters, ``random_state`` included,
         apply to every problem.
     sample_weights : sequence of (array-like of shape (n_samples_i,) or None), default=None
+    labels : sequence of (array-like of shape (n_samples_i,) or (n_samples_i, n_components), or None), default=None
+        Each problem's known components, as ``fit``'s ``y`` takes them.
     errors : {'raise', 'collect'}, default='raise'
         'raise': the first failing problem (in index order) raises a
         ValueError naming its index and cause. 'collect': its slot holds the
@@ -76,7 +88,7 @@ def fit_many(datasets, estimator, *, sample_weights=None, errors="raise", n_jobs
     -------
     models : list
         Fitted estimators (or exceptions with ``errors='collect'``), in the
-        order of ``datasets``; each equals ``clone(estimator).fit(X)``.
+        order of ``datasets``; each equals ``clone(estimator).fit(X, y, sample_weight=w)``.
         A ConvergenceWarning of any problem is re-issued once, naming it.
         With ``random_state=None`` the problems fitted in compiled code draw
         from NumPy's global state in index order, before the others.
@@ -91,24 +103,22 @@ def fit_many(datasets, estimator, *, sample_weights=None, errors="raise", n_jobs
     if errors not in ("raise", "collect"):
         raise ValueError(f"errors must be 'raise' or 'collect', got {errors!r}")
     datasets = list(datasets)
-    if sample_weights is None:
-        sample_weights = [None] * len(datasets)
-    else:
-        sample_weights = list(sample_weights)
-        if len(sample_weights) != len(datasets):
-            raise ValueError(f"sample_weights has {len(sample_weights)} entries for {len(datasets)} data sets")
+    sample_weights = _per_problem(sample_weights, "sample_weights", len(datasets))
+    labels = _per_problem(labels, "labels", len(datasets))
     if not datasets:
         return []
     clone(estimator)._validate_params()
 
     outcomes = [None] * len(datasets)
-    for index, outcome in _fit_whole(estimator, datasets, sample_weights, n_jobs).items():
+    unlabelled = [index for index, y in enumerate(labels) if y is None]
+    whole = _fit_whole(estimator, [datasets[i] for i in unlabelled], [sample_weights[i] for i in unlabelled], n_jobs)
+    for index, outcome in ((unlabelled[i], outcome) for i, outcome in whole.items()):
         outcomes[index] = outcome
     rest = [index for index, outcome in enumerate(outcomes) if outcome is None]
 
     def run(index):
         try:
-            return _fit_one(estimator, datasets[index], sample_weights[index])
+            return _fit_one(estimator, datasets[index], sample_weights[index], labels[index])
         except Exception as error:  # isolated: reported per problem below
             return error, []
 
@@ -245,7 +255,7 @@ def select(X, n_components=range(1, 10), covariance_types=("full", "tied", "diag
 
     def run(index):
         try:
-            return _fit_one(templates[index], X, None)[0]
+            return _fit_one(templates[index], X, None, None)[0]
         except Exception as error:  # recorded in the table
             return error
 

@@ -149,3 +149,32 @@ def vb_log_rho(X, concentration, beta, means, nu, W, stick_breaking=False):
         quad = d / beta[j] + nu[j] * np.einsum("na,ab,nb->n", diff, W[j], diff)
         out[:, j] = e_log_pi[j] + 0.5 * e_log_det - 0.5 * d * np.log(2 * np.pi) - 0.5 * quad
     return out
+
+
+def apply_labels(log_prob, y):
+    """Known components applied to (n, k) weighted log-probabilities: a hard label
+    y_i >= 0 keeps column y_i alone (the others -inf); soft labels (n, k) add log s."""
+    log_prob = np.array(log_prob, dtype=np.float64)
+    y = np.asarray(y)
+    if y.ndim == 2:
+        with np.errstate(divide="ignore"):
+            return log_prob + np.log(y)
+    for i in np.flatnonzero(y >= 0):
+        keep = log_prob[i, y[i]]
+        log_prob[i] = -np.inf
+        log_prob[i, y[i]] = keep
+    return log_prob
+
+
+def labelled_em(X, y, weights, means, covariances, covariance_type, reg_covar, n_iter, sample_weight=None):
+    """``n_iter`` semi-supervised ML iterations; returns the parameters and the bound of each
+    iteration's starting parameters (the weighted mean of the labelled log-sum-exp)."""
+    w = np.ones(X.shape[0]) if sample_weight is None else sample_weight
+    bounds = []
+    for _ in range(n_iter):
+        log_prob = apply_labels(weighted_log_prob(X, weights, means, covariances, covariance_type), y)
+        log_norm = logsumexp(log_prob, axis=1)
+        bounds.append(w @ log_norm / w.sum())
+        resp = np.exp(log_prob - log_norm[:, None])
+        weights, means, covariances = m_step(X, resp, covariance_type, reg_covar, sample_weight)
+    return (weights, means, covariances), bounds

@@ -13,6 +13,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import fastem
 import naive
+import unsupervised
 from fastem import variational
 from fastem._source import ArraySource
 
@@ -203,6 +204,7 @@ def test_bad_hyperparameters_raise_like_sklearn(params):
         assert str(ours.value) == str(reference.value)
 
 
-@parametrize_with_checks([fastem.BayesianGaussianMixture(), fastem.BayesianGaussianMixture(covariance_type="spherical")])
+@parametrize_with_checks([unsupervised.BayesianGaussianMixture(),
+                          unsupervised.BayesianGaussianMixture(covariance_type="spherical")])
 def test_check_estimator(estimator, check):
     check(estimator)

@@ -201,3 +201,21 @@ def test_student_fit_on_the_cluster_equals_in_memory(client):
     np.testing.assert_allclose(on_cluster.dof_, in_memory.dof_, rtol=1e-8)
     np.testing.assert_allclose(on_cluster.score_samples(dX).compute(), in_memory.score_samples(X), rtol=1e-12)
     np.testing.assert_array_equal(on_cluster.predict(dX).compute(), in_memory.predict(X))
+
+
+@pytest.mark.parametrize("init_params", ["kmeans", "random"])
+@pytest.mark.parametrize("kind", ["hard", "soft"])
+def test_labelled_fit_on_the_cluster_equals_in_memory(client, init_params, kind):
+    from test_labels import soft_labels, some_labels
+
+    X, truth = make_blobs(n_samples=12_000, n_features=3, centers=3, cluster_std=2.5, random_state=3)
+    y = some_labels(truth, 0.05) if kind == "hard" else soft_labels(truth, 3)
+    params = dict(init_params=init_params, random_state=0, tol=0.0, max_iter=6)
+    in_memory = _quiet(fastem.GaussianMixture(3, **params).fit, X, y)
+    on_cluster = _quiet(fastem.GaussianMixture(3, **params).fit, da.from_array(X, chunks=(2500, 3)), da.from_array(y))
+    np.testing.assert_allclose(on_cluster.lower_bounds_, in_memory.lower_bounds_, rtol=1e-12)
+    np.testing.assert_allclose(on_cluster.means_, in_memory.means_, rtol=1e-12)
+    poisson = np.random.default_rng(4).poisson(np.array([[1.0, 5.0], [6.0, 1.0], [3.0, 3.0]])[truth]).astype(float)
+    in_memory = _quiet(fastem.PoissonMixture(3, **params).fit, poisson, y)
+    on_cluster = _quiet(fastem.PoissonMixture(3, **params).fit, da.from_array(poisson, chunks=(2500, 2)), y)
+    np.testing.assert_allclose(on_cluster.means_, in_memory.means_, rtol=1e-12)

@@ -10,6 +10,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import fastem
 import naive_families as naive
 from fastem import BernoulliMixture, CategoricalMixture, PoissonMixture
+from unsupervised import Unsupervised
 
 FAMILIES = ("poisson", "bernoulli", "categorical")
 N_CATEGORIES = (3, 2, 4)
@@ -310,7 +311,7 @@ def _spread(X):
     return np.floor(magnitude * 1000.0) + 7.0 * np.floor(magnitude)
 
 
-class _CountsFromReals(PoissonMixture):
+class _CountsFromReals(Unsupervised, PoissonMixture):
     """check_estimator draws real numbers; a Poisson mixture takes counts. This subclass
     turns each validated value into a count (``_spread`` modulo 20) before PoissonMixture's
     own checks; everything else is PoissonMixture's."""
@@ -319,14 +320,14 @@ class _CountsFromReals(PoissonMixture):
         return super()._pass_data(np.mod(_spread(X), 20.0).astype(X.dtype), fitting)
 
 
-class _BinaryFromReals(BernoulliMixture):
+class _BinaryFromReals(Unsupervised, BernoulliMixture):
     """As _CountsFromReals, each value turned into the parity of ``_spread``."""
 
     def _pass_data(self, X, fitting):
         return super()._pass_data(np.mod(_spread(X), 2.0).astype(X.dtype), fitting)
 
 
-class _CodesFromReals(CategoricalMixture):
+class _CodesFromReals(Unsupervised, CategoricalMixture):
     """As _CountsFromReals, each value turned into ``_spread`` modulo 3, three categories per column."""
 
     def _pass_data(self, X, fitting):

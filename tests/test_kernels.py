@@ -272,7 +272,8 @@ def test_pass_sets_every_group_slot_whatever_it_held():
         stats = (np.full((n_groups, n_stat, 3), fill), np.full(n_groups, fill), np.full(n_groups, fill),
                  np.full((n_groups, 2, 3), fill))
         no_outputs = (np.empty(0), np.empty((0, 3)), np.empty(0, dtype=np.int64))
-        em_pass(pass_data(X), np.empty(0), kparams, np.empty((0, 3)), (512, n_groups, True), stats, no_outputs)
+        rows = (np.empty(0), np.empty(0, dtype=np.int64), np.empty((0, 3)))
+        em_pass(pass_data(X), rows, kparams, np.empty((0, 3)), (512, n_groups, True), stats, no_outputs)
         results.append(stats)
     for stats in results[1:]:
         for got, want in zip(stats, results[0]):

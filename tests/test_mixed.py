@@ -10,6 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import fastem
+import unsupervised
 from fastem import MixedMixture
 
 GROUPS = [("gaussian", [0, 1]), ("poisson", [2, 3]), ("bernoulli", [4, 5]), ("categorical", [6, 7])]
@@ -201,7 +202,7 @@ def test_sample_and_select():
     assert [r["n_parameters"] for r in table] == [k * per_component + k - 1 for k in range(1, 4)]
 
 
-@parametrize_with_checks([MixedMixture()])  # the checks vary n_features: one Gaussian group of every column
+@parametrize_with_checks([unsupervised.MixedMixture()])  # the checks vary n_features: one Gaussian group of every column
 def test_check_estimator(estimator, check):
     check(estimator)
 

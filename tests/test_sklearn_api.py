@@ -10,9 +10,11 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import fastem
+import unsupervised
 
 
-@parametrize_with_checks([fastem.GaussianMixture(), fastem.GaussianMixture(covariance_type="diag", n_threads=1)])
+@parametrize_with_checks([unsupervised.GaussianMixture(),
+                          unsupervised.GaussianMixture(covariance_type="diag", n_threads=1)])
 def test_check_estimator(estimator, check):
     check(estimator)
 

@@ -11,6 +11,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import fastem
 import naive_student as naive
+import unsupervised
 from fastem import GaussianMixture, StudentTMixture
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -299,7 +300,7 @@ def test_warm_start_and_partial_fit_take_a_newly_fixed_dof():
             np.testing.assert_allclose(model.lower_bounds_[0], fresh.lower_bounds_[0], rtol=1e-10)
 
 
-class _ContinuousT(StudentTMixture):
+class _ContinuousT(unsupervised.StudentTMixture):
     """StudentTMixture with one component, for scikit-learn's checks (as GaussianMixture's)."""
 
 

@@ -341,8 +341,33 @@ def student_weights(resp, weight, n_rows, robust, n_features, t_values, log_t, s
         sums[1, j] += log_mass
 
 
+@kernel(inline="always")
+def apply_labels(log_prob, n_rows, start, hard, log_soft):
+    """Known components, applied to weighted log-probabilities (k x block) in place.
+
+    A row with a hard label y = hard[start + b] >= 0 keeps the log-probability
+    of component y alone (the others become -inf), so its responsibility is
+    one-hot at y and its log-sum-exp is log pi_y p_y(x). Soft labels add
+    log s_bj = log_soft[start + b, j], a per-row prior over the components
+    (log 0 = -inf rules a component out). Either array may have no rows.
+    """
+    n_components = log_prob.shape[0]
+    if hard.shape[0] > 0:
+        for b in range(n_rows):
+            label = hard[start + b]
+            if label >= 0:
+                for j in range(n_components):
+                    if j != label:
+                        log_prob[j, b] = -np.inf
+    if log_soft.shape[0] > 0:
+        for j in range(n_components):
+            values = log_prob[j]
+            for b in range(n_rows):
+                values[b] += log_soft[start + b, j]
+
+
 @kernel(parallel=True)
-def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
+def em_pass(data, rows, params, resp_in, grid, stats, outputs):
     """Run the E-step over X and add the expected sufficient statistics.
 
     Parameters
@@ -354,8 +379,14 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
         seconds of cold compile: float32 rows go into float32 features and
         products when the pass sums statistics from the E-step and
         SINGLE_LIMIT allows, into the float64 ones otherwise.
-    sample_weight : ndarray of shape (n_samples,) or (0,)
-        Empty means every weight is one.
+    rows : tuple (sample_weight, hard, log_soft)
+        Per-row inputs. ``sample_weight`` (n_samples,), empty when every
+        weight is one. ``hard`` (n_samples,) int64 known components, -1
+        unknown, and ``log_soft`` (n_samples, k) the logs of per-row prior
+        probabilities of the components: see :func:`apply_labels` (applied
+        after the E-step's log-probabilities, before the log-sum-exp, so
+        that the bound is the semi-supervised log-likelihood). Each is
+        empty when there are none.
     params : tuple (family, ref, theta, means, chol, log_const, robust)
         ``theta`` (k, n_stat) holds each component's coefficients of the
         features T(x - ref) (see fastem._kernels._features), so that the
@@ -379,8 +410,9 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
         group, ``log_likelihood`` (G,) to the weighted log-likelihood per
         group (their old contents are not read). A leading length of 0
         skips the statistics. ``entropy`` (G,) is set to
-        sum_i w_i sum_j r_ij log r_ij per group (variational Bayes needs it),
-        or has length 0.
+        sum_i w_i sum_j r_ij log r_ij per group (variational Bayes needs it;
+        with soft labels sum_i w_i sum_j r_ij (log r_ij - log s_ij)), or has
+        length 0.
         ``robust_sums`` (G, 2, k), with Student-t components and
         statistics from the E-step, is set to sum_i w_i r_ij and
         sum_i w_i r_ij log(1 + delta_ij / nu_j) per group (the first
@@ -391,6 +423,7 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
     """
     family, ref, theta, means, chol, log_const, robust = params
     block_size, n_groups, allow_single = grid
+    sample_weight, hard_labels, log_soft = rows
     stat_sums, stat_ll, stat_entropy, stat_robust = stats
     out_log_norm, out_resp, out_label = outputs
     X64, X32 = data
@@ -400,6 +433,7 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
     n_components, n_stat = theta.shape
     weighted = sample_weight.shape[0] > 0
     given_resp = resp_in.shape[0] > 0
+    labelled = hard_labels.shape[0] > 0 or log_soft.shape[0] > 0
     want_stats = stat_sums.shape[0] > 0
     want_entropy = stat_entropy.shape[0] > 0
     student = robust.shape[0] > 0 and not given_resp
@@ -496,13 +530,16 @@ def em_pass(data, sample_weight, params, resp_in, grid, stats, outputs):
             if student:
                 student_log_prob(resp, n_rows, log_const, robust, n_features, t_values, log_t, bits, scales)
             if not given_resp:
+                # The entropy term is sum r (log r - log s): its copy is taken before the labels.
+                if want_entropy:
+                    copy_rows(resp, log_prob, n_rows)
+                if labelled:
+                    apply_labels(resp, n_rows, start, hard_labels, log_soft)
                 if labels_only:
                     row_max(resp, n_rows, log_norm, label)
                     for b in range(n_rows):
                         out_label[start + b] = label[b]
                     continue
-                if want_entropy:
-                    copy_rows(resp, log_prob, n_rows)
                 normalize(resp, n_rows, log_norm, label, total, bits, scales)
                 if want_entropy:
                     stat_entropy[group] += weighted_entropy(resp, log_prob, log_norm, weight, n_rows, total)
