@@ -9,7 +9,10 @@ family and the algorithm through a few hooks:
   covariance), or None;
 - ``_update_rule(resolved, dtype)``: ``update(stats, total_weight=None) -> state``,
   the M-step (or variational update) from the pass's statistics (called through
-  ``_next_state(update, stats, state)``, where an update may start from the old state);
+  ``_next_state(update, stats, state)`` with the keywords ``_update_options(state)``
+  gives, where an update may start from the old state; the fields of the
+  parameters named by ``fixed`` (``_FIXABLE``) are then held at the old state's);
+- ``_parameter_counts()``: the free parameters by name, for bic, aic and select;
 - ``_bound(stats, old, new, resolved, total_weight)``: the bound reported for an
   iteration that took ``old`` to ``new``;
 - ``_kernel_params_of(state, reference=None)``: the pass's inputs for a state;
@@ -434,8 +437,44 @@ class BaseMixture(DensityMixin, BaseEstimator):
         return step
 
     def _next_state(self, update, stats, state):
-        """The update of an iteration from ``state`` whose pass gave ``stats``."""
-        return update(stats)
+        """The update of an iteration from ``state`` whose pass gave ``stats``, its
+        fixed parameters (``fixed``) held at ``state``'s values."""
+        return self._hold(update(stats, **self._update_options(state)), state)
+
+    def _update_options(self, state):
+        """Keyword arguments of the update that depend on the state it starts from (none by default)."""
+        return {}
+
+    # ------------------------------------------------------ fixed parameters
+
+    #: What ``fixed`` may name: each name's state fields, and the ``*_init`` parameter holding its value.
+    _FIXABLE: dict = {}
+
+    def _fixed(self):
+        """The validated names of ``fixed``, a tuple; raises a ValueError for a name the
+        estimator cannot hold or whose ``*_init`` value is missing."""
+        fixed = getattr(self, "fixed", None)
+        if fixed is None:
+            return ()
+        names = (fixed,) if isinstance(fixed, str) else tuple(fixed)
+        for name in names:
+            if name not in self._FIXABLE:
+                allowed = ", ".join(repr(n) for n in self._FIXABLE) or "nothing"
+                raise ValueError(f"fixed may name {allowed} for {type(self).__name__}, got {name!r}")
+            init = self._FIXABLE[name][1]
+            if getattr(self, init) is None:
+                raise ValueError(f"fixed names {name!r}, which is held at {init}: set {init}")
+        return names
+
+    def _hold(self, new, state):
+        """``new`` with the fields of the fixed parameters taken from ``state`` (a constrained M-step)."""
+        fields = [field for name in self._fixed() for field in self._FIXABLE[name][0]]
+        return new._replace(**{field: getattr(state, field) for field in fields}) if fields else new
+
+    def _n_parameters(self):
+        """Free parameters of the fitted model: those of ``_parameter_counts()`` that are not fixed."""
+        fixed = self._fixed()
+        return int(sum(count for name, count in self._parameter_counts().items() if name not in fixed))
 
     def _set_run(self, converged, n_iter, lower_bound, lower_bounds):
         """The fitted attributes that describe the run (any fit route)."""
@@ -445,7 +484,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
         self.lower_bounds_ = lower_bounds
 
     def _check_initial_parameters(self, n_features):
-        """Validate user-supplied initial parameters (GaussianMixture has some)."""
+        """Validate user-supplied initial parameters, and ``fixed``."""
+        self._fixed()
 
     def _set_resolved(self, resolved):
         """Store the resolved settings as fitted attributes (if any)."""
@@ -602,8 +642,9 @@ class BaseMixture(DensityMixin, BaseEstimator):
 
 
 class CriteriaMixin:
-    """bic and aic, for an estimator that supplies ``_n_parameters()`` (the fitted
-    model's free parameters) and ``_free_per_component()`` (those a component holds
+    """bic and aic, for an estimator that supplies ``_parameter_counts()`` (the fitted
+    model's free parameters by name, as ``fixed`` names them; ``_n_parameters()`` counts
+    those not fixed) and ``_free_per_component()`` (those a component holds
     of its own, its weight apart: ``select`` marks a fit 'degenerate' when a
     component has fewer effective points)."""
 

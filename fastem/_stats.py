@@ -49,6 +49,21 @@ def combine_stats(a, b=None, scale_a=1.0, scale_b=1.0):
     return a._replace(**{f: scale_a * getattr(a, f) + scale_b * getattr(b, f) for f in fields})
 
 
+def about_held_means(stats, means):
+    """The statistics about ``means`` (k, d) held fixed: reference ``means``, s1 zero and
+    s2 the scatter sum_i w_i r_ij (x_i - mu_j)(x_i - mu_j)^T (its diagonal for the DIAG
+    layout). An update's covariances from them are those about the held means: the
+    conditional maximum (or mode) given them, a constrained M-step."""
+    delta = means - stats.reference
+    n, s1 = stats.n, stats.s1
+    if stats.s2.ndim == 3:
+        s2 = (stats.s2 - s1[:, :, None] * delta[:, None, :] - delta[:, :, None] * s1[:, None, :]
+              + n[:, None, None] * delta[:, :, None] * delta[:, None, :])
+    else:
+        s2 = stats.s2 - 2.0 * s1 * delta + n[:, None] * delta**2
+    return stats._replace(s1=np.zeros_like(s1), s2=s2, reference=np.broadcast_to(means, s1.shape))
+
+
 def stats_from_sums(sums, reference, log_likelihood, family, entropy=0.0):
     """Stats from the pass's summed features: N, S1 and S2 about ``reference``."""
     n_components, n_stat = sums.shape

@@ -87,6 +87,10 @@ _COMMON_DOC = """
         'bound' stops when the bound changes by less than ``tol`` (scikit-learn's
         rule); 'parameters' when no parameter array changes by more than ``tol``
         relative to its largest entry.
+    fixed : str or tuple of str, default=None
+        Parameters held at their initial values while the others are fitted
+        (maximum likelihood or MAP; a constrained M-step): {fixable}.
+        ``bic``, ``aic`` and ``select`` count only the fitted parameters.
 
     Attributes
     ----------
@@ -116,12 +120,15 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
         "weights_init": ["array-like", None],
         "means_init": ["array-like", None],
         "variational": ["boolean"],
+        "fixed": [None, str, list, tuple],
     }
+
+    _FIXABLE = {"weights": (("weights",), "weights_init"), "means": (("means",), "means_init")}
 
     def __init__(self, n_components=1, *, tol=1e-3, max_iter=100, n_init=1, init_params="kmeans", weights_init=None,
                  means_init=None, random_state=None, warm_start=False, verbose=0, verbose_interval=10,
                  n_threads=None, prior=None, variational=False, learning_decay=0.7, learning_offset=10.0,
-                 convergence="bound"):
+                 convergence="bound", fixed=None):
         self.n_components = n_components
         self.tol = tol
         self.max_iter = max_iter
@@ -139,6 +146,7 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
         self.convergence = convergence
+        self.fixed = fixed
 
     # -------------------------------------------------------------- family
 
@@ -267,6 +275,9 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
         return kernel_params(theta, constant, log_weights_of(state.weights), family.rounding_point(state.means))
 
     def _check_initial_parameters(self, n_features):
+        if self._fixed() and self.variational:
+            raise ValueError("fixed parameters are held point values: not with variational=True, "
+                             "which fits a posterior over them")
         weights = means = None
         if self.weights_init is not None:
             weights = check_weights_init(self.weights_init, self.n_components)
@@ -325,8 +336,8 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
         return np.asarray(self._family().sample(np.asarray(self.means_, dtype=np.float64), counts, rng),
                           dtype=np.float64)
 
-    def _n_parameters(self):
-        return int(self.n_components * self._family().n_free() + self.n_components - 1)
+    def _parameter_counts(self):
+        return {"weights": self.n_components - 1, "means": self.n_components * self._family().n_free()}
 
     def _free_per_component(self):
         return self._family().n_free()
@@ -343,6 +354,7 @@ class PoissonMixture(FamilyMixture):
     log-likelihood includes -log x!.
     """ + _COMMON_DOC.format(
         kmeans_note="", means_shape="(n_components, n_features)", means_meaning="The rates of every component.",
+        fixable="'weights' (held at ``weights_init``) and 'means' (``means_init``)",
         prior_name="PoissonPrior", prior_default="Gamma rates, one pseudo-row at each feature's mean count",
         log_base="-log x! included")
 
@@ -360,7 +372,7 @@ class BernoulliMixture(FamilyMixture):
     ``means_[j, c]`` that feature c is 1.
     """ + _COMMON_DOC.format(
         kmeans_note="", means_shape="(n_components, n_features)",
-        means_meaning="The probabilities that each feature is 1, per component.",
+        means_meaning="The probabilities that each feature is 1, per component.", fixable="'weights' (held at ``weights_init``) and 'means' (``means_init``)",
         prior_name="BernoulliPrior", prior_default="Beta(1.5, 1.5) for every probability", log_base="h = 1")
 
     _parameter_constraints: dict = {**FamilyMixture._parameter_constraints,
@@ -378,7 +390,7 @@ class CategoricalMixture(FamilyMixture):
     The pass reads each column as one indicator per category.
     """ + _COMMON_DOC.format(
         kmeans_note=": one indicator per category", means_shape="(n_components, sum of n_categories_)",
-        means_meaning="Every column's category probabilities, columns one after another.",
+        means_meaning="Every column's category probabilities, columns one after another.", fixable="'weights' (held at ``weights_init``) and 'means' (``means_init``)",
         prior_name="CategoricalPrior",
         prior_default="Dirichlet 1 + 1 / L_c for each of the L_c categories of column c", log_base="h = 1") + """
     n_categories : None or array-like of int of shape (n_features,), default=None
@@ -402,12 +414,13 @@ class CategoricalMixture(FamilyMixture):
     def __init__(self, n_components=1, *, n_categories=None, tol=1e-3, max_iter=100, n_init=1, init_params="kmeans",
                  weights_init=None, means_init=None, random_state=None, warm_start=False, verbose=0,
                  verbose_interval=10, n_threads=None, prior=None, variational=False, learning_decay=0.7,
-                 learning_offset=10.0, convergence="bound"):
+                 learning_offset=10.0, convergence="bound", fixed=None):
         super().__init__(n_components, tol=tol, max_iter=max_iter, n_init=n_init, init_params=init_params,
                          weights_init=weights_init, means_init=means_init, random_state=random_state,
                          warm_start=warm_start, verbose=verbose, verbose_interval=verbose_interval,
                          n_threads=n_threads, prior=prior, variational=variational,
-                         learning_decay=learning_decay, learning_offset=learning_offset, convergence=convergence)
+                         learning_decay=learning_decay, learning_offset=learning_offset, convergence=convergence,
+                         fixed=fixed)
         self.n_categories = n_categories
 
     _posterior_attributes = ("concentration_",)

@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from fastem._stats import about_held_means
 from fastem.covariance import (
     COVARIANCE_MODELS,
     LOG_2PI,
@@ -118,7 +119,7 @@ def moments(stats, covariance_type, reg_covar, dtype):
     return nk, means, covariances
 
 
-def ml_update(stats, covariance_type, reg_covar, dtype, total_weight=None):
+def ml_update(stats, covariance_type, reg_covar, dtype, total_weight=None, held_means=None):
     """Maximum-likelihood parameters from the statistics of one pass (scikit-learn's M-step).
 
     Parameters
@@ -132,6 +133,9 @@ def ml_update(stats, covariance_type, reg_covar, dtype, total_weight=None):
     total_weight : float, optional
         Divide the counts by this to get the weights (initialization, as
         scikit-learn does); by default the counts are renormalized.
+    held_means : ndarray of shape (n_components, n_features), optional
+        Means held fixed: the covariances are the scatter about them (the
+        conditional maximum given them), and they are the means returned.
 
     Returns
     -------
@@ -142,13 +146,17 @@ def ml_update(stats, covariance_type, reg_covar, dtype, total_weight=None):
     IllDefinedCovariance
         When a covariance is not positive definite.
     """
+    if held_means is not None:
+        stats = about_held_means(stats, held_means)
     nk, means, covariances = moments(stats, covariance_type, reg_covar, dtype)
+    if held_means is not None:
+        means = held_means
     weights = nk / (nk.sum() if total_weight is None else total_weight)
     chol = precision_cholesky(covariances, covariance_type, float32=np.dtype(dtype) == np.float32)
     return GaussianParams(weights, means, covariances, chol)
 
 
-def map_update(stats, covariance_type, reg_covar, dtype, prior):
+def map_update(stats, covariance_type, reg_covar, dtype, prior, held_means=None):
     """Posterior-mode (MAP) parameters from the statistics of one pass.
 
     The joint mode of the conjugate model of :mod:`fastem.prior`, with
@@ -168,19 +176,28 @@ def map_update(stats, covariance_type, reg_covar, dtype, prior):
     ``reg_covar`` is added to the diagonal afterwards, as for ML. N_k gets
     scikit-learn's 10 * eps, as in :func:`ml_update`.
 
+    With ``held_means`` (k, d) fixed, the covariances are the conditional mode
+    given them: S_k the scatter about mu_k, and B_k = S_k + kappa0 (mu_k - m0)(mu_k - m0)^T
+    (the mean prior's whole term) over the same divisors.
+
     Returns
     -------
     params : GaussianParams
     """
+    if held_means is not None:
+        stats = about_held_means(stats, held_means)
     n = stats.n
     nk = n + count_pad(dtype)
     d = stats.s1.shape[1]
     xbar = (stats.s1 + n[:, None] * stats.reference) / nk[:, None]
     kappa, m0, nu, psi = prior.mean_precision_prior, prior.mean_prior, prior.degrees_of_freedom_prior, prior.covariance_prior
     c = 1.0 if kappa > 0 else 0.0
-    means = (nk[:, None] * xbar + kappa * m0) / (nk + kappa)[:, None]
-    offset = xbar - m0
-    shrink = kappa * nk / (nk + kappa)
+    if held_means is None:
+        means = (nk[:, None] * xbar + kappa * m0) / (nk + kappa)[:, None]
+        offset = xbar - m0
+        shrink = kappa * nk / (nk + kappa)
+    else:
+        means, offset, shrink = held_means, held_means - m0, np.full(nk.shape, float(kappa))
     model = COVARIANCE_MODELS[covariance_type]
     b = model.map_scatter(model.scatter_about_mean(stats), shrink, offset)
     covariances = model.map_covariances(b, nk, psi, nu, c, d, reg_covar)
@@ -234,7 +251,15 @@ def from_slots(covariance_type, cov, chol):
     return COVARIANCE_MODELS[covariance_type].from_slots(cov, chol)
 
 
+def parameter_counts(covariance_type, n_components, n_features):
+    """Free parameters of each kind, as scikit-learn counts them for BIC/AIC."""
+    return {
+        "weights": n_components - 1,
+        "means": n_features * n_components,
+        "covariances": COVARIANCE_MODELS[covariance_type].n_covariance_parameters(n_components, n_features),
+    }
+
+
 def n_parameters(covariance_type, n_components, n_features):
     """Number of free parameters, as scikit-learn counts them for BIC/AIC."""
-    cov_params = COVARIANCE_MODELS[covariance_type].n_covariance_parameters(n_components, n_features)
-    return int(cov_params + n_features * n_components + n_components - 1)
+    return int(sum(parameter_counts(covariance_type, n_components, n_features).values()))

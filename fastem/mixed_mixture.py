@@ -57,6 +57,8 @@ class MixedMixture(FamilyMixture):
         :meth:`partial_fit`'s step size.
     convergence : {'bound', 'parameters'}, default='bound'
         As for :class:`fastem.PoissonMixture`.
+    fixed : 'weights' or None, default=None
+        Hold the weights at ``weights_init`` (maximum likelihood or MAP).
 
     Attributes
     ----------
@@ -92,6 +94,9 @@ class MixedMixture(FamilyMixture):
         As for :class:`fastem.PoissonMixture`.
     """
 
+    # A group's means alone are not its parameters (a Gaussian group's covariances): the weights only.
+    _FIXABLE = {"weights": (("weights",), "weights_init")}
+
     _parameter_constraints: dict = {
         **FamilyMixture._parameter_constraints,
         "groups": [list, None],
@@ -103,12 +108,13 @@ class MixedMixture(FamilyMixture):
     def __init__(self, n_components=1, *, groups=None, reg_covar=1e-6, tol=1e-3, max_iter=100, n_init=1,
                  init_params="kmeans", weights_init=None, means_init=None, random_state=None, warm_start=False,
                  verbose=0, verbose_interval=10, n_threads=None, prior=None, variational=False, learning_decay=0.7,
-                 learning_offset=10.0, convergence="bound"):
+                 learning_offset=10.0, convergence="bound", fixed=None):
         super().__init__(n_components, tol=tol, max_iter=max_iter, n_init=n_init, init_params=init_params,
                          weights_init=weights_init, means_init=means_init, random_state=random_state,
                          warm_start=warm_start, verbose=verbose, verbose_interval=verbose_interval,
                          n_threads=n_threads, prior=prior, variational=variational,
-                         learning_decay=learning_decay, learning_offset=learning_offset, convergence=convergence)
+                         learning_decay=learning_decay, learning_offset=learning_offset, convergence=convergence,
+                         fixed=fixed)
         self.groups = groups
         self.reg_covar = reg_covar
 

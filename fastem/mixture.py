@@ -73,6 +73,13 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         'bound' stops when the bound changes by less than ``tol`` (scikit-learn's
         rule); 'parameters' when no parameter array changes by more than ``tol``
         relative to its largest entry.
+    fixed : str or tuple of str, default=None
+        Parameters held at their initial values while the others are fitted
+        (a constrained M-step: the bound still never decreases): any of
+        'weights' (held at ``weights_init``), 'means' (``means_init``; the
+        covariances are then taken about them) and 'covariances'
+        (``precisions_init``). ``bic``, ``aic`` and ``select`` count only the
+        fitted parameters.
 
     Attributes
     ----------
@@ -103,6 +110,13 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         "means_init": ["array-like", None],
         "precisions_init": ["array-like", None],
         "prior": [None, StrOptions({"default"}), GaussianPrior],
+        "fixed": [None, str, list, tuple],
+    }
+
+    _FIXABLE = {
+        "weights": (("weights",), "weights_init"),
+        "means": (("means",), "means_init"),
+        "covariances": (("covariances", "precisions_cholesky"), "precisions_init"),
     }
 
     def __init__(
@@ -127,6 +141,7 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         learning_decay=0.7,
         learning_offset=10.0,
         convergence="bound",
+        fixed=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -147,6 +162,7 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
         self.convergence = convergence
+        self.fixed = fixed
 
     # ---------------------------------------------------------------- hooks
 
@@ -172,15 +188,21 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         return gaussian.kernel_params(params, self.covariance_type, reference)
 
     def _update_rule(self, prior, dtype):
-        """``update(stats, total_weight=None) -> params``: the ML or the MAP M-step."""
+        """``update(stats, total_weight=None, held_means=None) -> params``: the ML or the MAP M-step."""
         ctype, reg_covar = self.covariance_type, self.reg_covar
         if prior is None:
-            return lambda stats, total_weight=None: gaussian.ml_update(stats, ctype, reg_covar, dtype, total_weight)
-        return lambda stats, total_weight=None: gaussian.map_update(stats, ctype, reg_covar, dtype, prior)
+            return lambda stats, total_weight=None, held_means=None: gaussian.ml_update(
+                stats, ctype, reg_covar, dtype, total_weight, held_means)
+        return lambda stats, total_weight=None, held_means=None: gaussian.map_update(
+            stats, ctype, reg_covar, dtype, prior, held_means)
+
+    def _update_options(self, state):
+        """Held means are the state's: the covariances are taken about them."""
+        return {"held_means": state.means} if "means" in self._fixed() else {}
 
     def _step_rule(self, source, prior, update):
         """Maximum likelihood over data in memory: the pass and a compiled update (see _source.MLSteps)."""
-        if prior is None and isinstance(source, ArraySource):
+        if prior is None and isinstance(source, ArraySource) and not self._fixed():
             return MLSteps(source, self.n_components, self.covariance_type, self.reg_covar)
         return super()._step_rule(source, prior, update)
 
@@ -197,6 +219,7 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
             and not self.verbose
             and self.max_iter > 0
             and self.convergence == "bound"
+            and not self.fixed
             and not (self.warm_start and hasattr(self, "converged_"))
         )
 
@@ -232,7 +255,8 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         self._set_run(outcome.converged, outcome.n_iter, outcome.lower_bound, outcome.lower_bounds)
 
     def _check_initial_parameters(self, n_features):
-        """Validated copies of the user's initial parameters (never stored on self)."""
+        """Validated copies of the user's initial parameters (never stored on self), and ``fixed``."""
+        super()._check_initial_parameters(n_features)
         weights = means = precisions = None
         if self.weights_init is not None:
             weights = check_weights_init(self.weights_init, self.n_components)
@@ -275,5 +299,6 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         self.precisions_cholesky_ = params.precisions_cholesky.astype(dtype)
         self.precisions_ = gaussian.precisions_from_cholesky(params.precisions_cholesky, self.covariance_type).astype(dtype)
 
-    def _n_parameters(self):
-        return gaussian.n_parameters(self.covariance_type, self.n_components, self.means_.shape[1])
+    def _parameter_counts(self):
+        k, d = self.means_.shape
+        return gaussian.parameter_counts(self.covariance_type, k, d)

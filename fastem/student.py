@@ -34,6 +34,7 @@ import numpy as np
 from scipy.special import digamma, gammaln, zeta
 
 from fastem import gaussian
+from fastem._stats import about_held_means
 from fastem.covariance import COVARIANCE_MODELS, count_pad
 
 #: The range the degrees of freedom are estimated in. On Gaussian data the
@@ -112,7 +113,8 @@ def solve_dof(mass, statistic, start):
     return np.where(alive, dof, start)
 
 
-def ecm_update(stats, covariance_type, reg_covar, dtype, dof, *, estimate_dof, prior=None, total_weight=None):
+def ecm_update(stats, covariance_type, reg_covar, dtype, dof, *, estimate_dof, prior=None, total_weight=None,
+               held_means=None):
     """One ECM M-step: weights, locations, scale matrices, then (when estimated) nu.
 
     ``stats`` are the pass's Student-t statistics (``Stats.robust`` set), or
@@ -121,13 +123,17 @@ def ecm_update(stats, covariance_type, reg_covar, dtype, dof, *, estimate_dof, p
     (fastem.prior), locations and scales take the posterior mode of the
     Gaussian conjugate model with the u-weighted statistics and N_j counts;
     nu keeps its maximum-likelihood step. ``total_weight`` divides the counts
-    into weights (initialization, as for Gaussians).
+    into weights (initialization, as for Gaussians). With ``held_means`` the
+    locations stay there and the scales are taken about them (the
+    conditional step, as fastem.gaussian.map_update does for Gaussians).
 
     Returns
     -------
     params : StudentTParams
     """
     model = COVARIANCE_MODELS[covariance_type]
+    if held_means is not None:
+        stats = about_held_means(stats, held_means)
     pad = count_pad(dtype)
     n_u = stats.n
     mass = n_u if stats.robust is None else stats.robust[0]
@@ -137,14 +143,17 @@ def ecm_update(stats, covariance_type, reg_covar, dtype, dof, *, estimate_dof, p
     xbar = (stats.s1 + n_u[:, None] * stats.reference) / weighted[:, None]
     scatter = model.scatter_about_mean(stats)
     if prior is None:
-        means = xbar
+        means = xbar if held_means is None else held_means
         covariances = model.ml_covariances(stats, scatter, counts, reg_covar, dtype)
         weights = counts / (counts.sum() if total_weight is None else total_weight)
     else:
         kappa, m0 = prior.mean_precision_prior, prior.mean_prior
-        means = (weighted[:, None] * xbar + kappa * m0) / (weighted + kappa)[:, None]
-        shrink = kappa * weighted / (weighted + kappa)
-        b = model.map_scatter(scatter, shrink, xbar - m0)
+        if held_means is None:
+            means = (weighted[:, None] * xbar + kappa * m0) / (weighted + kappa)[:, None]
+            offset, shrink = xbar - m0, kappa * weighted / (weighted + kappa)
+        else:
+            means, offset, shrink = held_means, held_means - m0, np.full(weighted.shape, float(kappa))
+        b = model.map_scatter(scatter, shrink, offset)
         c = 1.0 if kappa > 0 else 0.0
         covariances = model.map_covariances(b, counts, prior.covariance_prior, prior.degrees_of_freedom_prior, c, d,
                                             reg_covar)
@@ -168,8 +177,3 @@ def sample(rng, params, covariance_type, counts):
         scale = rng.gamma(0.5 * nu, 2.0 / nu, size=int(count))
         rows.append(mean + np.asarray(part, dtype=np.float64).reshape(int(count), -1) / np.sqrt(scale)[:, None])
     return rows
-
-
-def n_parameters(covariance_type, n_components, n_features, dof_estimated):
-    """The Gaussian mixture's free parameters, plus one nu per component when estimated."""
-    return gaussian.n_parameters(covariance_type, n_components, n_features) + (n_components if dof_estimated else 0)

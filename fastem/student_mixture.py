@@ -49,7 +49,7 @@ class StudentTMixture(GaussianMixture):
         positive number, or one per component, holds them fixed.
     dof_init : float or array-like of shape (n_components,), default=10.0
         The degrees of freedom the estimation starts from.
-    tol, reg_covar, max_iter, n_init, init_params, weights_init, means_init, precisions_init, random_state, warm_start, verbose, verbose_interval, n_threads, learning_decay, learning_offset, convergence
+    tol, reg_covar, max_iter, n_init, init_params, weights_init, means_init, precisions_init, random_state, warm_start, verbose, verbose_interval, n_threads, learning_decay, learning_offset, convergence, fixed
         As for :class:`fastem.GaussianMixture`; ``precisions_init`` are
         inverse scale matrices, and the initial locations and scales are
         the Gaussian ones of the initial responsibilities.
@@ -109,6 +109,7 @@ class StudentTMixture(GaussianMixture):
         learning_decay=0.7,
         learning_offset=10.0,
         convergence="bound",
+        fixed=None,
     ):
         super().__init__(
             n_components,
@@ -130,6 +131,7 @@ class StudentTMixture(GaussianMixture):
             learning_decay=learning_decay,
             learning_offset=learning_offset,
             convergence=convergence,
+            fixed=fixed,
         )
         self.dof = dof
         self.dof_init = dof_init
@@ -150,13 +152,13 @@ class StudentTMixture(GaussianMixture):
         return student.kernel_params(params, self.covariance_type, reference)
 
     def _update_rule(self, prior, dtype):
-        """``update(stats, total_weight=None) -> params``: one ECM M-step (ML or MAP)."""
+        """``update(stats, total_weight=None, dof=..., held_means=None) -> params``: one ECM M-step (ML or MAP)."""
         ctype, reg_covar, estimate = self.covariance_type, self.reg_covar, self.dof is None
         start = self._starting_dof()
 
-        def update(stats, total_weight=None, dof=start):
+        def update(stats, total_weight=None, dof=start, held_means=None):
             return student.ecm_update(stats, ctype, reg_covar, dtype, dof, estimate_dof=estimate, prior=prior,
-                                      total_weight=total_weight)
+                                      total_weight=total_weight, held_means=held_means)
 
         return update
 
@@ -164,9 +166,9 @@ class StudentTMixture(GaussianMixture):
         """One pass and one ECM update (GaussianMixture's compiled ML steps are Gaussian)."""
         return BaseMixture._step_rule(self, source, prior, update)
 
-    def _next_state(self, update, stats, state):
+    def _update_options(self, state):
         """nu's search starts from the state's own nu, a step or two from the root near convergence."""
-        return update(stats, dof=state.dof)
+        return {**super()._update_options(state), "dof": state.dof}
 
     def _initial_state(self, source, random_state, update):
         params = super()._initial_state(source, random_state, update)
@@ -185,8 +187,9 @@ class StudentTMixture(GaussianMixture):
         super()._set_state(params, dtype)
         self.dof_ = np.array(params.dof, dtype=np.float64)
 
-    def _n_parameters(self):
-        return student.n_parameters(self.covariance_type, self.n_components, self.means_.shape[1], self.dof is None)
+    def _parameter_counts(self):
+        counts = super()._parameter_counts()
+        return {**counts, "dof": self.n_components} if self.dof is None else counts
 
     def _sample_rows(self, counts, rng):
         return np.vstack(student.sample(rng, self._state(), self.covariance_type, counts))

@@ -1,0 +1,198 @@
+"""Fixed parameters (``fixed``): a constrained M-step against its direct twin, the
+MAP conditional mode, the bound, the parameter counts and bad input."""
+
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+from sklearn.exceptions import ConvergenceWarning
+
+import fastem
+import naive
+import naive_families
+from fastem import GaussianMixture
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+SUBSETS = [s for r in (1, 2) for s in itertools.combinations(("weights", "means", "covariances"), r)]
+
+
+def quiet(function, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return function(*args, **kwargs)
+
+
+def blobs(n_samples=600, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0, 0.0], [3.0, 0.5, -1.0], [1.0, 3.0, 2.0]])
+    truth = rng.integers(0, 3, n_samples)
+    return centres[truth] + rng.normal(size=(n_samples, 3)) * np.array([1.0, 0.7, 1.3]), truth
+
+
+def start(covariance_type, seed=1):
+    """Initial parameters away from the fit's: weights, means and covariances to hold."""
+    params = naive.random_params(np.random.default_rng(seed), covariance_type, 3, 3)
+    precisions = fastem.gaussian.precisions_from_cholesky(params.precisions_cholesky, covariance_type)
+    init = dict(weights_init=params.weights, means_init=params.means / 3.0, precisions_init=precisions)
+    return init, (params.weights, params.means / 3.0, params.covariances)
+
+
+def constrained_m_step(X, resp, covariance_type, reg_covar, fixed, held, w):
+    """The ML update with the fixed parameters held: covariances about the held means when they are fixed."""
+    weights, means, covariances = naive.m_step(X, resp, covariance_type, reg_covar, w)
+    if "means" in fixed:
+        means = held[1]
+        wr = resp * w[:, None]
+        nk = wr.sum(axis=0) + 10 * np.finfo(np.float64).eps
+        scatters = np.stack([(wr[:, j, None] * (X - means[j])).T @ (X - means[j]) for j in range(3)])
+        d = X.shape[1]
+        covariances = {
+            "full": lambda: scatters / nk[:, None, None] + reg_covar * np.eye(d),
+            "tied": lambda: scatters.sum(axis=0) / nk.sum() + reg_covar * np.eye(d),
+            "diag": lambda: np.stack([np.diag(s) for s in scatters]) / nk[:, None] + reg_covar,
+            "spherical": lambda: np.stack([np.diag(s).mean() for s in scatters]) / nk + reg_covar,
+        }[covariance_type]()
+    new = [weights, means, covariances]
+    for index, name in enumerate(("weights", "means", "covariances")):
+        if name in fixed:
+            new[index] = held[index]
+    return new
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("fixed", SUBSETS, ids="+".join)
+def test_iterates_equal_a_direct_constrained_em(covariance_type, fixed):
+    X, _ = blobs(seed=2)
+    w = np.random.default_rng(3).uniform(0.5, 2.0, X.shape[0])
+    init, held = start(covariance_type)
+    fitted = quiet(GaussianMixture(3, covariance_type=covariance_type, tol=0.0, max_iter=4, fixed=fixed, **init).fit,
+                   X, sample_weight=w)
+    params, bounds = list(held), []
+    for _ in range(4):
+        log_norm, resp = naive.e_step(X, *params, covariance_type)
+        bounds.append(w @ log_norm / w.sum())
+        params = constrained_m_step(X, resp, covariance_type, 1e-6, fixed, held, w)
+    np.testing.assert_allclose(fitted.weights_, params[0], rtol=1e-9)
+    np.testing.assert_allclose(fitted.means_, params[1], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fitted.covariances_, params[2], rtol=1e-9)
+    np.testing.assert_allclose(fitted.lower_bounds_, bounds, rtol=1e-10)
+    for name, attribute, value in (("weights", "weights_", held[0]), ("means", "means_", held[1])):
+        if name in fixed:
+            np.testing.assert_array_equal(getattr(fitted, attribute), value)
+
+
+def test_map_with_held_means_takes_the_conditional_mode():
+    """Full covariances, means held: Sigma_j = (Psi0 + S_j + kappa0 (mu_j - m0)(mu_j - m0)^T) / (nu0 + N_j + d + 2)."""
+    X, _ = blobs(seed=4)
+    init, held = start("full")
+    model = GaussianMixture(3, tol=0.0, max_iter=1, prior="default", fixed="means", reg_covar=0.0, **init)
+    quiet(model.fit, X)
+    prior = model.prior_
+    _, resp = naive.e_step(X, *held, "full")
+    nk = resp.sum(axis=0) + 10 * np.finfo(np.float64).eps
+    d = X.shape[1]
+    for j in range(3):
+        mu = held[1][j]
+        scatter = (resp[:, j, None] * (X - mu)).T @ (X - mu)
+        offset = mu - prior.mean_prior
+        expected = ((prior.covariance_prior + scatter + prior.mean_precision_prior * np.outer(offset, offset))
+                    / (prior.degrees_of_freedom_prior + nk[j] + d + 2))
+        np.testing.assert_allclose(model.covariances_[j], expected, rtol=1e-9)
+    np.testing.assert_array_equal(model.means_, held[1])
+
+
+@pytest.mark.parametrize("fixed", SUBSETS, ids="+".join)
+@pytest.mark.parametrize("prior", [None, "default"])
+def test_bound_never_decreases(fixed, prior):
+    X, _ = blobs(seed=5)
+    for covariance_type in COVARIANCE_TYPES:
+        init, _ = start(covariance_type, seed=6)
+        model = quiet(GaussianMixture(3, covariance_type=covariance_type, tol=0.0, max_iter=30, prior=prior,
+                                      fixed=fixed, **init).fit, X)
+        bounds = np.asarray(model.lower_bounds_)
+        assert np.all(np.diff(bounds) >= -1e-10 * np.abs(bounds[1:])), (covariance_type, np.diff(bounds).min())
+
+
+def test_student_t_holds_means_and_weights():
+    from test_student import make_data
+
+    X, _ = make_data(800, seed=7)
+    means = np.array([[0.5, 0.0, 0.0], [6.0, 5.0, -4.0]])
+    for prior in (None, "default"):
+        model = quiet(fastem.StudentTMixture(2, tol=0.0, max_iter=25, means_init=means, weights_init=[0.5, 0.5],
+                                             fixed=("means", "weights"), prior=prior).fit, X)
+        np.testing.assert_array_equal(model.means_, means)
+        np.testing.assert_array_equal(model.weights_, [0.5, 0.5])
+        bounds = np.asarray(model.lower_bounds_)
+        assert np.all(np.diff(bounds) >= -1e-10 * np.abs(bounds[1:]))
+    assert model._n_parameters() == 2 * 6 + 2  # scales and dof
+
+
+@pytest.mark.parametrize("family", ["poisson", "bernoulli"])
+def test_family_with_held_means_fits_the_weights_alone(family):
+    from test_families import estimator, make_data
+
+    X, _ = make_data(family, n_samples=1000, seed=8)
+    means = np.array([[1.0, 5.0, 1.0, 2.0, 0.5], [6.0, 1.5, 3.0, 0.5, 0.5]])[:, : X.shape[1]]
+    means = means if family == "poisson" else np.clip(means / 7.0, 0.05, 0.95)
+    model = quiet(estimator(family, n_components=2, tol=0.0, max_iter=5, weights_init=[0.5, 0.5], means_init=means,
+                            fixed="means").fit, X)
+    weights = np.array([0.5, 0.5])
+    for _ in range(5):
+        log_prob = naive_families.column_log_pmf(family, X, means) + np.log(weights)
+        resp = np.exp(log_prob - logsumexp(log_prob, axis=1)[:, None])
+        weights = resp.sum(axis=0) / X.shape[0]
+    np.testing.assert_array_equal(model.means_, means)
+    np.testing.assert_allclose(model.weights_, weights, rtol=1e-9)
+    assert model._n_parameters() == 1
+
+
+def test_criteria_count_the_fitted_parameters_only():
+    X, _ = blobs(seed=9)
+    init, _ = start("full")
+    free = GaussianMixture(3, **init).fit(X)
+    assert free._n_parameters() == 2 + 9 + 18
+    for fixed, count in ((("weights",), 27), (("means",), 20), (("covariances",), 11), (("weights", "means"), 18)):
+        model = quiet(GaussianMixture(3, fixed=fixed, **init).fit, X)
+        assert model._n_parameters() == count
+        expected = -2 * model.score(X) * X.shape[0] + count * np.log(X.shape[0])
+        assert model.bic(X) == pytest.approx(expected, rel=1e-12)
+    mixed = quiet(fastem.MixedMixture(3, weights_init=[0.2, 0.3, 0.5], fixed="weights").fit, X)
+    np.testing.assert_array_equal(mixed.weights_, [0.2, 0.3, 0.5])
+    assert mixed._n_parameters() == 3 * (3 + 6)
+
+
+def test_warm_start_and_partial_fit_keep_the_held_values():
+    X, _ = blobs(seed=10)
+    init, held = start("diag")
+    model = quiet(GaussianMixture(3, covariance_type="diag", fixed="covariances", warm_start=True, max_iter=3,
+                                  **init).fit, X)
+    quiet(model.fit, X)
+    np.testing.assert_allclose(model.covariances_, held[2], rtol=1e-14)
+    online = GaussianMixture(3, covariance_type="diag", fixed=("weights", "means"), **init)
+    for part in range(0, X.shape[0], 200):
+        online.partial_fit(X[part : part + 200])
+    np.testing.assert_array_equal(online.weights_, held[0])
+    np.testing.assert_array_equal(online.means_, held[1])
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: GaussianMixture(2, fixed="means"), "fixed names 'means', which is held at means_init: set means_init"),
+    (lambda: GaussianMixture(2, fixed=("weights", "covariances"), weights_init=[0.5, 0.5]),
+     "held at precisions_init: set precisions_init"),
+    (lambda: GaussianMixture(2, fixed="dof", means_init=np.zeros((2, 3))),
+     "fixed may name 'weights', 'means', 'covariances' for GaussianMixture, got 'dof'"),
+    (lambda: fastem.MixedMixture(2, fixed="means", means_init=np.zeros((2, 9))),
+     "fixed may name 'weights' for MixedMixture, got 'means'"),
+    (lambda: fastem.PoissonMixture(2, fixed="means", means_init=np.ones((2, 3)), variational=True),
+     "not with variational=True"),
+])
+def test_bad_fixed_is_refused_before_any_work(make, message):
+    X, _ = blobs(200, seed=11)
+    X = np.abs(np.round(X))
+    model = make()
+    with pytest.raises(ValueError, match=message):
+        model.fit(X)
+    assert not hasattr(model, "means_")
