@@ -121,3 +121,22 @@ def test_student_per_iteration(benchmark, library):
     benchmark.pedantic(fit_quietly, args=(model, X), rounds=3, iterations=1)
     benchmark.extra_info["lower_bound"] = float(model.lower_bound_)
     assert np.isfinite(model.lower_bound_)
+
+
+@pytest.mark.parametrize("kind", ["none", "hard", "soft"])
+def test_labels_per_iteration(benchmark, kind):
+    """GaussianMixture with known components for some rows, from the same start (bench/labels.py)."""
+    import fastem
+    from labels import labels_of
+
+    shape = PER_ITERATION_SHAPES[0]
+    X = data(shape)
+    start = starting_point(X, shape)
+    y = labels_of(shape.n_samples, shape.n_components, kind)
+    benchmark.group = f"labels per-iteration {shape.label}"
+    model = fastem.GaussianMixture(shape.n_components, covariance_type=shape.covariance_type, tol=0.0, max_iter=5,
+                                   **start)
+    fit_quietly(model, X, y)
+    benchmark.pedantic(fit_quietly, args=(model, X, y), rounds=3, iterations=1)
+    benchmark.extra_info["lower_bound"] = float(model.lower_bound_)
+    assert np.isfinite(model.lower_bound_)

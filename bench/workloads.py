@@ -74,10 +74,10 @@ def fixed_work_model(library, shape, start, max_iter, **extra):
     return cls(shape.n_components, covariance_type=shape.covariance_type, tol=0.0, max_iter=max_iter, **start, **extra)
 
 
-def fit_quietly(model, X):
+def fit_quietly(model, X, y=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return model.fit(X)
+        return model.fit(X) if y is None else model.fit(X, y)
 
 
 def best_time(function, repeat=3):
