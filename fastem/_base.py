@@ -43,6 +43,7 @@ from fastem._chunks import ChunkSource
 from fastem._dask import DaskSource, is_dask_array
 from fastem._driver import CONVERGENCE_RULES, Monitor, fit_restarts
 from fastem._labels import check_labels
+from fastem.missing import MissingRows, check_no_infinity
 from fastem._kernels import n_stats
 from fastem._source import ArraySource
 from fastem._threads import single_threaded_blas
@@ -287,7 +288,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
 
     def _online_step(self, X, sample_weight, first, labels=None):
         """The next online state, model state and bound; assigns nothing."""
-        source = ArraySource(X, sample_weight, n_threads=self.n_threads, labels=labels)
+        source = self._array_source(X, sample_weight, labels)
         batch_weight = source.total_weight
         if first:
             if X.shape[0] < self.n_components and not hasattr(self, "converged_"):
@@ -367,8 +368,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
             )
         sample_weight = check_sample_weight(sample_weight, X)
         labels = check_labels(y, X.shape[0], self.n_components)
-        source = ArraySource(X, sample_weight, n_threads=self.n_threads, labels=labels)
-        if labels is not None or not self._fit_whole(source):
+        source = self._array_source(X, sample_weight, labels)
+        if labels is not None or source.missing is not None or not self._fit_whole(source):
             with single_threaded_blas():
                 self._fit_source(source)
         return source
@@ -509,10 +510,26 @@ class BaseMixture(DensityMixin, BaseEstimator):
 
     # ----------------------------------------------------------------- data
 
+    #: Whether NaN in X marks missing entries (fastem.missing); otherwise it is an error.
+    _allow_nan = False
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = self._allow_nan
+        return tags
+
     def _data(self, X, *, reset, ensure_min_samples=1):
         """Validated X as the pass reads it; ``reset`` at the start of a fit."""
-        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=reset, ensure_min_samples=ensure_min_samples)
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=reset, ensure_min_samples=ensure_min_samples,
+                          ensure_all_finite=not self._allow_nan)
+        if self._allow_nan:  # NaN marks a missing entry; an infinity is named by row and column
+            check_no_infinity(X)
         return self._pass_data(X, fitting=reset)
+
+    def _array_source(self, X, sample_weight=None, labels=None):
+        """The in-memory source of validated X, its incomplete rows set apart where X has NaN."""
+        missing = MissingRows(X, sample_weight, labels) if self._allow_nan and np.isnan(X).any() else None
+        return ArraySource(X, sample_weight, n_threads=self.n_threads, labels=labels, missing=missing)
 
     def _pass_data(self, X, fitting):
         """The family's checks of validated float X, and the columns the pass reads (X itself by default)."""
@@ -539,7 +556,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
     def _evaluate(self, X, **wanted):
         check_is_fitted(self)
         X = self._data(X, reset=False)
-        source = ArraySource(X, n_threads=self.n_threads)
+        source = self._array_source(X)
         outputs = source.evaluate(self._kernel_params(), **wanted)
         log_base = self._log_base_rows(X) if wanted.get("log_norm") else None
         if log_base is not None:

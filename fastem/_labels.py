@@ -47,6 +47,11 @@ class RowLabels(NamedTuple):
         log_soft = self.log_soft[start:stop] if self.log_soft.shape[0] else self.log_soft
         return RowLabels(np.ascontiguousarray(hard), np.ascontiguousarray(log_soft))
 
+    def take_rows(self, rows):
+        """The labels of the rows at indices ``rows``."""
+        return RowLabels(self.hard[rows] if self.hard.shape[0] else self.hard,
+                         self.log_soft[rows] if self.log_soft.shape[0] else self.log_soft)
+
     def prior(self, n_components):
         """The labels as per-row prior probabilities (n, k): one-hot rows for hard labels,
         rows of ones where the component is unknown."""

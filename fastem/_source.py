@@ -7,6 +7,8 @@ so results are bitwise identical for any thread count.
 import numpy as np
 
 from fastem import gaussian
+from fastem.missing import evaluate as evaluate_missing
+from fastem.missing import statistics as missing_statistics
 from fastem._blocks import MAX_GROUPS, readonly
 from fastem._init import initial_responsibilities, unassigned_moment
 from fastem._labels import label_overlap, labelled_responsibilities, matching, no_labels
@@ -209,12 +211,18 @@ class ArraySource:
     n_threads : int or None
     labels : RowLabels or None
         Known components of some rows (fastem._labels.check_labels).
+    missing : MissingRows or None
+        X's incomplete rows (fastem.missing): the compiled pass then reads
+        ``missing.filled`` with the incomplete rows at weight zero, and their
+        statistics and per-row outputs come from fastem.missing.
     """
 
-    def __init__(self, X, sample_weight=None, n_threads=None, labels=None):
-        self.X = np.ascontiguousarray(X)
+    def __init__(self, X, sample_weight=None, n_threads=None, labels=None, missing=None):
+        self.missing = missing
+        self.X = np.ascontiguousarray(X if missing is None else missing.filled)
         self.labels = labels
         self.sample_weight = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=np.float64)
+        self._pass_weight = self.sample_weight if missing is None else missing.pass_weight
         self.n_threads = n_threads
         #: Whether float32 data may take float32 products in the statistics' passes.
         self.single_products = True
@@ -237,8 +245,11 @@ class ArraySource:
 
     def statistics(self, kparams, entropy=False):
         """E-step statistics about the reference point, with the log-likelihood (and the entropy term)."""
-        return run_pass(self.X, self.sample_weight, kparams, entropy=entropy, n_threads=self.n_threads,
-                        single=self.single_products, labels=self.labels)
+        stats = run_pass(self.X, self._pass_weight, kparams, entropy=entropy, n_threads=self.n_threads,
+                         single=self.single_products, labels=self.labels)
+        if self.missing is None:
+            return stats
+        return combine_stats(stats, missing_statistics(self.missing, kparams))
 
     def mean(self):
         """The (weighted) mean of the rows: the reference point of the initial statistics."""
@@ -311,6 +322,8 @@ class ArraySource:
             np.empty((n_samples if resp else 0, n_components)),
             np.empty(n_samples if label else 0, dtype=np.int64),
         )
-        run_pass(self.X, None, kparams, stats=False, outputs=outputs, n_threads=self.n_threads,
-                 labels=self.labels if labelled else None)
+        labels = self.labels if labelled else None
+        run_pass(self.X, None, kparams, stats=False, outputs=outputs, n_threads=self.n_threads, labels=labels)
+        if self.missing is not None:
+            evaluate_missing(self.missing, kparams, *outputs, labels=labels)
         return outputs

@@ -136,6 +136,9 @@ class StudentTMixture(GaussianMixture):
         self.dof = dof
         self.dof_init = dof_init
 
+    #: Missing values are GaussianMixture's alone: a t component's weights u depend on each row's observed dimension.
+    _allow_nan = False
+
     # ---------------------------------------------------------------- hooks
 
     def _starting_dof(self):

@@ -178,3 +178,67 @@ def labelled_em(X, y, weights, means, covariances, covariance_type, reg_covar, n
         resp = np.exp(log_prob - log_norm[:, None])
         weights, means, covariances = m_step(X, resp, covariance_type, reg_covar, sample_weight)
     return (weights, means, covariances), bounds
+
+
+def incomplete_log_prob(X, weights, means, covariances, covariance_type):
+    """(n, k) log w_j + log N(x_o; mu_o, Sigma_oo) of each row's observed coordinates, by scipy."""
+    k, d = means.shape
+    covs = full_covariances(covariances, covariance_type, k, d)
+    out = np.empty((X.shape[0], k))
+    for i, row in enumerate(np.asarray(X, dtype=np.float64)):
+        o = np.flatnonzero(~np.isnan(row))
+        for j in range(k):
+            density = multivariate_normal(means[j, o], covs[j][np.ix_(o, o)]).logpdf(row[o]) if o.size else 0.0
+            out[i, j] = np.log(weights[j]) + density
+    return out
+
+
+def incomplete_em(X, weights, means, covariances, covariance_type, reg_covar, n_iter, sample_weight=None):
+    """``n_iter`` iterations of EM for incomplete data (Ghahramani and Jordan 1994), row by row:
+    returns the parameters and the bound of each iteration's starting parameters. A row with
+    nothing observed is left out of the statistics."""
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    k = means.shape[0]
+    w = np.ones(n) if sample_weight is None else sample_weight
+    bounds = []
+    for _ in range(n_iter):
+        covs = full_covariances(covariances, covariance_type, k, d)
+        log_prob = incomplete_log_prob(X, weights, means, covariances, covariance_type)
+        log_norm = logsumexp(log_prob, axis=1)
+        bounds.append(w @ log_norm / w.sum())
+        resp = np.exp(log_prob - log_norm[:, None])
+        count = np.zeros(k)
+        first = np.zeros((k, d))
+        second = np.zeros((k, d, d))
+        for i in range(n):
+            o = np.flatnonzero(~np.isnan(X[i]))
+            m = np.flatnonzero(np.isnan(X[i]))
+            if o.size == 0:
+                continue
+            for j in range(k):
+                xhat = X[i].copy()
+                extra = np.zeros((d, d))
+                if m.size:
+                    gain = covs[j][np.ix_(m, o)] @ np.linalg.inv(covs[j][np.ix_(o, o)])
+                    xhat[m] = means[j, m] + gain @ (X[i, o] - means[j, o])
+                    extra[np.ix_(m, m)] = covs[j][np.ix_(m, m)] - gain @ covs[j][np.ix_(o, m)]
+                r = w[i] * resp[i, j]
+                count[j] += r
+                first[j] += r * xhat
+                second[j] += r * (np.outer(xhat, xhat) + extra)
+        nk = count + 10 * np.finfo(np.float64).eps
+        means = first / nk[:, None]
+        # About the new means: sum r ((xhat - mu)(xhat - mu)^T + C), with mu = first / nk.
+        scatters = second - (first[:, :, None] * means[:, None, :] + means[:, :, None] * first[:, None, :]) \
+            + count[:, None, None] * means[:, :, None] * means[:, None, :]
+        if covariance_type == "full":
+            covariances = scatters / nk[:, None, None] + reg_covar * np.eye(d)
+        elif covariance_type == "tied":
+            covariances = scatters.sum(axis=0) / nk.sum() + reg_covar * np.eye(d)
+        elif covariance_type == "diag":
+            covariances = np.stack([np.diag(s) for s in scatters]) / nk[:, None] + reg_covar
+        else:
+            covariances = np.stack([np.diag(s).mean() for s in scatters]) / nk + reg_covar
+        weights = nk / nk.sum()
+    return (weights, means, covariances), bounds

@@ -59,7 +59,7 @@ def test_partial_fit_after_fit_starts_from_the_fitted_model():
     "batch, message",
     [
         (np.ones((10, 2)), "expecting 3 features"),
-        (np.array([[np.nan, 0.0, 1.0]]), "NaN"),
+        (np.array([[np.inf, 0.0, 1.0]]), "X holds inf in row 0, column 0"),
     ],
 )
 def test_failed_partial_fit_leaves_the_model_unchanged(batch, message):

@@ -1,0 +1,158 @@
+"""Missing values (NaN) in GaussianMixture: exact EM for incomplete data against its
+row-by-row twin, the marginal densities, the bound, recovery, and what refuses NaN."""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
+from sklearn.exceptions import ConvergenceWarning
+
+import fastem
+import naive
+from fastem import GaussianMixture
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+
+def quiet(function, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return function(*args, **kwargs)
+
+
+def incomplete(n_samples=400, rate=0.2, seed=0, n_features=3):
+    """Three correlated Gaussian blobs with a fraction ``rate`` of entries missing completely at random;
+    returns (X with NaN, complete X, true components)."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0, 0.0, 1.0], [4.0, 1.0, -2.0, 0.0], [1.0, 4.0, 3.0, -1.0]])[:, :n_features]
+    truth = rng.integers(0, 3, n_samples)
+    mix = np.array([[1.0, 0.5, 0.0, 0.2], [0.0, 1.0, 0.4, 0.0], [0.0, 0.0, 1.0, 0.3], [0.0, 0.0, 0.0, 1.0]])
+    complete = centres[truth] + rng.normal(size=(n_samples, n_features)) @ mix[:n_features, :n_features]
+    X = complete.copy()
+    X[rng.random(X.shape) < rate] = np.nan
+    return X, complete, truth
+
+
+def start(X, covariance_type, seed=1):
+    params = naive.random_params(np.random.default_rng(seed), covariance_type, 3, X.shape[1])
+    precisions = fastem.gaussian.precisions_from_cholesky(params.precisions_cholesky, covariance_type)
+    init = dict(weights_init=params.weights, means_init=params.means / 2.0, precisions_init=precisions)
+    return init, (params.weights, params.means / 2.0, params.covariances)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_iterates_equal_a_direct_incomplete_data_em(covariance_type, weighted):
+    X, _, _ = incomplete(300, seed=2)
+    X[5] = np.nan  # a row with nothing observed
+    w = np.random.default_rng(3).uniform(0.5, 2.0, X.shape[0]) if weighted else None
+    init, held = start(X, covariance_type)
+    for n_iter in (1, 4):
+        fitted = quiet(GaussianMixture(3, covariance_type=covariance_type, tol=0.0, max_iter=n_iter, **init).fit,
+                       X, sample_weight=w)
+        (weights, means, covariances), bounds = naive.incomplete_em(X, *held, covariance_type, 1e-6, n_iter, w)
+        np.testing.assert_allclose(fitted.weights_, weights, rtol=1e-9)
+        np.testing.assert_allclose(fitted.means_, means, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(fitted.covariances_, covariances, rtol=1e-9)
+        np.testing.assert_allclose(fitted.lower_bounds_, bounds, rtol=1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_scores_are_the_marginal_densities_of_the_observed_coordinates(covariance_type):
+    X, complete, _ = incomplete(300, seed=4)
+    model = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(complete)
+    X[7] = np.nan
+    k, d = model.means_.shape
+    covs = naive.full_covariances(model.covariances_, covariance_type, k, d)
+    expected = np.empty(X.shape[0])
+    for i, row in enumerate(X):
+        o = np.flatnonzero(~np.isnan(row))
+        terms = [np.log(model.weights_[j]) + (multivariate_normal(model.means_[j, o], covs[j][np.ix_(o, o)])
+                                              .logpdf(row[o]) if o.size else 0.0) for j in range(k)]
+        expected[i] = logsumexp(terms)
+    np.testing.assert_allclose(model.score_samples(X), expected, rtol=1e-10, atol=1e-12)
+    proba = model.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_allclose(proba[7], model.weights_, rtol=1e-12)
+    assert abs(model.score_samples(X)[7]) < 1e-12  # log of the weights' sum
+    np.testing.assert_array_equal(model.predict(X), np.argmax(proba, axis=1))
+    # Rows without NaN score as before.
+    rows = ~np.isnan(X).any(axis=1)
+    np.testing.assert_array_equal(model.score_samples(X)[rows], model.score_samples(X[rows]))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("prior", [None, "default"])
+def test_bound_never_decreases(covariance_type, prior):
+    X, _, _ = incomplete(500, rate=0.3, seed=5)
+    for seed in range(2):
+        model = quiet(GaussianMixture(3, covariance_type=covariance_type, prior=prior, random_state=seed, tol=0.0,
+                                      max_iter=40).fit, X)
+        bounds = np.asarray(model.lower_bounds_)
+        assert np.all(np.isfinite(bounds))
+        assert np.all(np.diff(bounds) >= -1e-10 * np.abs(bounds[1:])), np.diff(bounds).min()
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.3, 0.5])
+def test_means_are_recovered_as_the_missing_rate_grows(rate):
+    X, complete, truth = incomplete(6000, rate=rate, seed=6)
+    model = GaussianMixture(3, random_state=0, n_init=2).fit(X)
+    order = [int(np.argmin(np.linalg.norm(model.means_ - complete[truth == c].mean(axis=0), axis=1)))
+             for c in range(3)]
+    for c in range(3):
+        rows = complete[truth == c]
+        standard_error = rows.std(axis=0) / np.sqrt(rows.shape[0] * (1 - rate))
+        assert np.all(np.abs(model.means_[order[c]] - rows.mean(axis=0)) < 5 * standard_error + 0.02)
+
+
+def test_bitwise_identical_for_one_and_two_threads_and_complete_rows_unchanged():
+    X, complete, _ = incomplete(20_000, rate=0.1, seed=7)
+    one = GaussianMixture(3, random_state=0, n_threads=1).fit(X)
+    two = GaussianMixture(3, random_state=0, n_threads=2).fit(X)
+    np.testing.assert_array_equal(one.means_, two.means_)
+    assert one.lower_bounds_ == two.lower_bounds_
+    np.testing.assert_array_equal(one.score_samples(X), two.score_samples(X))
+
+
+def test_labels_partial_fit_fit_many_and_select_take_nan():
+    X, _, truth = incomplete(1500, rate=0.2, seed=8)
+    y = np.where(np.random.default_rng(9).random(X.shape[0]) < 0.1, truth, -1)
+    labelled = GaussianMixture(3, random_state=0).fit(X, y)
+    assert np.mean(labelled.predict(X) == truth) > 0.9
+    np.testing.assert_array_equal(labelled.fit_predict(X, y)[y >= 0], y[y >= 0])
+    online = GaussianMixture(3, random_state=0)
+    for part in range(0, X.shape[0], 300):
+        online.partial_fit(X[part : part + 300])
+    assert np.isfinite(online.score(X))
+    models = fastem.fit_many([X, X[:700]], GaussianMixture(3, random_state=0))
+    np.testing.assert_array_equal(models[0].means_, GaussianMixture(3, random_state=0).fit(X).means_)
+    best, table = fastem.select(X, n_components=range(1, 5), covariance_types=("full", "diag"), random_state=0)
+    assert best.n_components == 3 and all(np.isfinite(r["bic"]) for r in table)
+
+
+def test_float32_data_with_nan():
+    X, _, _ = incomplete(2000, rate=0.15, seed=10)
+    single = GaussianMixture(3, random_state=0).fit(X.astype(np.float32))
+    double = GaussianMixture(3, random_state=0).fit(X)
+    assert single.means_.dtype == np.float32
+    np.testing.assert_allclose(single.means_, double.means_, rtol=1e-4, atol=1e-4)
+
+
+def test_infinity_is_named_and_other_estimators_refuse_nan():
+    X, _, _ = incomplete(200, seed=11)
+    bad = X.copy()
+    bad[17, 2] = np.inf
+    before = bad.copy()
+    with pytest.raises(ValueError, match="X holds inf in row 17, column 2"):
+        GaussianMixture(2).fit(bad)
+    np.testing.assert_array_equal(bad, before)
+    for model in (fastem.BayesianGaussianMixture(n_components=2), fastem.StudentTMixture(2)):
+        with pytest.raises(ValueError, match="Input X contains NaN"):
+            model.fit(X)
+    with pytest.raises(ValueError, match="NaN"):
+        GaussianMixture(2).fit_chunks(lambda: iter([X[:100], X[100:]]))
+    model = GaussianMixture(2, random_state=0).fit(X)
+    assert model.__sklearn_tags__().input_tags.allow_nan
+    assert not fastem.StudentTMixture().__sklearn_tags__().input_tags.allow_nan
