@@ -7,8 +7,6 @@ so results are bitwise identical for any thread count.
 import numpy as np
 
 from fastem import gaussian
-from fastem.missing import evaluate as evaluate_missing
-from fastem.missing import statistics as missing_statistics
 from fastem._blocks import MAX_GROUPS, readonly
 from fastem._init import initial_responsibilities, unassigned_moment
 from fastem._labels import label_overlap, labelled_responsibilities, matching, no_labels
@@ -249,7 +247,7 @@ class ArraySource:
                          single=self.single_products, labels=self.labels)
         if self.missing is None:
             return stats
-        return combine_stats(stats, missing_statistics(self.missing, kparams))
+        return combine_stats(stats, self.missing.statistics(kparams, self.n_threads))
 
     def mean(self):
         """The (weighted) mean of the rows: the reference point of the initial statistics."""
@@ -325,5 +323,5 @@ class ArraySource:
         labels = self.labels if labelled else None
         run_pass(self.X, None, kparams, stats=False, outputs=outputs, n_threads=self.n_threads, labels=labels)
         if self.missing is not None:
-            evaluate_missing(self.missing, kparams, *outputs, labels=labels)
+            self.missing.evaluate(kparams, *outputs, labelled=labels is not None, n_threads=self.n_threads)
         return outputs

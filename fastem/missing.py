@@ -11,9 +11,11 @@ component j with mean mu and covariance Sigma:
   C = Sigma_mm - Sigma_mo Sigma_oo^-1 Sigma_om, enter the statistics:
   S1_j += w r xhat, S2_j += w r (xhat xhat^T + C on the m block).
 
-The M-step is then every covariance model's usual update. Rows are grouped
-by missingness pattern, so each pattern costs one factorization of Sigma_oo
-per component, and its rows are handled together as matrices. Complete rows
+The M-step is then every covariance model's usual update. Rows are sorted
+by missingness pattern: each pass factors Sigma_oo once per pattern and
+component here (in NumPy, patterns of one size together), and a compiled
+pass over the sorted rows (fastem._kernels._missing) does the per-row work
+in blocks of one pattern. Complete rows
 never come here: they take the compiled pass (fastem._source), where the
 incomplete rows are present with weight zero and their missing entries
 filled, so that data without NaN give exactly the complete-data fit. A row
@@ -21,26 +23,18 @@ with nothing observed has the weights as its responsibilities and adds
 nothing to the statistics.
 """
 
-from typing import NamedTuple
-
 import numpy as np
-from scipy.special import logsumexp
 
+from fastem._blocks import MAX_GROUPS
 from fastem._kernels import FULL
+from fastem._kernels._missing import missing_pass
+from fastem._labels import no_labels
 from fastem._stats import Stats
+from fastem._threads import pass_guard, thread_limit
 
 LOG_2PI = float(np.log(2.0 * np.pi))
-
-
-class Pattern(NamedTuple):
-    """The incomplete rows sharing one set of observed columns."""
-
-    observed: np.ndarray  # column indices, ascending
-    missing: np.ndarray
-    rows: np.ndarray  # row indices into X
-    values: np.ndarray  # (n_rows, n_observed) float64, the observed entries
-    weights: np.ndarray  # (n_rows,)
-    labels: object  # RowLabels of the rows, or None
+#: Rows per block of the incomplete rows' pass (a block holds rows of one pattern).
+BLOCK_ROWS = 256
 
 
 def check_no_infinity(X):
@@ -53,7 +47,7 @@ def check_no_infinity(X):
 
 
 class MissingRows:
-    """The rows of X holding NaN, grouped by pattern, and what the compiled pass reads instead.
+    """The rows of X holding NaN, sorted by pattern, and what the compiled pass reads instead.
 
     Parameters
     ----------
@@ -71,36 +65,158 @@ class MissingRows:
         The sample weights with the incomplete rows' set to zero.
     incomplete : ndarray of int
         The incomplete rows.
-    patterns : list of Pattern
-        The incomplete rows with at least one observed entry, by pattern.
+    unobserved : ndarray of int
+        The rows with nothing observed.
+    order : ndarray of int
+        The other incomplete rows, sorted by pattern (the kernel's rows).
     """
 
     def __init__(self, X, sample_weight=None, labels=None):
         nan = np.isnan(X)
         weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
         observed_weight = (~nan * weights[:, None]).sum(axis=0)
-        column_means = np.where(observed_weight > 0, np.nansum(np.where(nan, 0.0, X) * weights[:, None], axis=0)
-                                / np.where(observed_weight > 0, observed_weight, 1.0), 0.0)
+        observed_sum = (np.where(nan, 0.0, X) * weights[:, None]).sum(axis=0)
+        column_means = np.where(observed_weight > 0, observed_sum / np.where(observed_weight > 0, observed_weight, 1.0),
+                                0.0)
         self.filled = np.where(nan, column_means.astype(X.dtype), X)
         self.incomplete = np.flatnonzero(nan.any(axis=1))
         self.pass_weight = weights.astype(np.float64, copy=True)
         self.pass_weight[self.incomplete] = 0.0
-        self.column_means = column_means
-        self.patterns = []
-        #: The rows with nothing observed.
-        self.unobserved = self.incomplete[nan[self.incomplete].all(axis=1)]
-        masks, inverse = np.unique(nan[self.incomplete], axis=0, return_inverse=True)
+        some = nan[self.incomplete].all(axis=1)
+        self.unobserved = self.incomplete[some]
+        rows = self.incomplete[~some]
+        if X.shape[1] <= 62:  # each pattern as one integer: np.unique of integers, not of rows
+            codes = nan[rows] @ (np.int64(1) << np.arange(X.shape[1], dtype=np.int64))
+            codes, inverse = np.unique(codes, return_inverse=True)
+            masks = ((codes[:, None] >> np.arange(X.shape[1])) & 1).astype(bool)
+        else:
+            masks, inverse = np.unique(nan[rows], axis=0, return_inverse=True)
         inverse = inverse.reshape(-1)
-        order = np.argsort(inverse, kind="stable")
-        bounds = np.searchsorted(inverse[order], np.arange(masks.shape[0] + 1))
-        for index, mask in enumerate(masks):
-            if mask.all():
-                continue  # nothing observed: the weights are its responsibilities, it adds nothing
-            rows = self.incomplete[order[bounds[index] : bounds[index + 1]]]
-            observed = np.flatnonzero(~mask)
-            part = None if labels is None else labels.take_rows(rows)
-            self.patterns.append(Pattern(observed, np.flatnonzero(mask), rows,
-                                         np.asarray(X[np.ix_(rows, observed)], dtype=np.float64), weights[rows], part))
+        sort = np.argsort(inverse, kind="stable")
+        self.order = rows[sort]
+        counts = np.bincount(inverse, minlength=masks.shape[0])
+        n_features = X.shape[1]
+        n_patterns = masks.shape[0]
+        self.n_observed = (~masks).sum(axis=1).astype(np.int64)
+        self.observed = np.zeros((n_patterns, n_features), dtype=np.int64)
+        self.missing = np.zeros((n_patterns, n_features), dtype=np.int64)
+        for p, mask in enumerate(masks):
+            self.observed[p, : self.n_observed[p]] = np.flatnonzero(~mask)
+            self.missing[p, : n_features - self.n_observed[p]] = np.flatnonzero(mask)
+        # Blocks of one pattern, then groups of consecutive blocks: a function of the data alone.
+        starts, sizes, block_patterns = [], [], []
+        first = 0
+        for p, count in enumerate(counts):
+            for offset in range(0, int(count), BLOCK_ROWS):
+                starts.append(first + offset)
+                sizes.append(min(BLOCK_ROWS, int(count) - offset))
+                block_patterns.append(p)
+            first += int(count)
+        n_blocks = len(starts)
+        n_groups = max(1, min(n_blocks, MAX_GROUPS))
+        self._blocks = (np.array(starts, dtype=np.int64), np.array(sizes, dtype=np.int64),
+                        np.array(block_patterns, dtype=np.int64),
+                        np.array([g * n_blocks // n_groups for g in range(n_groups + 1)], dtype=np.int64))
+        self._X = np.ascontiguousarray(self.filled[self.order], dtype=np.float64)
+        self._weights = np.ascontiguousarray(weights[self.order], dtype=np.float64)
+        self._labels = no_labels(0) if labels is None else labels.take_rows(self.order)
+        self._unobserved_labels = None if labels is None else labels.take_rows(self.unobserved)
+        self._masks = masks
+
+    @property
+    def n_patterns(self):
+        return self._masks.shape[0]
+
+    def factors(self, covariances, log_weights):
+        """Per pattern and component: A with A^T A = Sigma_oo^-1 (lower, zero-padded to d x d),
+        G = Sigma_oo^-1 Sigma_om (zero-padded), log pi + log N's constant, and the conditional
+        covariance C of the missing block at the missing columns (d x d, zero elsewhere), for
+        patterns of one size at a time."""
+        k, d = covariances.shape[0], covariances.shape[1]
+        n_patterns = self.n_patterns
+        factor = np.zeros((n_patterns, k, d, d))
+        gain = np.zeros((n_patterns, k, d, d))
+        constant = np.empty((n_patterns, k))
+        conditional = np.zeros((n_patterns, k, d, d))
+        for size in np.unique(self.n_observed):
+            patterns = np.flatnonzero(self.n_observed == size)
+            o = self.observed[patterns, :size]  # (P_s, o)
+            m = self.missing[patterns, : d - size]  # (P_s, m)
+            sigma_oo = covariances[:, o[:, :, None], o[:, None, :]]  # (k, P_s, o, o)
+            sigma_om = covariances[:, o[:, :, None], m[:, None, :]]
+            sigma_mm = covariances[:, m[:, :, None], m[:, None, :]]
+            lower = np.linalg.cholesky(sigma_oo)
+            inverse = np.linalg.inv(lower)
+            regression = np.swapaxes(inverse, 2, 3) @ (inverse @ sigma_om)
+            log_det = np.sum(np.log(np.diagonal(lower, axis1=2, axis2=3)), axis=2)
+            constant[patterns] = (log_weights[:, None] - 0.5 * size * LOG_2PI - log_det).T
+            factor[patterns, :, :size, :size] = np.swapaxes(inverse, 0, 1)
+            gain[patterns, :, :size, : d - size] = np.swapaxes(regression, 0, 1)
+            conditional_mm = sigma_mm - np.swapaxes(sigma_om, 2, 3) @ regression  # (k, P_s, m, m)
+            components = np.arange(k)[None, :, None, None]
+            conditional[patterns[:, None, None, None], components, m[:, None, :, None], m[:, None, None, :]] = (
+                np.swapaxes(conditional_mm, 0, 1))
+        return factor, gain, constant, conditional
+
+    def run(self, kparams, stats, outputs, labels, n_threads):
+        """The kernel over the sorted rows; returns the conditional covariances (P, k, d, d), padded."""
+        log_weights, means, covariances = gaussian_of(kparams)
+        factor, gain, constant, conditional = self.factors(covariances, log_weights)
+        patterns = (self.observed, self.n_observed, self.missing, self.observed.shape[1] - self.n_observed,
+                    factor, gain, constant)
+        params = (np.ascontiguousarray(kparams[1], dtype=np.float64), np.ascontiguousarray(means, dtype=np.float64))
+        labels = self._labels if labels else no_labels(means.shape[0])
+        with thread_limit(n_threads), pass_guard():
+            missing_pass(self._X, self._blocks, (self._weights, *labels), params, patterns, stats, outputs)
+        return conditional
+
+    def statistics(self, kparams, n_threads=None, labels=True):
+        """The incomplete rows' statistics about the pass's reference, as Stats (layout of ``kparams``)."""
+        family, reference, means = kparams[0], kparams[1], kparams[3]
+        k, d = means.shape
+        n_groups = self._blocks[3].shape[0] - 1
+        stats = (np.empty((n_groups, k)), np.empty((n_groups, k, d)), np.empty((n_groups, k, d, d)),
+                 np.empty(n_groups), np.empty((n_groups, self.n_patterns, k)))
+        no_outputs = (np.empty(0), np.empty((0, k)), np.empty(0, dtype=np.int64))
+        conditional = self.run(kparams, stats, no_outputs, labels, n_threads)
+        # Reduced in group order: deterministic for any thread count.
+        n, s1, upper, log_likelihood, mass = (a.sum(axis=0) for a in stats)
+        s2 = np.triu(upper) + np.swapaxes(np.triu(upper, 1), 1, 2)
+        s2 += np.einsum("pj,pjfg->jfg", mass, conditional)
+        if family != FULL:
+            s2 = np.diagonal(s2, axis1=1, axis2=2).copy()
+        return Stats(n, s1, s2, np.broadcast_to(reference, (k, d)), float(log_likelihood))
+
+    def evaluate(self, kparams, log_norm, resp, label, labelled=False, n_threads=None):
+        """Fill the incomplete rows' entries of the per-row outputs (each may have length 0):
+        log p(x_o), responsibilities, labels. A row with nothing observed gets the weights."""
+        k = kparams[3].shape[0]
+        rows = self.order.shape[0]
+        sorted_outputs = (np.empty(rows if log_norm.shape[0] else 0), np.empty((rows if resp.shape[0] else 0, k)),
+                          np.empty(rows if label.shape[0] else 0, dtype=np.int64))
+        no_stats = (np.empty((0, k)), np.empty((0, k, 1)), np.empty((0, k, 1, 1)), np.empty(0),
+                    np.empty((0, self.n_patterns, k)))
+        self.run(kparams, no_stats, sorted_outputs, labelled, n_threads)
+        for full, part in zip((log_norm, resp, label), sorted_outputs):
+            if full.shape[0]:
+                full[self.order] = part
+        if self.unobserved.shape[0]:
+            log_prob = np.repeat(gaussian_of(kparams)[0][None, :], self.unobserved.shape[0], axis=0)
+            known = self._unobserved_labels if labelled else None
+            if known is not None and known.log_soft.shape[0]:
+                log_prob += known.log_soft
+            elif known is not None:
+                rows = np.flatnonzero(known.hard >= 0)
+                keep = log_prob[rows, known.hard[rows]]
+                log_prob[rows] = -np.inf
+                log_prob[rows, known.hard[rows]] = keep
+            total = np.logaddexp.reduce(log_prob, axis=1)
+            if log_norm.shape[0]:
+                log_norm[self.unobserved] = total
+            if resp.shape[0]:
+                resp[self.unobserved] = np.exp(log_prob - total[:, None])
+            if label.shape[0]:
+                label[self.unobserved] = np.argmax(log_prob, axis=1)
 
 
 def gaussian_of(kparams):
@@ -118,113 +234,3 @@ def gaussian_of(kparams):
         log_det = np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
     log_weights = log_const - log_det + 0.5 * d * LOG_2PI
     return log_weights, means, covariances
-
-
-class _PatternModel(NamedTuple):
-    """One pattern's factors: per component, Sigma_oo^-1, log det Sigma_oo, the regression
-    Sigma_oo^-1 Sigma_om and the conditional covariance of the missing block."""
-
-    precision: np.ndarray  # (k, o, o)
-    log_det: np.ndarray  # (k,)
-    regression: np.ndarray  # (k, o, m)
-    conditional: np.ndarray  # (k, m, m)
-
-
-def _pattern_model(pattern, covariances):
-    o, m = pattern.observed, pattern.missing
-    sigma_oo = covariances[:, o[:, None], o[None, :]]
-    sigma_om = covariances[:, o[:, None], m[None, :]]
-    sigma_mm = covariances[:, m[:, None], m[None, :]]
-    factor = np.linalg.cholesky(sigma_oo)
-    log_det = 2.0 * np.sum(np.log(np.diagonal(factor, axis1=1, axis2=2)), axis=1)
-    precision = np.linalg.inv(sigma_oo)
-    regression = precision @ sigma_om
-    conditional = sigma_mm - np.swapaxes(sigma_om, 1, 2) @ regression
-    return _PatternModel(precision, log_det, regression, conditional)
-
-
-def _log_prob(pattern, model, log_weights, means):
-    """(n_rows, k): log pi_j + log N(x_o; mu_o, Sigma_oo), and the deviations x_o - mu_o (k, n_rows, o)."""
-    deviation = pattern.values[None, :, :] - means[:, None, pattern.observed]
-    mahalanobis = np.einsum("kro,kop,krp->kr", deviation, model.precision, deviation)
-    n_observed = pattern.observed.shape[0]
-    log_density = -0.5 * (n_observed * LOG_2PI + model.log_det[:, None] + mahalanobis)
-    return (log_weights[:, None] + log_density).T, deviation
-
-
-def _apply_labels(log_prob, labels):
-    if labels is None:
-        return log_prob
-    if labels.log_soft.shape[0]:
-        return log_prob + labels.log_soft
-    known = np.flatnonzero(labels.hard >= 0)
-    keep = log_prob[known, labels.hard[known]]
-    log_prob = log_prob.copy()
-    log_prob[known] = -np.inf
-    log_prob[known, labels.hard[known]] = keep
-    return log_prob
-
-
-def _normalize(log_prob):
-    """Log-sum-exp per row and responsibilities; a row with every log-probability -inf
-    gets its first largest component, as the compiled pass gives it."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        log_norm = logsumexp(log_prob, axis=1)
-        resp = np.exp(log_prob - log_norm[:, None])
-    empty = ~np.isfinite(log_norm)
-    if np.any(empty):
-        log_norm[empty] = -np.inf
-        resp[empty] = 0.0
-        resp[empty, np.argmax(log_prob[empty], axis=1)] = 1.0
-    return log_norm, resp
-
-
-def statistics(missing, kparams):
-    """The incomplete rows' statistics about the pass's reference, as Stats (layout of ``kparams``)."""
-    family, reference = kparams[0], kparams[1]
-    log_weights, means, covariances = gaussian_of(kparams)
-    k, d = means.shape
-    n = np.zeros(k)
-    s1 = np.zeros((k, d))
-    s2 = np.zeros((k, d, d))
-    log_likelihood = 0.0
-    for pattern in missing.patterns:
-        model = _pattern_model(pattern, covariances)
-        log_prob, deviation = _log_prob(pattern, model, log_weights, means)
-        log_norm, resp = _normalize(_apply_labels(log_prob, pattern.labels))
-        log_likelihood += float(pattern.weights @ log_norm)
-        mass = resp * pattern.weights[:, None]  # (rows, k)
-        o, m = pattern.observed, pattern.missing
-        # Each component's completed rows about the reference: observed entries, conditional means.
-        completed = np.empty((k, pattern.rows.shape[0], d))
-        completed[:, :, o] = pattern.values[None, :, :] - reference[o]
-        completed[:, :, m] = (means[:, None, m] - reference[m]) + deviation @ model.regression
-        weighted = completed * mass.T[:, :, None]
-        component_mass = mass.sum(axis=0)
-        n += component_mass
-        s1 += weighted.sum(axis=1)
-        s2 += np.swapaxes(weighted, 1, 2) @ completed
-        s2[:, m[:, None], m[None, :]] += component_mass[:, None, None] * model.conditional
-    if family != FULL:
-        s2 = np.diagonal(s2, axis1=1, axis2=2).copy()
-    return Stats(n, s1, s2, np.broadcast_to(reference, (k, d)), log_likelihood)
-
-
-def evaluate(missing, kparams, log_norm, resp, label, labels=None):
-    """Fill the incomplete rows' entries of the per-row outputs (each may have length 0):
-    log p(x_o), responsibilities, labels. A row with nothing observed gets the weights."""
-    log_weights, means, covariances = gaussian_of(kparams)
-    parts = [(p.rows, _log_prob(p, _pattern_model(p, covariances), log_weights, means)[0]) for p in missing.patterns]
-    unobserved = missing.unobserved
-    if unobserved.shape[0]:
-        parts.append((unobserved, np.broadcast_to(log_weights, (unobserved.shape[0], log_weights.shape[0]))))
-    for rows, log_prob in parts:
-        if labels is not None:
-            log_prob = _apply_labels(np.asarray(log_prob, dtype=np.float64), labels.take_rows(rows))
-        row_log_norm, row_resp = _normalize(np.asarray(log_prob, dtype=np.float64))
-        if log_norm.shape[0]:
-            log_norm[rows] = row_log_norm
-        if resp.shape[0]:
-            resp[rows] = row_resp
-        if label.shape[0]:
-            label[rows] = np.argmax(log_prob, axis=1)

@@ -1,0 +1,197 @@
+"""The compiled pass over the incomplete rows of a Gaussian mixture (fastem.missing).
+
+Rows are sorted by missingness pattern and cut into blocks of at most
+``block_size`` rows of one pattern; consecutive blocks form groups, which
+run in parallel and add into their own slots (reduced in group order by the
+caller, so the result does not depend on the thread count). Per block and
+component j, with o the pattern's observed and m its missing columns, and
+the pattern's factors computed once per pass (fastem.missing):
+
+- deviations x_o - mu_o, their whitened form z = A (x_o - mu_o) with
+  A^T A = Sigma_oo^-1 (A lower triangular), and
+  log pi_j N(x_o) = const_j - |z|^2 / 2;
+- labels, the max-shifted log-sum-exp and the responsibilities
+  (the main pass's kernels);
+- the completed rows about ``ref``: x_o - ref_o, and
+  mu_m - ref_m + G^T (x_o - mu_o) with G = Sigma_oo^-1 Sigma_om, whose
+  weighted sums and products are the statistics (the conditional
+  covariance's share, sum w r C, is added by the caller from the masses).
+
+Loops run over the rows of a block, innermost, so that they vectorize.
+"""
+
+import numpy as np
+from numba import prange
+
+from fastem._kernels._jit import kernel
+from fastem._kernels._pass import apply_labels, normalize
+
+
+@kernel()
+def deviations(xt, n_rows, observed, n_observed, mean, dev):
+    """dev[a, b] = x_o - mu_o for the block's rows (o x rows)."""
+    for a in range(n_observed):
+        column = observed[a]
+        centre = mean[column]
+        row = xt[column]
+        target = dev[a]
+        for b in range(n_rows):
+            target[b] = row[b] - centre
+
+
+@kernel()
+def whitened_log_prob(dev, n_rows, n_observed, factor, constant, z, out):
+    """out[b] = constant - |A dev|^2 / 2 for the block's rows (A lower triangular)."""
+    for b in range(n_rows):
+        out[b] = 0.0
+    for a in range(n_observed):
+        target = z[a]
+        for b in range(n_rows):
+            target[b] = 0.0
+        for c in range(a + 1):
+            coefficient = factor[a, c]
+            source = dev[c]
+            for b in range(n_rows):
+                target[b] += coefficient * source[b]
+        for b in range(n_rows):
+            out[b] += target[b] * target[b]
+    for b in range(n_rows):
+        out[b] = constant - 0.5 * out[b]
+
+
+@kernel()
+def completed_rows(xt, n_rows, ref, mean, observed, n_observed, missing, n_missing, gain, dev, completed):
+    """completed[f, b]: the block's rows about ``ref``, missing entries at their conditional means."""
+    for a in range(n_observed):
+        column = observed[a]
+        source = xt[column]
+        target = completed[column]
+        shift = ref[column]
+        for b in range(n_rows):
+            target[b] = source[b] - shift
+    for e in range(n_missing):
+        column = missing[e]
+        target = completed[column]
+        shift = mean[column] - ref[column]
+        for b in range(n_rows):
+            target[b] = shift
+        for a in range(n_observed):
+            coefficient = gain[a, e]
+            source = dev[a]
+            for b in range(n_rows):
+                target[b] += coefficient * source[b]
+
+
+@kernel(parallel=True)
+def missing_pass(X, blocks, rows, params, patterns, stats, outputs):
+    """E-step and statistics of the incomplete rows.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_rows, n_features), float64
+        The incomplete rows sorted by pattern, missing entries any finite value.
+    blocks : tuple (block_start, block_rows, block_pattern, group_first)
+        Each block's first row, row count and pattern; group g owns blocks
+        group_first[g] .. group_first[g + 1] - 1.
+    rows : tuple (weights, hard, log_soft)
+        Per sorted row; labels as em_pass takes them (each may be empty).
+    params : tuple (ref, means)
+        The statistics' reference (d,) and the components' means (k, d).
+    patterns : tuple (observed, n_observed, missing, n_missing, factor, gain, constant)
+        Per pattern p: column indices (P, d) and counts (P,); per pattern and
+        component: A (P, k, d, d), G (P, k, d, d) and const (P, k).
+    stats : tuple (s0, s1, s2, log_likelihood, mass)
+        Per group: sum w r (G, k), sum w r (x - ref) (G, k, d),
+        sum w r (x - ref)(x - ref)^T (G, k, d, d), sum w log p (G,), and per
+        pattern sum w r (G, P, k); a leading length of 0 skips them.
+    outputs : tuple (log_norm, resp, label)
+        Per sorted row, each of length 0 when not wanted.
+    """
+    block_start, block_rows, block_pattern, group_first = blocks
+    weights, hard, log_soft = rows
+    ref, means = params
+    observed, n_observed, missing, n_missing, factor, gain, constant = patterns
+    s0_out, s1_out, s2_out, ll_out, mass_out = stats
+    out_log_norm, out_resp, out_label = outputs
+    n_components, n_features = means.shape
+    n_groups = group_first.shape[0] - 1
+    block_size = 0
+    for index in range(block_rows.shape[0]):
+        block_size = max(block_size, block_rows[index])
+    want_stats = s0_out.shape[0] > 0
+    for group in prange(n_groups):
+        xt = np.empty((n_features, block_size))
+        dev = np.empty((n_features, block_size))
+        z = np.empty((n_features, block_size))
+        completed = np.empty((n_features, block_size))
+        resp = np.empty((n_components, block_size))
+        log_norm = np.empty(block_size)
+        label = np.empty(block_size, dtype=np.int64)
+        total = np.empty(block_size)
+        bits = np.empty(block_size, dtype=np.int64)
+        scales = bits.view(np.float64)
+        wr = np.empty(block_size)
+        weighted_f = np.empty(block_size)
+        if want_stats:
+            ll_out[group] = 0.0
+            for j in range(n_components):
+                s0_out[group, j] = 0.0
+                for f in range(n_features):
+                    s1_out[group, j, f] = 0.0
+                    for g in range(n_features):
+                        s2_out[group, j, f, g] = 0.0
+            for p in range(mass_out.shape[1]):
+                for j in range(n_components):
+                    mass_out[group, p, j] = 0.0
+        for block in range(group_first[group], group_first[group + 1]):
+            start = block_start[block]
+            n_rows = block_rows[block]
+            p = block_pattern[block]
+            n_obs = n_observed[p]
+            n_mis = n_missing[p]
+            for f in range(n_features):
+                for b in range(n_rows):
+                    xt[f, b] = X[start + b, f]
+            for j in range(n_components):
+                deviations(xt, n_rows, observed[p], n_obs, means[j], dev)
+                whitened_log_prob(dev, n_rows, n_obs, factor[p, j], constant[p, j], z, resp[j])
+            apply_labels(resp, n_rows, start, hard, log_soft)
+            normalize(resp, n_rows, log_norm, label, total, bits, scales)
+            if out_log_norm.shape[0] > 0:
+                for b in range(n_rows):
+                    out_log_norm[start + b] = log_norm[b]
+            if out_label.shape[0] > 0:
+                for b in range(n_rows):
+                    out_label[start + b] = label[b]
+            if out_resp.shape[0] > 0:
+                for b in range(n_rows):
+                    for j in range(n_components):
+                        out_resp[start + b, j] = resp[j, b]
+            if not want_stats:
+                continue
+            for b in range(n_rows):
+                ll_out[group] += weights[start + b] * log_norm[b]
+            for j in range(n_components):
+                deviations(xt, n_rows, observed[p], n_obs, means[j], dev)
+                completed_rows(xt, n_rows, ref, means[j], observed[p], n_obs, missing[p], n_mis, gain[p, j], dev,
+                               completed)
+                mass = 0.0
+                responsibility = resp[j]
+                for b in range(n_rows):
+                    wr[b] = weights[start + b] * responsibility[b]
+                    mass += wr[b]
+                s0_out[group, j] += mass
+                mass_out[group, p, j] += mass
+                for f in range(n_features):
+                    row_f = completed[f]
+                    first = 0.0
+                    for b in range(n_rows):
+                        weighted_f[b] = wr[b] * row_f[b]
+                        first += weighted_f[b]
+                    s1_out[group, j, f] += first
+                    for g in range(f, n_features):
+                        row_g = completed[g]
+                        second = 0.0
+                        for b in range(n_rows):
+                            second += weighted_f[b] * row_g[b]
+                        s2_out[group, j, f, g] += second
