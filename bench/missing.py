@@ -1,0 +1,77 @@
+"""Per-iteration time of GaussianMixture on data with missing entries (NaN)
+against the same data complete and scikit-learn's fit of the complete data,
+from the same start, in one run, with the fraction of this machine's
+matrix-multiply rate.
+
+Usage: python bench/missing.py [--quick] [--output bench/results/missing.md]
+
+Per-iteration time is (t(m + 1 iterations) - t(1 iteration)) / m, as in
+bench/run.py; entries are missing completely at random at the given rate.
+Building the patterns (once per fit) is in neither term.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+from sklearn import mixture
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import fastem  # noqa: E402
+from workloads import Shape, best_time, data, emit, fit_quietly, matmul_rate, starting_point  # noqa: E402
+
+
+def per_iteration(cls, shape, start, X, iterations, repeat):
+    def fit(max_iter):
+        model = cls(shape.n_components, covariance_type=shape.covariance_type, tol=0.0, max_iter=max_iter, **start)
+        return lambda: fit_quietly(model, X)
+
+    t_one = best_time(fit(1), repeat)
+    t_many = best_time(fit(iterations + 1), repeat)
+    return max(t_many - t_one, 1e-9) / iterations
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and iterations")
+    parser.add_argument("--output", default=None, help="also write the table to this markdown file")
+    args = parser.parse_args(argv)
+    repeat, iterations = (2, 3) if args.quick else (3, 6)
+    rate = max(matmul_rate(), matmul_rate())
+    lines = [
+        f"float64 matrix multiply, measured in this run: {rate / 1e9:.1f} GFLOP/s",
+        "",
+        "| workload | missing | incomplete rows | patterns | complete data ms | with NaN ms | NaN / complete | "
+        "scikit-learn (complete) ms | NaN vs scikit-learn | complete: of matmul rate |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n, d, k, missing_rate in ((1_000_000, 8, 8, 0.10), (1_000_000, 8, 8, 0.02)):
+        shape = Shape(n, d, k, "full")
+        complete = data(shape)
+        X = complete.copy()
+        X[np.random.default_rng(1).random(X.shape) < missing_rate] = np.nan
+        nan_rows = np.isnan(X).any(axis=1)
+        n_patterns = np.unique(np.isnan(X[nan_rows]), axis=0).shape[0]
+        start = starting_point(complete, shape)
+        full = per_iteration(fastem.GaussianMixture, shape, start, complete, iterations, repeat)
+        with_nan = per_iteration(fastem.GaussianMixture, shape, start, X, iterations, repeat)
+        reference = per_iteration(mixture.GaussianMixture, shape, start, complete, iterations, repeat)
+        n_stat = 1 + d + d * (d + 1) // 2
+        flops = 4.0 * n * k * n_stat  # two products per iteration: log-densities and statistics
+        lines.append(
+            f"| per iteration, n={n:,} d={d} k={k} full | {missing_rate:.0%} MCAR | {int(nan_rows.sum()):,} | "
+            f"{n_patterns} | {full * 1e3:.1f} | {with_nan * 1e3:.1f} | {with_nan / full:.2f}x | "
+            f"{reference * 1e3:.0f} | {reference / with_nan:.1f}x faster | {flops / full / rate:.1%} |"
+        )
+        print(lines[-1], flush=True)
+    lines += ["", f"Measured {time.strftime('%Y-%m-%d')} with `python bench/missing.py"
+              + (" --quick" if args.quick else "") + "`."]
+    emit(lines, args.output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
