@@ -65,12 +65,19 @@ class FamilyPosterior(NamedTuple):
     second: np.ndarray
 
 
+def column_counts(n):
+    """The responsibility mass behind each column's sums: ``n`` (k,) as a (k, 1) column, or
+    a (k, n_columns) array as it is (incomplete data: each column's observed mass, WithMissing)."""
+    return n if n.ndim == 2 else n[:, None]
+
+
 class Family(ABC):
     """A component family: the hooks an estimator calls, with their contracts.
 
-    Every array argument named ``n`` is the (k,) responsibility mass per
-    component and ``s`` the (k, n_columns) responsibility-weighted column
-    sums, both from one pass.
+    Every array argument named ``n`` is the responsibility mass, (k,) per
+    component or (k, n_columns) per component and column (see
+    :func:`column_counts`), and ``s`` the (k, n_columns)
+    responsibility-weighted column sums, both from one pass.
     """
 
     #: The pass's feature layout (fastem._kernels).
@@ -114,7 +121,20 @@ class Family(ABC):
 
     def ml(self, n, s):
         """Maximum-likelihood means (moment matching): s / n."""
-        return s / n[:, None]
+        return s / column_counts(n)
+
+    def column_constants(self, means):
+        """(k, n_features): each of X's columns' share of ``natural``'s constant, -A (zero where
+        the family's coefficients are normalized, as a categorical column's log-probabilities)."""
+        return np.zeros((means.shape[0], self.n_features))
+
+    def expected_column_constants(self, posterior):
+        """(k, n_features): each column's share of ``expected_natural``'s constant."""
+        return np.zeros((posterior.first.shape[0], self.n_features))
+
+    def column_sources(self):
+        """The column of X behind each column of the pass."""
+        return np.arange(self.n_columns)
 
     @abstractmethod
     def map(self, n, s, prior):

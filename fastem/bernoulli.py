@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import betaln, digamma, xlog1py, xlogy
 
-from fastem._family import Family, check_range, check_values, expand_per_column, floored_log
+from fastem._family import Family, check_range, column_counts, check_values, expand_per_column, floored_log
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class BernoulliFamily(Family):
     def ml(self, n, s):
         """s / n, clipped to [0, 1]: a column of ones in every row of a component can
         round to 1 + ulp, whose log(1 - p) is NaN."""
-        return np.clip(s / n[:, None], 0.0, 1.0)
+        return np.clip(s / column_counts(n), 0.0, 1.0)
 
     def natural(self, means):
         log_one_minus = floored_log(1.0 - means)
@@ -66,16 +66,22 @@ class BernoulliFamily(Family):
         log_total = digamma(a + b)
         return digamma(a) - digamma(b), (digamma(b) - log_total).sum(axis=1)
 
+    def column_constants(self, means):
+        return floored_log(1.0 - means)
+
+    def expected_column_constants(self, posterior):
+        return digamma(posterior.second) - digamma(posterior.first + posterior.second)
+
     def map(self, n, s, prior):
         a, b = prior.first, prior.second
-        return np.clip((s + a - 1.0) / (n[:, None] + a + b - 2.0), 0.0, 1.0)
+        return np.clip((s + a - 1.0) / (column_counts(n) + a + b - 2.0), 0.0, 1.0)
 
     def log_prior(self, means, prior):
         a, b = prior.first, prior.second
         return float(np.sum(xlogy(a - 1.0, means) + xlog1py(b - 1.0, -means) - betaln(a, b)))
 
     def posterior(self, n, s, prior):
-        return prior.first + s, prior.second + np.maximum(n[:, None] - s, 0.0)
+        return prior.first + s, prior.second + np.maximum(column_counts(n) - s, 0.0)
 
     def posterior_means(self, first, second):
         return first / (first + second)

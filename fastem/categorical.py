@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import digamma
 
-from fastem._family import Family, check_range, check_values, dirichlet_kl, dirichlet_log_density, floored_log
+from fastem._family import (Family, check_range, check_values, column_counts, dirichlet_kl, dirichlet_log_density,
+                            floored_log)
 
 
 #: Most categories of a column: the pass reads one indicator column per category.
@@ -60,6 +61,7 @@ class CategoricalFamily(Family):
         #: The column each one-hot indicator belongs to.
         self.column_of = np.repeat(np.arange(self.n_categories.shape[0]), self.n_categories)
         self.n_columns = self.n_means = int(self.n_categories.sum())
+        self.n_features = self.n_categories.shape[0]
 
     def codes_of(self, X, estimator_name):
         """Validated integer codes of X (n_samples, n_features)."""
@@ -71,6 +73,9 @@ class CategoricalFamily(Family):
 
         check_values(X, lambda rows: rows >= self.n_categories, what, estimator_name, self.columns)
         return X.astype(np.int64)
+
+    def column_sources(self):
+        return self.column_of
 
     def pass_data(self, X, estimator_name):
         codes = self.codes_of(X, estimator_name)
@@ -99,7 +104,7 @@ class CategoricalFamily(Family):
 
     def map(self, n, s, prior):
         excess = prior.first - 1.0
-        return (s + excess) / (n[:, None] + self._group_sums(excess))
+        return (s + excess) / (column_counts(n) + self._group_sums(excess))
 
     def _per_column(self, function, *arrays):
         total = 0.0

@@ -14,6 +14,7 @@ import numpy as np
 from scipy.special import digamma
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_is_fitted
 
 from fastem._base import BaseMixture, CriteriaMixin
 from fastem._family import (
@@ -24,6 +25,8 @@ from fastem._family import (
     log_weights_of,
     placeholder_kernel_params,
 )
+from fastem._family_missing import WithMissing
+from fastem._source import ArraySource
 from fastem._validation import FLOAT_DTYPES, check_means_init, check_weights_init
 from fastem.bernoulli import BernoulliFamily, BernoulliPrior
 from fastem.categorical import MAX_CATEGORIES, CategoricalFamily, CategoricalPrior, check_codes
@@ -170,10 +173,37 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
         """The data's shape (and categories, groups) are set: make the fit's family."""
         self._fitted_family = self._make_family()
 
+    #: NaN marks a missing entry: its term is dropped (fastem._family_missing).
+    _allow_nan = True
+
     def _pass_data(self, X, fitting):
         if fitting:
             self._remember_family()
-        return self._family().pass_data(X, type(self).__name__)
+            if self._allow_nan and np.isnan(X).any():
+                self._fitted_family = WithMissing(self._fitted_family)
+        family = self._family()
+        if not isinstance(family, WithMissing) and self._allow_nan and np.isnan(X).any():
+            family = WithMissing(family)  # rows with NaN for a model fitted on complete rows
+        return family.pass_data(X, type(self).__name__)
+
+    def _evaluate(self, X, **wanted):
+        """Per-row outputs; rows with NaN take the family on incomplete rows whatever the fit had."""
+        check_is_fitted(self)
+        data = self._data(X, reset=False)
+        family = self._family()
+        if data.shape[1] != family.n_columns:
+            family = WithMissing(family)
+        outputs = ArraySource(data, n_threads=self.n_threads).evaluate(self._kernel_params_for(family, self._state()),
+                                                                        **wanted)
+        if wanted.get("log_norm") and family.has_log_base:
+            outputs[0][:] += family.log_base(data)
+        return outputs, np.result_type(data.dtype, self.means_.dtype)
+
+    def _online_step(self, X, sample_weight, first, labels=None):
+        if not first and X.shape[1] != self._family().n_columns:
+            raise ValueError(f"{type(self).__name__}.partial_fit: this batch has missing entries (NaN) and the "
+                             "first batch had none; start with a batch that has them, or fit again")
+        return super()._online_step(X, sample_weight, first, labels)
 
     def _pass_chunks(self, chunks):
         if not callable(chunks):
@@ -264,7 +294,10 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
         return total / total_weight
 
     def _kernel_params_of(self, state, reference=None):
-        family = self._family()
+        return self._kernel_params_for(self._family(), state)
+
+    def _kernel_params_for(self, family, state):
+        """The pass's inputs for ``state`` with ``family``'s columns."""
         if isinstance(state, FamilyPosterior):
             theta, constant = family.expected_natural(state)
             alpha = state.weight_concentration
@@ -430,7 +463,7 @@ class CategoricalMixture(FamilyMixture):
 
     def _pass_data(self, X, fitting):
         if fitting and not (self.warm_start and hasattr(self, "converged_")) and not hasattr(self, "_online"):
-            self.n_categories_ = self._categories_of(X)
+            self.n_categories_ = self._categories_of(np.where(np.isnan(X), 0.0, X))
         return super()._pass_data(X, fitting)
 
     def _categories_of(self, X):

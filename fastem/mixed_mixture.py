@@ -94,6 +94,9 @@ class MixedMixture(FamilyMixture):
         As for :class:`fastem.PoissonMixture`.
     """
 
+    #: Missing values need each group's own treatment (a Gaussian group's conditional moments): not yet.
+    _allow_nan = False
+
     # A group's means alone are not its parameters (a Gaussian group's covariances): the weights only.
     _FIXABLE = {"weights": (("weights",), "weights_init")}
 

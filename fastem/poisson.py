@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import digamma, gammaln, xlogy
 
-from fastem._family import Family, check_range, check_values, expand_per_column, floored_log, gamma_kl
+from fastem._family import Family, check_range, column_counts, check_values, expand_per_column, floored_log, gamma_kl
 
 
 @dataclass(frozen=True)
@@ -65,15 +65,21 @@ class PoissonFamily(Family):
         shape, rate = posterior.first, posterior.second
         return digamma(shape) - np.log(rate), -(shape / rate).sum(axis=1)
 
+    def column_constants(self, means):
+        return -means
+
+    def expected_column_constants(self, posterior):
+        return -(posterior.first / posterior.second)
+
     def map(self, n, s, prior):
-        return np.maximum(s + prior.first - 1.0, 0.0) / (n[:, None] + prior.second)
+        return np.maximum(s + prior.first - 1.0, 0.0) / (column_counts(n) + prior.second)
 
     def log_prior(self, means, prior):
         a, b = prior.first, prior.second
         return float(np.sum(xlogy(a, b) - gammaln(a) + xlogy(a - 1.0, means) - b * means))
 
     def posterior(self, n, s, prior):
-        return prior.first + s, prior.second + np.broadcast_to(n[:, None], s.shape)
+        return prior.first + s, prior.second + np.broadcast_to(column_counts(n), s.shape)
 
     def posterior_means(self, first, second):
         return first / second
