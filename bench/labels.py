@@ -21,7 +21,7 @@ from sklearn import mixture
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import fastem  # noqa: E402
-from workloads import Shape, best_time, data, emit, fit_quietly, matmul_rate, starting_point  # noqa: E402
+from workloads import Shape, data, emit, matmul_rate, per_iteration, starting_point  # noqa: E402
 
 
 def labels_of(n, k, kind, seed=0):
@@ -37,16 +37,6 @@ def labels_of(n, k, kind, seed=0):
         soft[leaning, component[leaning]] = 0.9
         return soft
     return None
-
-
-def per_iteration(cls, shape, start, X, y, iterations, repeat):
-    def fit(max_iter):
-        model = cls(shape.n_components, covariance_type=shape.covariance_type, tol=0.0, max_iter=max_iter, **start)
-        return lambda: fit_quietly(model, X, y)
-
-    t_one = best_time(fit(1), repeat)
-    t_many = best_time(fit(iterations + 1), repeat)
-    return max(t_many - t_one, 1e-9) / iterations
 
 
 def main(argv=None):
@@ -68,10 +58,10 @@ def main(argv=None):
         shape = Shape(n, d, k, covariance_type)
         X = data(shape)
         start = starting_point(X, shape)
-        none = per_iteration(fastem.GaussianMixture, shape, start, X, None, iterations, repeat)
-        hard = per_iteration(fastem.GaussianMixture, shape, start, X, labels_of(n, k, "hard"), iterations, repeat)
-        soft = per_iteration(fastem.GaussianMixture, shape, start, X, labels_of(n, k, "soft"), iterations, repeat)
-        reference = per_iteration(mixture.GaussianMixture, shape, start, X, None, iterations, repeat)
+        none = per_iteration(fastem.GaussianMixture, shape, start, X, iterations, repeat)
+        hard = per_iteration(fastem.GaussianMixture, shape, start, X, iterations, repeat, labels_of(n, k, "hard"))
+        soft = per_iteration(fastem.GaussianMixture, shape, start, X, iterations, repeat, labels_of(n, k, "soft"))
+        reference = per_iteration(mixture.GaussianMixture, shape, start, X, iterations, repeat)
         n_stat = 1 + d + (d * (d + 1) // 2 if covariance_type == "full" else d)
         flops = 4.0 * n * k * n_stat  # two products per iteration: log-densities and statistics
         lines.append(

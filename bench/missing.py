@@ -21,17 +21,7 @@ from sklearn import mixture
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import fastem  # noqa: E402
-from workloads import Shape, best_time, data, emit, fit_quietly, matmul_rate, starting_point  # noqa: E402
-
-
-def per_iteration(cls, shape, start, X, iterations, repeat):
-    def fit(max_iter):
-        model = cls(shape.n_components, covariance_type=shape.covariance_type, tol=0.0, max_iter=max_iter, **start)
-        return lambda: fit_quietly(model, X)
-
-    t_one = best_time(fit(1), repeat)
-    t_many = best_time(fit(iterations + 1), repeat)
-    return max(t_many - t_one, 1e-9) / iterations
+from workloads import Shape, data, emit, matmul_rate, per_iteration, starting_point  # noqa: E402
 
 
 def main(argv=None):

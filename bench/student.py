@@ -20,26 +20,13 @@ from sklearn import mixture
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import fastem  # noqa: E402
-from workloads import Shape, best_time, data, emit, fit_quietly, matmul_rate, starting_point  # noqa: E402
+from workloads import Shape, data, emit, matmul_rate, per_iteration, starting_point  # noqa: E402
 
 CASES = [
     ("full", np.float64),
     ("full", np.float32),
     ("diag", np.float64),
 ]
-
-
-def models(cls, shape, start, iterations):
-    one = cls(shape.n_components, covariance_type=shape.covariance_type, tol=0.0, max_iter=1, **start)
-    many = cls(shape.n_components, covariance_type=shape.covariance_type, tol=0.0, max_iter=iterations + 1, **start)
-    return one, many
-
-
-def per_iteration(cls, shape, start, X, iterations, repeat):
-    one, many = models(cls, shape, start, iterations)
-    t_one = best_time(lambda: fit_quietly(one, X), repeat)
-    t_many = best_time(lambda: fit_quietly(many, X), repeat)
-    return max(t_many - t_one, 1e-9) / iterations
 
 
 def main(argv=None):

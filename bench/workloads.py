@@ -80,6 +80,19 @@ def fit_quietly(model, X, y=None):
         return model.fit(X) if y is None else model.fit(X, y)
 
 
+def per_iteration(cls, shape, start, X, iterations, repeat, y=None):
+    """Per-iteration time of ``cls`` from ``start``: (t(iterations + 1) - t(1)) / iterations,
+    each the best of ``repeat`` fits (so initialization and validation cancel)."""
+
+    def fit(max_iter):
+        model = cls(shape.n_components, covariance_type=shape.covariance_type, tol=0.0, max_iter=max_iter, **start)
+        return lambda: fit_quietly(model, X, y)
+
+    t_one = best_time(fit(1), repeat)
+    t_many = best_time(fit(iterations + 1), repeat)
+    return max(t_many - t_one, 1e-9) / iterations
+
+
 def best_time(function, repeat=3):
     """Smallest wall time of ``repeat`` calls (after one untimed warm-up call)."""
     function()

@@ -128,7 +128,7 @@ class MissingRows:
         return self._masks.shape[0]
 
     def factors(self, covariances, log_weights):
-        """Per pattern and component: A with A^T A = Sigma_oo^-1 (lower, zero-padded to d x d),
+        """Per pattern and component: U with U U^T = Sigma_oo^-1 (upper, zero-padded to d x d),
         G = Sigma_oo^-1 Sigma_om (zero-padded), log pi + log N's constant, and the conditional
         covariance C of the missing block at the missing columns (d x d, zero elsewhere), for
         patterns of one size at a time."""
@@ -150,7 +150,7 @@ class MissingRows:
             regression = np.swapaxes(inverse, 2, 3) @ (inverse @ sigma_om)
             log_det = np.sum(np.log(np.diagonal(lower, axis1=2, axis2=3)), axis=2)
             constant[patterns] = (log_weights[:, None] - 0.5 * size * LOG_2PI - log_det).T
-            factor[patterns, :, :size, :size] = np.swapaxes(inverse, 0, 1)
+            factor[patterns, :, :size, :size] = np.swapaxes(np.swapaxes(inverse, 2, 3), 0, 1)  # L^-T
             gain[patterns, :, :size, : d - size] = np.swapaxes(regression, 0, 1)
             conditional_mm = sigma_mm - np.swapaxes(sigma_om, 2, 3) @ regression  # (k, P_s, m, m)
             components = np.arange(k)[None, :, None, None]

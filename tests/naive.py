@@ -72,15 +72,19 @@ def m_step(X, resp, covariance_type, reg_covar, sample_weight=None):
     nk = wr.sum(axis=0) + 10 * np.finfo(np.float64).eps
     means = np.stack([(wr[:, j, None] * X).sum(axis=0) / nk[j] for j in range(k)])
     scatters = np.stack([(wr[:, j, None] * (X - means[j])).T @ (X - means[j]) for j in range(k)])
+    return nk / nk.sum(), means, covariances_from_scatters(scatters, nk, covariance_type, reg_covar)
+
+
+def covariances_from_scatters(scatters, nk, covariance_type, reg_covar):
+    """Each covariance type's ML covariances from the (k, d, d) weighted scatters and counts nk."""
+    d = scatters.shape[1]
     if covariance_type == "full":
-        covariances = scatters / nk[:, None, None] + reg_covar * np.eye(d)
-    elif covariance_type == "tied":
-        covariances = scatters.sum(axis=0) / nk.sum() + reg_covar * np.eye(d)
-    elif covariance_type == "diag":
-        covariances = np.stack([np.diag(s) for s in scatters]) / nk[:, None] + reg_covar
-    else:
-        covariances = np.stack([np.diag(s).mean() for s in scatters]) / nk + reg_covar
-    return nk / nk.sum(), means, covariances
+        return scatters / nk[:, None, None] + reg_covar * np.eye(d)
+    if covariance_type == "tied":
+        return scatters.sum(axis=0) / nk.sum() + reg_covar * np.eye(d)
+    if covariance_type == "diag":
+        return np.stack([np.diag(s) for s in scatters]) / nk[:, None] + reg_covar
+    return np.stack([np.diag(s).mean() for s in scatters]) / nk + reg_covar
 
 
 def random_params(rng, covariance_type, n_components, n_features):
@@ -232,13 +236,6 @@ def incomplete_em(X, weights, means, covariances, covariance_type, reg_covar, n_
         # About the new means: sum r ((xhat - mu)(xhat - mu)^T + C), with mu = first / nk.
         scatters = second - (first[:, :, None] * means[:, None, :] + means[:, :, None] * first[:, None, :]) \
             + count[:, None, None] * means[:, :, None] * means[:, None, :]
-        if covariance_type == "full":
-            covariances = scatters / nk[:, None, None] + reg_covar * np.eye(d)
-        elif covariance_type == "tied":
-            covariances = scatters.sum(axis=0) / nk.sum() + reg_covar * np.eye(d)
-        elif covariance_type == "diag":
-            covariances = np.stack([np.diag(s) for s in scatters]) / nk[:, None] + reg_covar
-        else:
-            covariances = np.stack([np.diag(s).mean() for s in scatters]) / nk + reg_covar
+        covariances = covariances_from_scatters(scatters, nk, covariance_type, reg_covar)
         weights = nk / nk.sum()
     return (weights, means, covariances), bounds

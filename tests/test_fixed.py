@@ -47,13 +47,7 @@ def constrained_m_step(X, resp, covariance_type, reg_covar, fixed, held, w):
         wr = resp * w[:, None]
         nk = wr.sum(axis=0) + 10 * np.finfo(np.float64).eps
         scatters = np.stack([(wr[:, j, None] * (X - means[j])).T @ (X - means[j]) for j in range(3)])
-        d = X.shape[1]
-        covariances = {
-            "full": lambda: scatters / nk[:, None, None] + reg_covar * np.eye(d),
-            "tied": lambda: scatters.sum(axis=0) / nk.sum() + reg_covar * np.eye(d),
-            "diag": lambda: np.stack([np.diag(s) for s in scatters]) / nk[:, None] + reg_covar,
-            "spherical": lambda: np.stack([np.diag(s).mean() for s in scatters]) / nk + reg_covar,
-        }[covariance_type]()
+        covariances = naive.covariances_from_scatters(scatters, nk, covariance_type, reg_covar)
     new = [weights, means, covariances]
     for index, name in enumerate(("weights", "means", "covariances")):
         if name in fixed:

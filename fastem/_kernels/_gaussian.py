@@ -33,11 +33,18 @@ def center(xt, n_rows, mean, dev):
 @kernel()
 def full_log_density(xt, n_rows, mean, chol, log_const, dev, row, out):
     """out[:n_rows] = log_const - 0.5 * ||(x_b - mean) U||^2 for one component."""
-    n_features = xt.shape[0]
     center(xt, n_rows, mean, dev)
+    whitened_log_density(dev, n_rows, xt.shape[0], chol, log_const, row, out)
+
+
+@kernel()
+def whitened_log_density(dev, n_rows, n_dims, chol, log_const, row, out):
+    """out[:n_rows] = log_const - 0.5 * ||dev_b U||^2 over the first ``n_dims`` rows of
+    ``dev`` (deviations, dims x rows) and the leading n_dims x n_dims block of the
+    upper-triangular U; ``row`` is scratch."""
     for b in range(n_rows):
         out[b] = 0.0
-    for a in range(n_features):
+    for a in range(n_dims):
         for b in range(n_rows):
             row[b] = 0.0
         for c in range(a + 1):

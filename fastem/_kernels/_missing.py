@@ -7,9 +7,9 @@ caller, so the result does not depend on the thread count). Per block and
 component j, with o the pattern's observed and m its missing columns, and
 the pattern's factors computed once per pass (fastem.missing):
 
-- deviations x_o - mu_o, their whitened form z = A (x_o - mu_o) with
-  A^T A = Sigma_oo^-1 (A lower triangular), and
-  log pi_j N(x_o) = const_j - |z|^2 / 2;
+- deviations x_o - mu_o and log pi_j N(x_o) = const_j - |(x_o - mu_o) U|^2 / 2
+  with U U^T = Sigma_oo^-1 (U upper triangular: the main pass's direct
+  density, fastem._kernels._gaussian);
 - labels, the max-shifted log-sum-exp and the responsibilities
   (the main pass's kernels);
 - the completed rows about ``ref``: x_o - ref_o, and
@@ -23,8 +23,9 @@ Loops run over the rows of a block, innermost, so that they vectorize.
 import numpy as np
 from numba import prange
 
+from fastem._kernels._gaussian import whitened_log_density
 from fastem._kernels._jit import kernel
-from fastem._kernels._pass import apply_labels, normalize
+from fastem._kernels._pass import apply_labels, normalize, write_outputs
 
 
 @kernel()
@@ -37,26 +38,6 @@ def deviations(xt, n_rows, observed, n_observed, mean, dev):
         target = dev[a]
         for b in range(n_rows):
             target[b] = row[b] - centre
-
-
-@kernel()
-def whitened_log_prob(dev, n_rows, n_observed, factor, constant, z, out):
-    """out[b] = constant - |A dev|^2 / 2 for the block's rows (A lower triangular)."""
-    for b in range(n_rows):
-        out[b] = 0.0
-    for a in range(n_observed):
-        target = z[a]
-        for b in range(n_rows):
-            target[b] = 0.0
-        for c in range(a + 1):
-            coefficient = factor[a, c]
-            source = dev[c]
-            for b in range(n_rows):
-                target[b] += coefficient * source[b]
-        for b in range(n_rows):
-            out[b] += target[b] * target[b]
-    for b in range(n_rows):
-        out[b] = constant - 0.5 * out[b]
 
 
 @kernel()
@@ -99,7 +80,7 @@ def missing_pass(X, blocks, rows, params, patterns, stats, outputs):
         The statistics' reference (d,) and the components' means (k, d).
     patterns : tuple (observed, n_observed, missing, n_missing, factor, gain, constant)
         Per pattern p: column indices (P, d) and counts (P,); per pattern and
-        component: A (P, k, d, d), G (P, k, d, d) and const (P, k).
+        component: U (P, k, d, d), G (P, k, d, d) and const (P, k).
     stats : tuple (s0, s1, s2, log_likelihood, mass)
         Per group: sum w r (G, k), sum w r (x - ref) (G, k, d),
         sum w r (x - ref)(x - ref)^T (G, k, d, d), sum w log p (G,), and per
@@ -112,7 +93,6 @@ def missing_pass(X, blocks, rows, params, patterns, stats, outputs):
     ref, means = params
     observed, n_observed, missing, n_missing, factor, gain, constant = patterns
     s0_out, s1_out, s2_out, ll_out, mass_out = stats
-    out_log_norm, out_resp, out_label = outputs
     n_components, n_features = means.shape
     n_groups = group_first.shape[0] - 1
     block_size = 0
@@ -122,7 +102,7 @@ def missing_pass(X, blocks, rows, params, patterns, stats, outputs):
     for group in prange(n_groups):
         xt = np.empty((n_features, block_size))
         dev = np.empty((n_features, block_size))
-        z = np.empty((n_features, block_size))
+        scratch = np.empty(block_size)
         completed = np.empty((n_features, block_size))
         resp = np.empty((n_components, block_size))
         log_norm = np.empty(block_size)
@@ -154,19 +134,10 @@ def missing_pass(X, blocks, rows, params, patterns, stats, outputs):
                     xt[f, b] = X[start + b, f]
             for j in range(n_components):
                 deviations(xt, n_rows, observed[p], n_obs, means[j], dev)
-                whitened_log_prob(dev, n_rows, n_obs, factor[p, j], constant[p, j], z, resp[j])
+                whitened_log_density(dev, n_rows, n_obs, factor[p, j], constant[p, j], scratch, resp[j])
             apply_labels(resp, n_rows, start, hard, log_soft)
             normalize(resp, n_rows, log_norm, label, total, bits, scales)
-            if out_log_norm.shape[0] > 0:
-                for b in range(n_rows):
-                    out_log_norm[start + b] = log_norm[b]
-            if out_label.shape[0] > 0:
-                for b in range(n_rows):
-                    out_label[start + b] = label[b]
-            if out_resp.shape[0] > 0:
-                for b in range(n_rows):
-                    for j in range(n_components):
-                        out_resp[start + b, j] = resp[j, b]
+            write_outputs(start, n_rows, log_norm, resp, label, outputs)
             if not want_stats:
                 continue
             for b in range(n_rows):

@@ -250,6 +250,23 @@ def weighted_entropy(resp, log_prob, log_norm, weight, n_rows, scratch):
     return total
 
 
+@kernel(inline="always")
+def write_outputs(start, n_rows, log_norm, resp, label, outputs):
+    """The block's per-row outputs into ``outputs`` (log_norm, resp, label) at rows start..., each
+    array of length 0 left alone."""
+    out_log_norm, out_resp, out_label = outputs
+    if out_log_norm.shape[0] > 0:
+        for b in range(n_rows):
+            out_log_norm[start + b] = log_norm[b]
+    if out_label.shape[0] > 0:
+        for b in range(n_rows):
+            out_label[start + b] = label[b]
+    if out_resp.shape[0] > 0:
+        for b in range(n_rows):
+            for j in range(resp.shape[0]):
+                out_resp[start + b, j] = resp[j, b]
+
+
 @kernel()
 def copy_rows(source, target, n_rows):
     """target[:, :n_rows] = source[:, :n_rows]."""
@@ -543,16 +560,7 @@ def em_pass(data, rows, params, resp_in, grid, stats, outputs):
                 normalize(resp, n_rows, log_norm, label, total, bits, scales)
                 if want_entropy:
                     stat_entropy[group] += weighted_entropy(resp, log_prob, log_norm, weight, n_rows, total)
-                if out_log_norm.shape[0] > 0:
-                    for b in range(n_rows):
-                        out_log_norm[start + b] = log_norm[b]
-                if out_label.shape[0] > 0:
-                    for b in range(n_rows):
-                        out_label[start + b] = label[b]
-                if out_resp.shape[0] > 0:
-                    for b in range(n_rows):
-                        for j in range(n_components):
-                            out_resp[start + b, j] = resp[j, b]
+                write_outputs(start, n_rows, log_norm, resp, label, outputs)
             if not want_stats:
                 continue
             if not given_resp:
