@@ -13,11 +13,14 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from fastem._blocks import LeadingColumns, column_sums, ordered_sum
+import functools
+
+from fastem._blocks import MappedBlocks, column_sums, filled, leading_columns, ordered_sum
 from fastem._init import labels_of_rows, one_hot, random_responsibilities, rows_from_data, unassigned_moment
 from fastem._kmeans import BlockKMeans
 from fastem._labels import label_overlap, labelled_responsibilities, matching
-from fastem._source import run_pass
+from fastem._source import ArraySource, run_pass
+from fastem.missing import missing_rows
 from fastem._stats import combine_stats
 
 
@@ -25,8 +28,17 @@ from fastem._stats import combine_stats
 
 
 def _block_statistics(X, weights, start, kparams, entropy, single, n_threads, labels=None):
-    return run_pass(np.ascontiguousarray(X), None, kparams, entropy=entropy, n_threads=n_threads, single=single,
-                    labels=labels)
+    """The block as an in-memory source, its incomplete rows (NaN) set apart (fastem.missing)."""
+    X = np.ascontiguousarray(X)
+    source = ArraySource(X, n_threads=n_threads, labels=labels, missing=missing_rows(X, labels=labels))
+    source.single_products = single
+    return source.statistics(kparams, entropy)
+
+
+def _block_observed_sums(X, weights, start):
+    """Per column: the sum of the observed entries (NaN left out) and their count."""
+    observed = ~np.isnan(X)
+    return np.where(observed, X, 0.0).sum(axis=0, dtype=np.float64), observed.sum(axis=0)
 
 
 def _block_row_total(X, weights, start, function):
@@ -86,7 +98,12 @@ class BlockSource:
 
     Subclasses set ``blocks``, ``n_samples``, ``n_features``, ``dtype``,
     ``n_threads`` and ``_task_threads`` (the thread count each block's pass
-    asks for), then call :meth:`_init_common`.
+    asks for), then call :meth:`_init_common` (saying whether any entry is
+    missing).
+
+    With missing entries (NaN) each pass sets a block's incomplete rows apart
+    as the in-memory fit does (fastem.missing), and the initialization reads
+    the blocks with every missing entry at its column's observed mean.
     """
 
     sample_weight = None
@@ -94,10 +111,17 @@ class BlockSource:
     labels = None
     _block_labels = None
 
-    def _init_common(self):
+    def _init_common(self, has_missing=False):
         self.total_weight = float(self.n_samples)
         #: Whether float32 data may take float32 products in the statistics' passes.
         self.single_products = True
+        #: The blocks the initialization reads: with missing entries at their columns' observed means.
+        self._init_blocks = self.blocks
+        if has_missing:
+            parts = self.blocks.run(_block_observed_sums)
+            sums, counts = ordered_sum([p[0] for p in parts]), ordered_sum([p[1] for p in parts])
+            means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+            self._init_blocks = MappedBlocks(self.blocks, functools.partial(filled, means))
 
     def attach_labels(self, labels):
         """Use ``labels`` (a RowLabels of every row, or None) in every pass and in the initialization;
@@ -128,7 +152,7 @@ class BlockSource:
     def moments(self):
         """Mean and unbiased covariance, merged block by block (Chan et al.'s pairwise update)."""
         count, mean, scatter = 0.0, np.zeros(self.n_features), np.zeros((self.n_features, self.n_features))
-        for n, block_mean, block_scatter in self.blocks.run(_block_moments):
+        for n, block_mean, block_scatter in self._init_blocks.run(_block_moments):
             delta = block_mean - mean
             total = count + n
             scatter = scatter + block_scatter + np.outer(delta, delta) * (count * n / total)
@@ -138,7 +162,7 @@ class BlockSource:
 
     def mean(self):
         """The mean of the rows: the reference point of the initial statistics."""
-        return ordered_sum(self.blocks.run(column_sums)) / self.n_samples
+        return ordered_sum(self._init_blocks.run(column_sums)) / self.n_samples
 
     def initial_responsibilities(self, method, n_components, random_state, n_threads=None, columns=None):
         """An ``init_params`` method's responsibilities for every row, as the in-memory fit draws them
@@ -160,7 +184,8 @@ class BlockSource:
         return BlockResponsibilities(_resp_labelled, labelled, n_components)
 
     def _method_responsibilities(self, method, n_components, random_state, columns):
-        blocks = self.blocks if columns is None else LeadingColumns(self.blocks, columns)
+        blocks = self._init_blocks
+        blocks = blocks if columns is None else MappedBlocks(blocks, functools.partial(leading_columns, columns))
         if method == "kmeans":
             labels = BlockKMeans(blocks, n_components).fit(random_state, labels=self._block_labels)
             return BlockResponsibilities(_resp_of_labels, lambda b, start, stop: (labels[b],), n_components)
@@ -176,14 +201,14 @@ class BlockSource:
 
     def statistics_given_resp(self, kparams, resp):
         """Statistics about ``kparams``'s reference for the responsibilities ``resp``."""
-        blocks = self.blocks
+        blocks = self._init_blocks
         parts = blocks.run(_block_resp_statistics, kparams, self._task_threads, resp.n_components, resp.resp_of,
                            per_block=resp.per_block)
         return ordered_sum(parts, combine_stats)
 
     def unassigned_moment(self, resp):
         """Sum over rows of (1 - sum_j r_ij) x x^T (see fastem._init.unassigned_moment)."""
-        blocks = self.blocks
+        blocks = self._init_blocks
         return ordered_sum(blocks.run(_block_unassigned_moment, resp.n_components, resp.resp_of,
                                       per_block=resp.per_block))
 

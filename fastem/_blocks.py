@@ -171,18 +171,30 @@ class DaskBlocks(_Runner):
         return [None if r is None else r[item] for r in results]
 
 
-def _on_leading_columns(step, n_columns, X, *args):
-    """``step`` run on the block's leading ``n_columns`` columns (module level: it runs on workers)."""
-    return step(np.ascontiguousarray(X[:, :n_columns]), *args)
+def leading_columns(n_columns, X):
+    """The block's leading ``n_columns`` columns."""
+    return np.ascontiguousarray(X[:, :n_columns])
 
 
-class LeadingColumns:
-    """A runner's blocks restricted to their leading ``n_columns`` columns: the same
-    blocks, each step given ``X[:, :n_columns]`` (the columns an initialization clusters)."""
+def filled(values, X):
+    """The block with each missing entry (NaN) at its column's ``values`` (a copy only where X has NaN)."""
+    missing = np.isnan(X)
+    return np.where(missing, values.astype(X.dtype), X) if missing.any() else X
 
-    def __init__(self, blocks, n_columns):
+
+def _on_mapped(step, transform, X, *args):
+    """``step`` run on ``transform(X)`` (module level: it runs on workers)."""
+    return step(transform(X), *args)
+
+
+class MappedBlocks:
+    """A runner's blocks as ``transform`` (a module-level function of the block) maps them:
+    the same blocks, each step given ``transform(X)``, e.g. ``partial(leading_columns, n)`` (the
+    columns an initialization clusters) or ``partial(filled, column_means)``."""
+
+    def __init__(self, blocks, transform):
         self._blocks = blocks
-        self._n_columns = n_columns
+        self._transform = transform
         self.starts = blocks.starts
         self.mutable_state = blocks.mutable_state
 
@@ -190,12 +202,12 @@ class LeadingColumns:
     n_blocks = _Runner.n_blocks
 
     def map(self, step, *args, per_block=None, only=None):
-        return self._blocks.map(functools.partial(_on_leading_columns, step, self._n_columns), *args,
-                                per_block=per_block, only=only)
+        return self._blocks.map(functools.partial(_on_mapped, step, self._transform), *args, per_block=per_block,
+                                only=only)
 
     def run(self, step, *args, per_block=None, only=None):
-        return self._blocks.run(functools.partial(_on_leading_columns, step, self._n_columns), *args,
-                                per_block=per_block, only=only)
+        return self._blocks.run(functools.partial(_on_mapped, step, self._transform), *args, per_block=per_block,
+                                only=only)
 
     def gather(self, results, item=None):
         return self._blocks.gather(results, item)

@@ -12,6 +12,7 @@ from sklearn.utils import check_array
 from fastem._blocked import BlockSource
 from fastem._blocks import NO_WEIGHTS, LocalBlocks
 from fastem._validation import FLOAT_DTYPES
+from fastem.missing import check_no_infinity
 
 
 class ChunkSource(BlockSource):
@@ -23,6 +24,8 @@ class ChunkSource(BlockSource):
         ``chunks()`` returns a fresh iterator of arrays of shape
         (n_rows_i, n_features), the same data each time.
     n_threads : int or None
+    allow_nan : bool, default=False
+        Whether NaN marks a missing entry (fastem.missing); infinity is an error either way.
 
     Raises
     ------
@@ -34,25 +37,31 @@ class ChunkSource(BlockSource):
         empty iterator.
     """
 
-    def __init__(self, chunks, n_threads=None):
+    def __init__(self, chunks, n_threads=None, allow_nan=False):
         if not callable(chunks):
             raise TypeError(f"chunks must be a callable returning an iterator of 2-D arrays, got {type(chunks).__name__}")
         self.chunks = chunks
         self.n_threads = self._task_threads = n_threads
         self.dtype = self.n_features = None
+        self.allow_nan = allow_nan
+        self._has_missing = False
         sizes = [chunk.shape[0] for chunk in self._iterate(validate=True)]
         self.n_samples = int(sum(sizes))
         if self.n_samples == 0:
             raise ValueError("chunks() returned no data: the iterator was empty")
         self._sizes = sizes
         self.blocks = LocalBlocks(self._read, sizes)
-        self._init_common()
+        self._init_common(self._has_missing)
 
     def _iterate(self, validate=False):
         for index, chunk in enumerate(self.chunks()):
             name = f"chunk {index}"
             if validate:
-                chunk = check_array(chunk, dtype=FLOAT_DTYPES, input_name=name, ensure_min_samples=1)
+                chunk = check_array(chunk, dtype=FLOAT_DTYPES, input_name=name, ensure_min_samples=1,
+                                    ensure_all_finite=not self.allow_nan)
+                if self.allow_nan:
+                    check_no_infinity(chunk, name)
+                    self._has_missing = self._has_missing or bool(np.isnan(chunk).any())
                 if self.n_features is None:
                     self.n_features, self.dtype = chunk.shape[1], chunk.dtype
             else:

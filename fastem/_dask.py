@@ -31,6 +31,8 @@ class DaskSource(BlockSource):
     X : dask.array.Array of shape (n_samples, n_features)
     n_threads : int or None
         Unused on the workers (each task runs on its worker's Numba threads).
+    allow_nan : bool, default=False
+        Whether NaN marks a missing entry (fastem.missing); infinity is an error either way.
 
     Raises
     ------
@@ -40,7 +42,7 @@ class DaskSource(BlockSource):
         For a non-numeric dtype.
     """
 
-    def __init__(self, X, n_threads=None):
+    def __init__(self, X, n_threads=None, allow_nan=False):
         if X.ndim != 2:
             raise ValueError(f"Expected a 2D dask array, got {X.ndim}D (shape {X.shape})")
         if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
@@ -53,8 +55,10 @@ class DaskSource(BlockSource):
             raise ValueError(f"Found array with shape {X.shape}: at least one row and one feature are required")
         import dask.array as da
 
-        if not bool(da.isfinite(X).all().compute()):
-            raise ValueError("Input X contains NaN or infinity.")
+        infinite, missing = (bool(v) for v in da.compute(da.isinf(X).any(), da.isnan(X).any()))
+        if infinite or (missing and not allow_nan):
+            raise ValueError("Input X contains NaN or infinity." if not allow_nan else
+                             "Input X contains infinity: it is not a value (NaN marks a missing entry).")
         self.X = X
         self.blocks = DaskBlocks(X)
         self.n_samples, self.n_features = n_samples, n_features
@@ -62,7 +66,7 @@ class DaskSource(BlockSource):
         self.n_threads = n_threads
         # One task per block: each runs on its worker's Numba threads.
         self._task_threads = None
-        self._init_common()
+        self._init_common(missing)
 
     def _place_labels(self, parts):
         """The blocks' labels scattered to the cluster once (not sent with every pass's tasks)."""

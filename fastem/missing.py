@@ -37,13 +37,18 @@ LOG_2PI = float(np.log(2.0 * np.pi))
 BLOCK_ROWS = 256
 
 
-def check_no_infinity(X):
+def check_no_infinity(X, name="X"):
     """Raise a ValueError naming the first row and column holding an infinity (NaN is allowed)."""
     infinite = np.isinf(X)
     if np.any(infinite):
         row, column = (int(i[0]) for i in np.nonzero(infinite))
-        raise ValueError(f"X holds {X[row, column]} in row {row}, column {column}: infinity is not a value "
+        raise ValueError(f"{name} holds {X[row, column]} in row {row}, column {column}: infinity is not a value "
                          "(NaN marks a missing entry)")
+
+
+def missing_rows(X, sample_weight=None, labels=None):
+    """X's incomplete rows as MissingRows, or None when X has no NaN."""
+    return MissingRows(X, sample_weight, labels) if np.isnan(X).any() else None
 
 
 class MissingRows:

@@ -94,7 +94,8 @@ def test_chunks_that_change_between_passes_are_an_error():
     "chunks, error, message",
     [
         (lambda: iter([np.zeros((5, 3)), np.zeros((5, 4))]), ValueError, "chunk 1 has 4 features"),
-        (lambda: iter([np.ones((5, 3)), np.array([[np.nan, 0.0, 0.0]])]), ValueError, "chunk 1 contains NaN"),
+        (lambda: iter([np.ones((5, 3)), np.array([[np.inf, 0.0, 0.0]])]), ValueError,
+         "chunk 1 holds inf in row 0, column 0"),
         (lambda: iter([]), ValueError, "empty"),
         (lambda: iter([np.ones(3)]), ValueError, "2D array"),
         (np.ones((5, 3)), TypeError, "callable"),

@@ -152,7 +152,23 @@ def test_infinity_is_named_and_other_estimators_refuse_nan():
         with pytest.raises(ValueError, match="Input X contains NaN"):
             model.fit(X)
     with pytest.raises(ValueError, match="NaN"):
-        GaussianMixture(2).fit_chunks(lambda: iter([X[:100], X[100:]]))
+        fastem.StudentTMixture(2).fit_chunks(lambda: iter([X[:100], X[100:]]))
     model = GaussianMixture(2, random_state=0).fit(X)
     assert model.__sklearn_tags__().input_tags.allow_nan
     assert not fastem.StudentTMixture().__sklearn_tags__().input_tags.allow_nan
+
+
+@pytest.mark.parametrize("init_params", ["kmeans", "random"])
+def test_fit_chunks_equals_the_in_memory_fit(init_params):
+    X, _, truth = incomplete(3000, rate=0.15, seed=12)
+    y = np.where(np.random.default_rng(13).random(X.shape[0]) < 0.05, truth, -1)
+    params = dict(init_params=init_params, random_state=0, tol=0.0, max_iter=8)
+    for labels in (None, y):
+        in_memory = quiet(GaussianMixture(3, **params).fit, X, labels)
+        chunked = quiet(GaussianMixture(3, **params).fit_chunks, lambda: iter(np.array_split(X, 4)), labels)
+        np.testing.assert_allclose(chunked.means_, in_memory.means_, rtol=1e-9)
+        np.testing.assert_allclose(chunked.lower_bounds_, in_memory.lower_bounds_, rtol=1e-10)
+    bad = X.copy()
+    bad[1600, 1] = -np.inf
+    with pytest.raises(ValueError, match="chunk 2 holds -inf in row 100, column 1"):
+        GaussianMixture(3).fit_chunks(lambda: iter(np.array_split(bad, 4)))
