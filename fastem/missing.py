@@ -11,7 +11,12 @@ component j with mean mu and covariance Sigma:
   C = Sigma_mm - Sigma_mo Sigma_oo^-1 Sigma_om, enter the statistics:
   S1_j += w r xhat, S2_j += w r (xhat xhat^T + C on the m block).
 
-The M-step is then every covariance model's usual update. Rows are sorted
+The M-step is then every covariance model's usual update. Student-t
+components (Liu and Rubin 1995) use the observed coordinates' t marginal
+(its dimension o, the row's), weigh a row's moments by
+u = (nu + o) / (nu + delta_o), add r C unweighted (E[tau (x - mu)(x - mu)^T]
+given x_o is u (xhat - mu)(xhat - mu)^T + C), and sum nu's statistic with
+each row's own o. Rows are sorted
 by missingness pattern: each pass factors Sigma_oo once per pattern and
 component here (in NumPy, patterns of one size together), and a compiled
 pass over the sorted rows (fastem._kernels._missing) does the per-row work
@@ -24,6 +29,7 @@ nothing to the statistics.
 """
 
 import numpy as np
+from scipy.special import digamma, gammaln
 
 from fastem._blocks import MAX_GROUPS
 from fastem._kernels import FULL
@@ -132,16 +138,19 @@ class MissingRows:
     def n_patterns(self):
         return self._masks.shape[0]
 
-    def factors(self, covariances, log_weights):
+    def factors(self, covariances, log_weights, dof=None):
         """Per pattern and component: U with U U^T = Sigma_oo^-1 (upper, zero-padded to d x d),
         G = Sigma_oo^-1 Sigma_om (zero-padded), log pi + log N's constant, and the conditional
         covariance C of the missing block at the missing columns (d x d, zero elsewhere), for
-        patterns of one size at a time."""
+        patterns of one size at a time. With ``dof`` (Student-t components) the constant is
+        the t marginal's, log pi + log Gamma((nu + o) / 2) - log Gamma(nu / 2) - o / 2 log(nu pi)
+        - log det L, and the fifth result holds nu's per-row terms (see the kernel)."""
         k, d = covariances.shape[0], covariances.shape[1]
         n_patterns = self.n_patterns
         factor = np.zeros((n_patterns, k, d, d))
         gain = np.zeros((n_patterns, k, d, d))
         constant = np.empty((n_patterns, k))
+        t_terms = np.zeros((n_patterns, k) if dof is not None else (0, 0))
         conditional = np.zeros((n_patterns, k, d, d))
         for size in np.unique(self.n_observed):
             patterns = np.flatnonzero(self.n_observed == size)
@@ -154,22 +163,30 @@ class MissingRows:
             inverse = np.linalg.inv(lower)
             regression = np.swapaxes(inverse, 2, 3) @ (inverse @ sigma_om)
             log_det = np.sum(np.log(np.diagonal(lower, axis1=2, axis2=3)), axis=2)
-            constant[patterns] = (log_weights[:, None] - 0.5 * size * LOG_2PI - log_det).T
+            if dof is None:
+                constant[patterns] = (log_weights[:, None] - 0.5 * size * LOG_2PI - log_det).T
+            else:
+                half = 0.5 * (dof + size)
+                normalizer = gammaln(half) - gammaln(0.5 * dof) - 0.5 * size * np.log(dof * np.pi)
+                constant[patterns] = (log_weights[:, None] + normalizer[:, None] - log_det).T
+                t_terms[patterns] = np.log((dof + size) / dof) + digamma(half) - np.log(half)
             factor[patterns, :, :size, :size] = np.swapaxes(np.swapaxes(inverse, 2, 3), 0, 1)  # L^-T
             gain[patterns, :, :size, : d - size] = np.swapaxes(regression, 0, 1)
             conditional_mm = sigma_mm - np.swapaxes(sigma_om, 2, 3) @ regression  # (k, P_s, m, m)
             components = np.arange(k)[None, :, None, None]
             conditional[patterns[:, None, None, None], components, m[:, None, :, None], m[:, None, None, :]] = (
                 np.swapaxes(conditional_mm, 0, 1))
-        return factor, gain, constant, conditional
+        return factor, gain, constant, conditional, t_terms
 
     def run(self, kparams, stats, outputs, labels, n_threads):
         """The kernel over the sorted rows; returns the conditional covariances (P, k, d, d), padded."""
         log_weights, means, covariances = gaussian_of(kparams)
-        factor, gain, constant, conditional = self.factors(covariances, log_weights)
+        dof = student_dof(kparams)
+        factor, gain, constant, conditional, t_terms = self.factors(covariances, log_weights, dof)
         patterns = (self.observed, self.n_observed, self.missing, self.observed.shape[1] - self.n_observed,
-                    factor, gain, constant)
-        params = (np.ascontiguousarray(kparams[1], dtype=np.float64), np.ascontiguousarray(means, dtype=np.float64))
+                    factor, gain, constant, t_terms)
+        params = (np.ascontiguousarray(kparams[1], dtype=np.float64), np.ascontiguousarray(means, dtype=np.float64),
+                  np.empty(0) if dof is None else np.ascontiguousarray(dof, dtype=np.float64))
         labels = self._labels if labels else no_labels(means.shape[0])
         with thread_limit(n_threads), pass_guard():
             missing_pass(self._X, self._blocks, (self._weights, *labels), params, patterns, stats, outputs)
@@ -180,17 +197,19 @@ class MissingRows:
         family, reference, means = kparams[0], kparams[1], kparams[3]
         k, d = means.shape
         n_groups = self._blocks[3].shape[0] - 1
+        robust = student_dof(kparams) is not None
         stats = (np.empty((n_groups, k)), np.empty((n_groups, k, d)), np.empty((n_groups, k, d, d)),
-                 np.empty(n_groups), np.empty((n_groups, self.n_patterns, k)))
+                 np.empty(n_groups), np.empty((n_groups, self.n_patterns, k)), np.empty((n_groups, 2 if robust else 0, k)))
         no_outputs = (np.empty(0), np.empty((0, k)), np.empty(0, dtype=np.int64))
         conditional = self.run(kparams, stats, no_outputs, labels, n_threads)
         # Reduced in group order: deterministic for any thread count.
-        n, s1, upper, log_likelihood, mass = (a.sum(axis=0) for a in stats)
+        n, s1, upper, log_likelihood, mass, robust_sums = (a.sum(axis=0) for a in stats)
         s2 = np.triu(upper) + np.swapaxes(np.triu(upper, 1), 1, 2)
         s2 += np.einsum("pj,pjfg->jfg", mass, conditional)
         if family != FULL:
             s2 = np.diagonal(s2, axis1=1, axis2=2).copy()
-        return Stats(n, s1, s2, np.broadcast_to(reference, (k, d)), float(log_likelihood))
+        return Stats(n, s1, s2, np.broadcast_to(reference, (k, d)), float(log_likelihood),
+                     robust=robust_sums if robust else None)
 
     def evaluate(self, kparams, log_norm, resp, label, labelled=False, n_threads=None):
         """Fill the incomplete rows' entries of the per-row outputs (each may have length 0):
@@ -200,7 +219,7 @@ class MissingRows:
         sorted_outputs = (np.empty(rows if log_norm.shape[0] else 0), np.empty((rows if resp.shape[0] else 0, k)),
                           np.empty(rows if label.shape[0] else 0, dtype=np.int64))
         no_stats = (np.empty((0, k)), np.empty((0, k, 1)), np.empty((0, k, 1, 1)), np.empty(0),
-                    np.empty((0, self.n_patterns, k)))
+                    np.empty((0, self.n_patterns, k)), np.empty((0, 2, k)))
         self.run(kparams, no_stats, sorted_outputs, labelled, n_threads)
         for full, part in zip((log_norm, resp, label), sorted_outputs):
             if full.shape[0]:
@@ -222,6 +241,11 @@ class MissingRows:
                 resp[self.unobserved] = np.exp(log_prob - total[:, None])
             if label.shape[0]:
                 label[self.unobserved] = np.argmax(log_prob, axis=1)
+
+
+def student_dof(kparams):
+    """The degrees of freedom of Student-t components' pass inputs, or None for Gaussian ones."""
+    return kparams[6][:, 0] if len(kparams) > 6 and kparams[6].shape[0] > 0 else None
 
 
 def gaussian_of(kparams):

@@ -36,7 +36,8 @@ class StudentTMixture(GaussianMixture):
     weights, locations and scale matrices, then (unless ``dof`` is given)
     each component's degrees of freedom; the log-likelihood never
     decreases. Every parameter, method and attribute of
-    :class:`fastem.GaussianMixture` is here too, with the same meaning.
+    :class:`fastem.GaussianMixture` is here too, with the same meaning,
+    NaN as a missing entry included (fastem.missing).
 
     Parameters
     ----------
@@ -135,9 +136,6 @@ class StudentTMixture(GaussianMixture):
         )
         self.dof = dof
         self.dof_init = dof_init
-
-    #: Missing values are GaussianMixture's alone: a t component's weights u depend on each row's observed dimension.
-    _allow_nan = False
 
     # ---------------------------------------------------------------- hooks
 

@@ -72,3 +72,46 @@ def ecm_step(X, weights, means, scales, dof, covariance_type, reg_covar, estimat
         new_scales = np.stack([(np.trace(s) / (d * m) + reg_covar) * np.eye(d) for s, m in zip(scatter, mass)])
     new_dof = np.array([solve_dof(dof[j], r[:, j], u[:, j], d) for j in range(k)]) if estimate_dof else dof
     return (new_weights, new_means, new_scales, new_dof), log_likelihood
+
+
+def incomplete_ecm_step(X, weights, means, scales, dof, reg_covar):
+    """One ECM iteration (full scales, nu held) on rows with NaN, row by row (Liu and Rubin 1995):
+    the observed coordinates' t marginal (dimension o), u = (nu + o) / (nu + delta_o), the missing
+    coordinates' conditional means, and the conditional covariance C in the scale update
+    (E[tau (x - mu)(x - mu)^T | x_o] = u (xhat - mu)(xhat - mu)^T + C). A row with nothing
+    observed adds nothing to the statistics. Returns the new (weights, means, scales) and the
+    old log-likelihood."""
+    n, d = X.shape
+    k = len(weights)
+    log_prob = np.zeros((n, k))
+    for i, row in enumerate(X):
+        o = np.flatnonzero(~np.isnan(row))
+        for j in range(k):
+            log_prob[i, j] = np.log(weights[j]) + (stats.multivariate_t(
+                loc=means[j, o], shape=scales[j][np.ix_(o, o)], df=dof[j]).logpdf(row[o]) if o.size else 0.0)
+    norm = logsumexp(log_prob, axis=1)
+    r = np.exp(log_prob - norm[:, None])
+    r[np.isnan(X).all(axis=1)] = 0.0  # a row with nothing observed adds nothing to the statistics
+    new_means, new_scales = np.empty_like(means), np.empty_like(scales)
+    completed = np.empty((k, n, d))
+    u = np.empty((n, k))
+    extra = np.zeros((k, n, d, d))
+    for i, row in enumerate(X):
+        o, m = np.flatnonzero(~np.isnan(row)), np.flatnonzero(np.isnan(row))
+        for j in range(k):
+            diff = row[o] - means[j, o]
+            inverse = np.linalg.inv(scales[j][np.ix_(o, o)])
+            u[i, j] = (dof[j] + o.size) / (dof[j] + diff @ inverse @ diff)
+            completed[j, i] = row
+            if m.size:
+                gain = scales[j][np.ix_(m, o)] @ inverse
+                completed[j, i, m] = means[j, m] + gain @ diff
+                extra[j, i][np.ix_(m, m)] = scales[j][np.ix_(m, m)] - gain @ scales[j][np.ix_(o, m)]
+    mass = r.sum(axis=0)
+    for j in range(k):
+        ru = r[:, j] * u[:, j]
+        new_means[j] = ru @ completed[j] / ru.sum()
+        dev = completed[j] - new_means[j]
+        new_scales[j] = ((ru[:, None] * dev).T @ dev + np.einsum("i,iab->ab", r[:, j], extra[j])) / mass[j] \
+            + reg_covar * np.eye(d)
+    return (mass / mass.sum(), new_means, new_scales), norm.sum()

@@ -148,14 +148,15 @@ def test_infinity_is_named_and_other_estimators_refuse_nan():
     with pytest.raises(ValueError, match="X holds inf in row 17, column 2"):
         GaussianMixture(2).fit(bad)
     np.testing.assert_array_equal(bad, before)
-    for model in (fastem.BayesianGaussianMixture(n_components=2), fastem.StudentTMixture(2)):
+    for model in (fastem.BayesianGaussianMixture(n_components=2), fastem.MixedMixture(2)):
         with pytest.raises(ValueError, match="Input X contains NaN"):
             model.fit(X)
     with pytest.raises(ValueError, match="NaN"):
-        fastem.StudentTMixture(2).fit_chunks(lambda: iter([X[:100], X[100:]]))
+        fastem.BayesianGaussianMixture(n_components=2).fit_chunks(lambda: iter([X[:100], X[100:]]))
     model = GaussianMixture(2, random_state=0).fit(X)
     assert model.__sklearn_tags__().input_tags.allow_nan
-    assert not fastem.StudentTMixture().__sklearn_tags__().input_tags.allow_nan
+    assert fastem.StudentTMixture().__sklearn_tags__().input_tags.allow_nan
+    assert not fastem.BayesianGaussianMixture().__sklearn_tags__().input_tags.allow_nan
 
 
 @pytest.mark.parametrize("init_params", ["kmeans", "random"])
@@ -172,3 +173,46 @@ def test_fit_chunks_equals_the_in_memory_fit(init_params):
     bad[1600, 1] = -np.inf
     with pytest.raises(ValueError, match="chunk 2 holds -inf in row 100, column 1"):
         GaussianMixture(3).fit_chunks(lambda: iter(np.array_split(bad, 4)))
+
+
+def test_student_t_iterates_equal_a_direct_incomplete_data_ecm():
+    import naive_student
+
+    X, _, _ = incomplete(300, rate=0.2, seed=15)
+    X[9] = np.nan
+    init, (weights, means, covariances) = start(X, "full", seed=16)
+    dof = np.array([4.0, 7.0, 12.0])
+    scales = covariances
+    fitted = quiet(fastem.StudentTMixture(3, dof=dof, tol=0.0, max_iter=3, **init).fit, X)
+    bounds = []
+    for _ in range(3):
+        (weights, means, scales), log_likelihood = naive_student.incomplete_ecm_step(X, weights, means, scales, dof,
+                                                                                     1e-6)
+        bounds.append(log_likelihood / X.shape[0])
+    np.testing.assert_allclose(fitted.weights_, weights, rtol=1e-9)
+    np.testing.assert_allclose(fitted.means_, means, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fitted.covariances_, scales, rtol=1e-9)
+    np.testing.assert_allclose(fitted.lower_bounds_, bounds, rtol=1e-10)
+    expected = naive_student.logsumexp(np.column_stack([
+        [np.log(fitted.weights_[j]) + (stats_t(fitted, j, row) if (~np.isnan(row)).any() else 0.0) for row in X]
+        for j in range(3)]), axis=1)
+    np.testing.assert_allclose(fitted.score_samples(X), expected, rtol=1e-10, atol=1e-12)
+
+
+def stats_t(model, j, row):
+    from scipy.stats import multivariate_t
+
+    o = np.flatnonzero(~np.isnan(row))
+    return multivariate_t(loc=model.means_[j, o], shape=model.covariances_[j][np.ix_(o, o)],
+                          df=model.dof_[j]).logpdf(row[o])
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_student_t_bound_never_decreases_with_dof_estimated(covariance_type):
+    X, _, _ = incomplete(600, rate=0.25, seed=17)
+    for prior in (None, "default"):
+        model = quiet(fastem.StudentTMixture(3, covariance_type=covariance_type, prior=prior, random_state=0,
+                                             tol=0.0, max_iter=30).fit, X)
+        bounds = np.asarray(model.lower_bounds_)
+        assert np.all(np.isfinite(bounds))
+        assert np.all(np.diff(bounds) >= -1e-10 * np.abs(bounds[1:])), np.diff(bounds).min()

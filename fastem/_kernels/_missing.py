@@ -76,23 +76,32 @@ def missing_pass(X, blocks, rows, params, patterns, stats, outputs):
         group_first[g] .. group_first[g + 1] - 1.
     rows : tuple (weights, hard, log_soft)
         Per sorted row; labels as em_pass takes them (each may be empty).
-    params : tuple (ref, means)
-        The statistics' reference (d,) and the components' means (k, d).
-    patterns : tuple (observed, n_observed, missing, n_missing, factor, gain, constant)
+    params : tuple (ref, means, dof)
+        The statistics' reference (d,), the components' means (k, d), and
+        for Student-t components their degrees of freedom nu (k,) (length 0
+        for Gaussian ones).
+    patterns : tuple (observed, n_observed, missing, n_missing, factor, gain, constant, t_terms)
         Per pattern p: column indices (P, d) and counts (P,); per pattern and
-        component: U (P, k, d, d), G (P, k, d, d) and const (P, k).
-    stats : tuple (s0, s1, s2, log_likelihood, mass)
-        Per group: sum w r (G, k), sum w r (x - ref) (G, k, d),
-        sum w r (x - ref)(x - ref)^T (G, k, d, d), sum w log p (G,), and per
-        pattern sum w r (G, P, k); a leading length of 0 skips them.
+        component: U (P, k, d, d), G (P, k, d, d) and const (P, k), the log
+        density's constant (a t component's: log pi + log t_o's normalizer);
+        for t components, t_terms (P, k) = log((nu + o) / nu)
+        + psi((nu + o) / 2) - log((nu + o) / 2) (nu's statistic).
+    stats : tuple (s0, s1, s2, log_likelihood, mass, robust)
+        Per group: sum w r u (G, k), sum w r u (x - ref) (G, k, d),
+        sum w r u (x - ref)(x - ref)^T (G, k, d, d), sum w log p (G,), per
+        pattern sum w r (G, P, k), and for t components sum w r and
+        sum w r (E[log tau] - E[tau]) (G, 2, k); u = 1 for Gaussian
+        components (a t row's E[tau] = (nu + o) / (nu + delta)). A leading
+        length of 0 skips them.
     outputs : tuple (log_norm, resp, label)
         Per sorted row, each of length 0 when not wanted.
     """
     block_start, block_rows, block_pattern, group_first = blocks
     weights, hard, log_soft = rows
-    ref, means = params
-    observed, n_observed, missing, n_missing, factor, gain, constant = patterns
-    s0_out, s1_out, s2_out, ll_out, mass_out = stats
+    ref, means, dof = params
+    observed, n_observed, missing, n_missing, factor, gain, constant, t_terms = patterns
+    s0_out, s1_out, s2_out, ll_out, mass_out, robust_out = stats
+    student = dof.shape[0] > 0
     n_components, n_features = means.shape
     n_groups = group_first.shape[0] - 1
     block_size = 0
@@ -112,6 +121,7 @@ def missing_pass(X, blocks, rows, params, patterns, stats, outputs):
         scales = bits.view(np.float64)
         wr = np.empty(block_size)
         weighted_f = np.empty(block_size)
+        t_values = np.empty((n_components if student else 0, block_size))
         if want_stats:
             ll_out[group] = 0.0
             for j in range(n_components):
@@ -123,6 +133,9 @@ def missing_pass(X, blocks, rows, params, patterns, stats, outputs):
             for p in range(mass_out.shape[1]):
                 for j in range(n_components):
                     mass_out[group, p, j] = 0.0
+            for i in range(robust_out.shape[1]):
+                for j in range(n_components):
+                    robust_out[group, i, j] = 0.0
         for block in range(group_first[group], group_first[group + 1]):
             start = block_start[block]
             n_rows = block_rows[block]
@@ -134,7 +147,18 @@ def missing_pass(X, blocks, rows, params, patterns, stats, outputs):
                     xt[f, b] = X[start + b, f]
             for j in range(n_components):
                 deviations(xt, n_rows, observed[p], n_obs, means[j], dev)
-                whitened_log_density(dev, n_rows, n_obs, factor[p, j], constant[p, j], scratch, resp[j])
+                if not student:
+                    whitened_log_density(dev, n_rows, n_obs, factor[p, j], constant[p, j], scratch, resp[j])
+                    continue
+                # A t component: -delta / 2 first, then the t marginal's log density of delta.
+                whitened_log_density(dev, n_rows, n_obs, factor[p, j], 0.0, scratch, resp[j])
+                nu = dof[j]
+                half = 0.5 * (nu + n_obs)
+                values = resp[j]
+                t_row = t_values[j]
+                for b in range(n_rows):
+                    t_row[b] = 1.0 - 2.0 * values[b] / nu
+                    values[b] = constant[p, j] - half * np.log(t_row[b])
             apply_labels(resp, n_rows, start, hard, log_soft)
             normalize(resp, n_rows, log_norm, label, total, bits, scales)
             write_outputs(start, n_rows, log_norm, resp, label, outputs)
@@ -151,8 +175,23 @@ def missing_pass(X, blocks, rows, params, patterns, stats, outputs):
                 for b in range(n_rows):
                     wr[b] = weights[start + b] * responsibility[b]
                     mass += wr[b]
-                s0_out[group, j] += mass
                 mass_out[group, p, j] += mass
+                if student:
+                    # E[tau] = u = (nu + o) / (nu t) weighs the rows' moments; nu's statistic
+                    # sums w r (E[log tau] - E[tau]) = w r (t_term - log t - u).
+                    ratio = (dof[j] + n_obs) / dof[j]
+                    t_row = t_values[j]
+                    statistic = 0.0
+                    for b in range(n_rows):
+                        u = ratio / t_row[b]
+                        statistic += wr[b] * (t_terms[p, j] - np.log(t_row[b]) - u)
+                        wr[b] *= u
+                    robust_out[group, 0, j] += mass
+                    robust_out[group, 1, j] += statistic
+                    mass = 0.0
+                    for b in range(n_rows):
+                        mass += wr[b]
+                s0_out[group, j] += mass
                 for f in range(n_features):
                     row_f = completed[f]
                     first = 0.0
