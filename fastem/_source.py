@@ -166,6 +166,7 @@ class MLSteps:
         # Each pass sets every group's slot: the arrays are reused.
         self._stats = (np.empty((n_groups, n_stat, k)), np.empty(n_groups), np.empty(0), np.empty((0, 2, k)))
         self._outputs, self._resp_in = _no_outputs(k)
+        self._labels = no_labels(k) if source.labels is None else source.labels
         self._sums = np.empty((n_stat, k))
         self._covariance_type = covariance_type
         self._type_index = model.code
@@ -184,7 +185,7 @@ class MLSteps:
             kparams = gaussian.kernel_params(params, self._covariance_type)
         source = self._source
         _call_pass(self._data, source.sample_weight, kparams, self._resp_in, (*self._grid, source.single_products),
-                   self._stats, self._outputs, source.n_threads, source.labels)
+                   self._stats, self._outputs, source.n_threads, self._labels)
         k, d = params.means.shape
         weights, means, cov, chol = np.empty(k), np.empty((k, d)), np.zeros(self._slots), np.zeros(self._slots)
         ref, theta, log_const = np.empty(d), np.empty(kparams[2].shape), np.empty(k)

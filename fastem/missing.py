@@ -43,8 +43,17 @@ LOG_2PI = float(np.log(2.0 * np.pi))
 BLOCK_ROWS = 256
 
 
+def _all_finite(X):
+    """A quick test that X holds neither NaN nor infinity: its sum is finite (an overflowing
+    sum of finite values fails it too, and the exact tests then decide)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.sum(X)))
+
+
 def check_no_infinity(X, name="X"):
     """Raise a ValueError naming the first row and column holding an infinity (NaN is allowed)."""
+    if _all_finite(X):
+        return
     infinite = np.isinf(X)
     if np.any(infinite):
         row, column = (int(i[0]) for i in np.nonzero(infinite))
@@ -54,7 +63,7 @@ def check_no_infinity(X, name="X"):
 
 def missing_rows(X, sample_weight=None, labels=None):
     """X's incomplete rows as MissingRows, or None when X has no NaN."""
-    return MissingRows(X, sample_weight, labels) if np.isnan(X).any() else None
+    return None if _all_finite(X) or not np.isnan(X).any() else MissingRows(X, sample_weight, labels)
 
 
 class MissingRows:
