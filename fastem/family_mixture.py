@@ -26,6 +26,7 @@ from fastem._family import (
     placeholder_kernel_params,
 )
 from fastem._family_missing import WithMissing
+from fastem.missing import check_no_infinity
 from fastem._source import ArraySource
 from fastem._validation import FLOAT_DTYPES, check_means_init, check_weights_init
 from fastem.bernoulli import BernoulliFamily, BernoulliPrior
@@ -48,9 +49,25 @@ def _ml_update(family, stats, pad, total_weight=None):
     return FamilyParams(n / (n.sum() if total_weight is None else total_weight), family.ml(n, stats.s1))
 
 
+def _checked(X, takes_missing, input_name):
+    """X validated: NaN only where the family takes missing entries, never infinity."""
+    X = check_array(X, dtype=FLOAT_DTYPES, input_name=input_name, ensure_all_finite=not takes_missing)
+    if takes_missing:
+        check_no_infinity(X, input_name)
+    return X
+
+
+def _has_nan(chunk):
+    """Whether a chunk holds NaN (False for one that is not numeric: its check names the fault)."""
+    try:
+        return bool(np.isnan(np.asarray(chunk, dtype=np.float64)).any())
+    except (TypeError, ValueError):
+        return False
+
+
 def _block_pass_data(block, family, name):
     """A dask block as the pass reads it (module level: it runs on the workers)."""
-    block = check_array(block, dtype=FLOAT_DTYPES, input_name="X")
+    block = _checked(block, isinstance(family, WithMissing), "X")
     return np.asarray(family.pass_data(block, name), dtype=block.dtype)
 
 
@@ -210,12 +227,17 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
             return chunks  # ChunkSource names the problem
         name = type(self).__name__
 
+        # The pass's columns depend on whether any entry is missing: one read to find out.
+        missing = self._allow_nan and any(_has_nan(chunk) for chunk in chunks())
+
         def checked():
             family = None
             for index, chunk in enumerate(chunks()):
-                chunk = check_array(chunk, dtype=FLOAT_DTYPES, input_name=f"chunk {index}")
+                chunk = _checked(chunk, missing, f"chunk {index}")
                 if family is None:
                     self._set_data_shape(chunk.shape[1])
+                    if missing:
+                        self._fitted_family = WithMissing(self._fitted_family)
                     family = self._family()
                 yield family.pass_data(chunk, name)
 
@@ -225,6 +247,11 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
         if X.ndim != 2:
             return X  # DaskSource names the problem
         self._set_data_shape(X.shape[1])
+        if self._allow_nan:
+            import dask.array as da
+
+            if bool(da.isnan(X).any().compute()):
+                self._fitted_family = WithMissing(self._fitted_family)
         family = self._family()
         X = X.rechunk({1: -1})
         return X.map_blocks(_block_pass_data, family, type(self).__name__, chunks=(X.chunks[0], (family.n_columns,)),

@@ -250,3 +250,17 @@ def test_student_t_with_missing_entries_on_the_cluster_and_in_chunks_equals_in_m
         np.testing.assert_allclose(other.lower_bounds_, in_memory.lower_bounds_, rtol=rtol)
         np.testing.assert_allclose(other.means_, in_memory.means_, rtol=rtol)
         np.testing.assert_allclose(other.dof_, in_memory.dof_, rtol=rtol)
+
+
+@pytest.mark.parametrize("family", ["poisson", "categorical"])
+def test_family_fit_with_missing_entries_on_the_cluster_equals_in_memory(client, family):
+    from test_missing_families import extra, with_nan
+
+    X, _ = with_nan(family, n_samples=6000, seed=10)
+    params = dict(n_components=2, random_state=0, tol=0.0, max_iter=6, **extra(family))
+    from test_families import estimator
+
+    in_memory = _quiet(estimator(family, **params).fit, X)
+    on_cluster = _quiet(estimator(family, **params).fit, da.from_array(X, chunks=(1500, X.shape[1])))
+    np.testing.assert_allclose(on_cluster.lower_bounds_, in_memory.lower_bounds_, rtol=1e-12)
+    np.testing.assert_allclose(on_cluster.means_, in_memory.means_, rtol=1e-12)

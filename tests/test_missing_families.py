@@ -152,3 +152,13 @@ def test_infinity_and_bad_values_are_named_and_mixed_refuses_nan():
 
     with pytest.raises(ValueError, match="Input X contains NaN"):
         fastem.MixedMixture(2).fit(with_nan("poisson", n_samples=300, seed=8)[0])
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fit_chunks_equals_the_in_memory_fit(family):
+    X, _ = with_nan(family, n_samples=2000, seed=9)
+    params = dict(n_components=2, random_state=0, tol=0.0, max_iter=6, **extra(family))
+    in_memory = quiet(estimator(family, **params).fit, X)
+    chunked = quiet(estimator(family, **params).fit_chunks, lambda: iter(np.array_split(X, 4)))
+    np.testing.assert_allclose(chunked.means_, in_memory.means_, rtol=1e-9)
+    np.testing.assert_allclose(chunked.lower_bounds_, in_memory.lower_bounds_, rtol=1e-10)
