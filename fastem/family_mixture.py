@@ -194,12 +194,13 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
     _allow_nan = True
 
     def _pass_data(self, X, fitting):
+        missing = self._allow_nan and np.isnan(X).any()
         if fitting:
             self._remember_family()
-            if self._allow_nan and np.isnan(X).any():
+            if missing:
                 self._fitted_family = WithMissing(self._fitted_family)
         family = self._family()
-        if not isinstance(family, WithMissing) and self._allow_nan and np.isnan(X).any():
+        if missing and not isinstance(family, WithMissing):
             family = WithMissing(family)  # rows with NaN for a model fitted on complete rows
         return family.pass_data(X, type(self).__name__)
 
