@@ -37,10 +37,6 @@ class RowLabels(NamedTuple):
     hard: np.ndarray
     log_soft: np.ndarray
 
-    @property
-    def n_rows(self):
-        return max(self.hard.shape[0], self.log_soft.shape[0])
-
     def take(self, start, stop):
         """The labels of rows ``start:stop``."""
         hard = self.hard[start:stop] if self.hard.shape[0] else self.hard
