@@ -221,3 +221,16 @@ def test_student_t_bound_never_decreases_with_dof_estimated(covariance_type):
         bounds = np.asarray(model.lower_bounds_)
         assert np.all(np.isfinite(bounds))
         assert np.all(np.diff(bounds) >= -1e-10 * np.abs(bounds[1:])), np.diff(bounds).min()
+
+
+def test_memmapped_x_with_nan_equals_in_memory_and_is_not_changed(tmp_path):
+    X, _, _ = incomplete(2000, rate=0.1, seed=19)
+    path = tmp_path / "rows.f64"
+    mapped = np.memmap(path, dtype=np.float64, mode="w+", shape=X.shape)
+    mapped[:] = X
+    mapped.flush()
+    mapped = np.memmap(path, dtype=np.float64, mode="r", shape=X.shape)
+    from_disk = GaussianMixture(3, random_state=0).fit(mapped)
+    in_memory = GaussianMixture(3, random_state=0).fit(X)
+    np.testing.assert_array_equal(from_disk.means_, in_memory.means_)
+    np.testing.assert_array_equal(np.isnan(mapped), np.isnan(X))
