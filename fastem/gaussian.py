@@ -190,14 +190,9 @@ def map_update(stats, covariance_type, reg_covar, dtype, prior, held_means=None)
     nk = n + count_pad(dtype)
     d = stats.s1.shape[1]
     xbar = (stats.s1 + n[:, None] * stats.reference) / nk[:, None]
-    kappa, m0, nu, psi = prior.mean_precision_prior, prior.mean_prior, prior.degrees_of_freedom_prior, prior.covariance_prior
+    kappa, nu, psi = prior.mean_precision_prior, prior.degrees_of_freedom_prior, prior.covariance_prior
     c = 1.0 if kappa > 0 else 0.0
-    if held_means is None:
-        means = (nk[:, None] * xbar + kappa * m0) / (nk + kappa)[:, None]
-        offset = xbar - m0
-        shrink = kappa * nk / (nk + kappa)
-    else:
-        means, offset, shrink = held_means, held_means - m0, np.full(nk.shape, float(kappa))
+    means, offset, shrink = map_mean_terms(xbar, nk, prior, held_means)
     model = COVARIANCE_MODELS[covariance_type]
     b = model.map_scatter(model.scatter_about_mean(stats), shrink, offset)
     covariances = model.map_covariances(b, nk, psi, nu, c, d, reg_covar)
@@ -205,6 +200,18 @@ def map_update(stats, covariance_type, reg_covar, dtype, prior, held_means=None)
     weights = weights / weights.sum()
     chol = precision_cholesky(covariances, covariance_type, float32=np.dtype(dtype) == np.float32)
     return GaussianParams(weights, means, covariances, chol)
+
+
+def map_mean_terms(xbar, counts, prior, held_means=None):
+    """The means' posterior mode (N xbar + kappa0 m0) / (N + kappa0), and the offset and
+    weight of the mean prior's term in the covariances' mode: xbar - m0 and
+    kappa0 N / (N + kappa0). Held means are the means themselves, with offset
+    mu - m0 and weight kappa0 (the conditional mode given them)."""
+    kappa, m0 = prior.mean_precision_prior, prior.mean_prior
+    if held_means is not None:
+        return held_means, held_means - m0, np.full(counts.shape, float(kappa))
+    means = (counts[:, None] * xbar + kappa * m0) / (counts + kappa)[:, None]
+    return means, xbar - m0, kappa * counts / (counts + kappa)
 
 
 def log_prior(params, covariance_type, prior):

@@ -147,14 +147,9 @@ def ecm_update(stats, covariance_type, reg_covar, dtype, dof, *, estimate_dof, p
         covariances = model.ml_covariances(stats, scatter, counts, reg_covar, dtype)
         weights = counts / (counts.sum() if total_weight is None else total_weight)
     else:
-        kappa, m0 = prior.mean_precision_prior, prior.mean_prior
-        if held_means is None:
-            means = (weighted[:, None] * xbar + kappa * m0) / (weighted + kappa)[:, None]
-            offset, shrink = xbar - m0, kappa * weighted / (weighted + kappa)
-        else:
-            means, offset, shrink = held_means, held_means - m0, np.full(weighted.shape, float(kappa))
+        means, offset, shrink = gaussian.map_mean_terms(xbar, weighted, prior, held_means)
         b = model.map_scatter(scatter, shrink, offset)
-        c = 1.0 if kappa > 0 else 0.0
+        c = 1.0 if prior.mean_precision_prior > 0 else 0.0
         covariances = model.map_covariances(b, counts, prior.covariance_prior, prior.degrees_of_freedom_prior, c, d,
                                             reg_covar)
         weights = np.maximum(counts + prior.weight_concentration_prior - 1.0, 0.0)
