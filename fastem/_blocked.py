@@ -20,7 +20,7 @@ from fastem._init import labels_of_rows, one_hot, random_responsibilities, rows_
 from fastem._kmeans import BlockKMeans
 from fastem._labels import label_overlap, labelled_responsibilities, matching
 from fastem._source import ArraySource, run_pass
-from fastem.missing import missing_rows
+from fastem.missing import missing_rows, observed_means, observed_sums
 from fastem._stats import combine_stats
 
 
@@ -36,9 +36,7 @@ def _block_statistics(X, weights, start, kparams, entropy, single, n_threads, la
 
 
 def _block_observed_sums(X, weights, start):
-    """Per column: the sum of the observed entries (NaN left out) and their count."""
-    observed = ~np.isnan(X)
-    return np.where(observed, X, 0.0).sum(axis=0, dtype=np.float64), observed.sum(axis=0)
+    return observed_sums(X)
 
 
 def _block_row_total(X, weights, start, function):
@@ -120,7 +118,7 @@ class BlockSource:
         if has_missing:
             parts = self.blocks.run(_block_observed_sums)
             sums, counts = ordered_sum([p[0] for p in parts]), ordered_sum([p[1] for p in parts])
-            means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+            means = observed_means(sums, counts)
             self._init_blocks = MappedBlocks(self.blocks, functools.partial(filled, means))
 
     def attach_labels(self, labels):

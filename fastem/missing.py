@@ -61,6 +61,19 @@ def check_no_infinity(X, name="X"):
                          "(NaN marks a missing entry)")
 
 
+def observed_sums(X, weights=None):
+    """Per column: the (weighted) sum of the observed entries (NaN left out) and their weight."""
+    observed = ~np.isnan(X)
+    if weights is None:
+        return np.where(observed, X, 0.0).sum(axis=0, dtype=np.float64), observed.sum(axis=0, dtype=np.float64)
+    return (np.where(observed, X, 0.0) * weights[:, None]).sum(axis=0), (observed * weights[:, None]).sum(axis=0)
+
+
+def observed_means(sums, counts):
+    """Each column's observed mean from :func:`observed_sums` (0 for a column with nothing observed)."""
+    return np.where(counts > 0, sums / np.where(counts > 0, counts, 1.0), 0.0)
+
+
 def missing_rows(X, sample_weight=None, labels=None):
     """X's incomplete rows as MissingRows, or None when X has no NaN."""
     return None if _all_finite(X) or not np.isnan(X).any() else MissingRows(X, sample_weight, labels)
@@ -94,10 +107,7 @@ class MissingRows:
     def __init__(self, X, sample_weight=None, labels=None):
         nan = np.isnan(X)
         weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
-        observed_weight = (~nan * weights[:, None]).sum(axis=0)
-        observed_sum = (np.where(nan, 0.0, X) * weights[:, None]).sum(axis=0)
-        column_means = np.where(observed_weight > 0, observed_sum / np.where(observed_weight > 0, observed_weight, 1.0),
-                                0.0)
+        column_means = observed_means(*observed_sums(X, weights))
         self.filled = np.where(nan, column_means.astype(X.dtype), X)
         self.incomplete = np.flatnonzero(nan.any(axis=1))
         self.pass_weight = weights.astype(np.float64, copy=True)
@@ -141,11 +151,10 @@ class MissingRows:
         self._weights = np.ascontiguousarray(weights[self.order], dtype=np.float64)
         self._labels = no_labels(0) if labels is None else labels.take_rows(self.order)
         self._unobserved_labels = None if labels is None else labels.take_rows(self.unobserved)
-        self._masks = masks
 
     @property
     def n_patterns(self):
-        return self._masks.shape[0]
+        return self.n_observed.shape[0]
 
     def factors(self, covariances, log_weights, dof=None):
         """Per pattern and component: U with U U^T = Sigma_oo^-1 (upper, zero-padded to d x d),
