@@ -85,7 +85,8 @@ def per_iteration(cls, shape, start, X, iterations, repeat, y=None):
     each the best of ``repeat`` fits (so initialization and validation cancel)."""
 
     def fit(max_iter):
-        model = cls(shape.n_components, covariance_type=shape.covariance_type, tol=0.0, max_iter=max_iter, **start)
+        model = cls(n_components=shape.n_components, covariance_type=shape.covariance_type, tol=0.0, max_iter=max_iter,
+                    **start)
         return lambda: fit_quietly(model, X, y)
 
     t_one = best_time(fit(1), repeat)

@@ -703,6 +703,9 @@ class BaseGaussianMixture(BaseMixture):
         "reg_covar": [Interval(Real, 0.0, None, closed="left")],
     }
 
+    #: NaN marks a missing entry: exact EM (and variational Bayes) for incomplete data (fastem.missing).
+    _allow_nan = True
+
     def _placeholder_kernel_params(self, n_features, reference):
         k = self.n_components
         family = COVARIANCE_MODELS[self.covariance_type].layout

@@ -248,7 +248,7 @@ class ArraySource:
                          single=self.single_products, labels=self.labels)
         if self.missing is None:
             return stats
-        return combine_stats(stats, self.missing.statistics(kparams, self.n_threads))
+        return combine_stats(stats, self.missing.statistics(kparams, self.n_threads, entropy=entropy))
 
     def mean(self):
         """The (weighted) mean of the rows: the reference point of the initial statistics."""

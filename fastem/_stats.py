@@ -23,7 +23,9 @@ class Stats(NamedTuple):
     the symmetric scatter sum_i w_i r_ij (x_i - ref_j)(x_i - ref_j)^T,
     shape (k, d, d) for the FULL layout, its diagonal, shape (k, d), for
     the DIAG layout, and shape (k, 0) for the LINEAR layout. ``entropy`` is
-    sum_i w_i sum_j r_ij log r_ij when the pass was asked for it.
+    sum_i w_i sum_j r_ij log r_ij when the pass was asked for it (minus the
+    entropy of q over the rows' latent variables: with missing entries it
+    also subtracts that of q over them, fastem.missing).
 
     Student-t components (:func:`student_statistics`): ``n``, ``s1`` and
     ``s2`` are weighted by the E-step's u_ij as well, and ``robust`` (2, k)

@@ -20,8 +20,10 @@ class BayesianGaussianMixture(BaseGaussianMixture):
     same ``random_state`` the same result (``lower_bound_`` is the evidence
     lower bound as scikit-learn defines it, constants dropped). In addition,
     ``fit`` and ``fit_predict`` take ``sample_weight`` (weights act as
-    replicated rows in the expected statistics), and the pass over the data
-    runs on ``n_threads`` threads with a result independent of their number.
+    replicated rows in the expected statistics), the pass over the data
+    runs on ``n_threads`` threads with a result independent of their number,
+    and NaN marks a missing entry, which q then covers: q(z, x_m) =
+    q(z) q(x_m | z) (fastem.missing).
 
     Parameters
     ----------

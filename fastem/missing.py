@@ -16,7 +16,14 @@ components (Liu and Rubin 1995) use the observed coordinates' t marginal
 (its dimension o, the row's), weigh a row's moments by
 u = (nu + o) / (nu + delta_o), add r C unweighted (E[tau (x - mu)(x - mu)^T]
 given x_o is u (xhat - mu)(xhat - mu)^T + C), and sum nu's statistic with
-each row's own o. Rows are sorted
+each row's own o. Mean-field variational Bayes puts the missing
+coordinates in q: q(z, x_m) = q(z) q(x_m | z), and the optimal
+q(x_m | z = j) is the conditional of N(m_j, (nu_j W_j)^-1) given x_o.
+Integrating x_m out of exp E[log N(x | mu_j, Lambda_j)] leaves
+log N(x_o; m_o, ((nu_j W_j)^-1)_oo) plus the complete rows' per-component
+constant, so the variational pass inputs (a Gaussian with covariance
+(nu_j W_j)^-1) serve unchanged, and the bound adds the entropy of
+q(x_m | z) (see :meth:`MissingRows.statistics`). Rows are sorted
 by missingness pattern: each pass factors Sigma_oo once per pattern and
 component here (in NumPy, patterns of one size together), and a compiled
 pass over the sorted rows (fastem._kernels._missing) does the per-row work
@@ -162,7 +169,8 @@ class MissingRows:
         covariance C of the missing block at the missing columns (d x d, zero elsewhere), for
         patterns of one size at a time. With ``dof`` (Student-t components) the constant is
         the t marginal's, log pi + log Gamma((nu + o) / 2) - log Gamma(nu / 2) - o / 2 log(nu pi)
-        - log det L, and the fifth result holds nu's per-row terms (see the kernel)."""
+        - log det L, and the fifth result holds nu's per-row terms (see the kernel); the
+        sixth is log det L itself (P, k), half the log-determinant of Sigma_oo."""
         k, d = covariances.shape[0], covariances.shape[1]
         n_patterns = self.n_patterns
         factor = np.zeros((n_patterns, k, d, d))
@@ -170,6 +178,7 @@ class MissingRows:
         constant = np.empty((n_patterns, k))
         t_terms = np.zeros((n_patterns, k) if dof is not None else (0, 0))
         conditional = np.zeros((n_patterns, k, d, d))
+        half_log_det = np.empty((n_patterns, k))
         for size in np.unique(self.n_observed):
             patterns = np.flatnonzero(self.n_observed == size)
             o = self.observed[patterns, :size]  # (P_s, o)
@@ -181,6 +190,7 @@ class MissingRows:
             inverse = np.linalg.inv(lower)
             regression = np.swapaxes(inverse, 2, 3) @ (inverse @ sigma_om)
             log_det = np.sum(np.log(np.diagonal(lower, axis1=2, axis2=3)), axis=2)
+            half_log_det[patterns] = log_det.T
             if dof is None:
                 constant[patterns] = (log_weights[:, None] - 0.5 * size * LOG_2PI - log_det).T
             else:
@@ -194,13 +204,14 @@ class MissingRows:
             components = np.arange(k)[None, :, None, None]
             conditional[patterns[:, None, None, None], components, m[:, None, :, None], m[:, None, None, :]] = (
                 np.swapaxes(conditional_mm, 0, 1))
-        return factor, gain, constant, conditional, t_terms
+        return factor, gain, constant, conditional, t_terms, half_log_det
 
     def run(self, kparams, stats, outputs, labels, n_threads):
-        """The kernel over the sorted rows; returns the conditional covariances (P, k, d, d), padded."""
+        """The kernel over the sorted rows; returns the conditional covariances (P, k, d, d), padded,
+        and half the log-determinants of Sigma_oo (P, k)."""
         log_weights, means, covariances = gaussian_of(kparams)
         dof = student_dof(kparams)
-        factor, gain, constant, conditional, t_terms = self.factors(covariances, log_weights, dof)
+        factor, gain, constant, conditional, t_terms, half_log_det = self.factors(covariances, log_weights, dof)
         patterns = (self.observed, self.n_observed, self.missing, self.observed.shape[1] - self.n_observed,
                     factor, gain, constant, t_terms)
         params = (np.ascontiguousarray(kparams[1], dtype=np.float64), np.ascontiguousarray(means, dtype=np.float64),
@@ -208,25 +219,40 @@ class MissingRows:
         labels = self._labels if labels else no_labels(means.shape[0])
         with thread_limit(n_threads), pass_guard():
             missing_pass(self._X, self._blocks, (self._weights, *labels), params, patterns, stats, outputs)
-        return conditional
+        return conditional, half_log_det
 
-    def statistics(self, kparams, n_threads=None, labels=True):
-        """The incomplete rows' statistics about the pass's reference, as Stats (layout of ``kparams``)."""
+    def statistics(self, kparams, n_threads=None, labels=True, entropy=False):
+        """The incomplete rows' statistics about the pass's reference, as Stats (layout of ``kparams``).
+
+        With ``entropy`` (variational Bayes, whose pass inputs are a Gaussian with
+        covariance (nu W)^-1 and log-weights holding the rest of E[log pi N]),
+        ``Stats.entropy`` is minus the entropy of q over the rows' latent variables:
+        sum w r (log r - log s) - sum w r H[q(x_m | z)], where q(x_m | z = j) is the
+        Gaussian whose mean and covariance the statistics use (the conditional of
+        N(mu_j, (nu_j W_j)^-1) given x_o), with entropy
+        |m| / 2 (1 + log 2 pi) + 1/2 (log det Sigma_j - log det Sigma_oo)."""
         family, reference, means = kparams[0], kparams[1], kparams[3]
         k, d = means.shape
         n_groups = self._blocks[3].shape[0] - 1
         robust = student_dof(kparams) is not None
         stats = (np.empty((n_groups, k)), np.empty((n_groups, k, d)), np.empty((n_groups, k, d, d)),
-                 np.empty(n_groups), np.empty((n_groups, self.n_patterns, k)), np.empty((n_groups, 2 if robust else 0, k)))
+                 np.empty(n_groups), np.empty((n_groups, self.n_patterns, k)), np.empty((n_groups, 2 if robust else 0, k)),
+                 np.empty(n_groups if entropy else 0))
         no_outputs = (np.empty(0), np.empty((0, k)), np.empty(0, dtype=np.int64))
-        conditional = self.run(kparams, stats, no_outputs, labels, n_threads)
+        conditional, half_log_det = self.run(kparams, stats, no_outputs, labels, n_threads)
         # Reduced in group order: deterministic for any thread count.
-        n, s1, upper, log_likelihood, mass, robust_sums = (a.sum(axis=0) for a in stats)
+        n, s1, upper, log_likelihood, mass, robust_sums, resp_entropy = (a.sum(axis=0) for a in stats)
         s2 = np.triu(upper) + np.swapaxes(np.triu(upper, 1), 1, 2)
         s2 += np.einsum("pj,pjfg->jfg", mass, conditional)
         if family != FULL:
             s2 = np.diagonal(s2, axis1=1, axis2=2).copy()
-        return Stats(n, s1, s2, np.broadcast_to(reference, (k, d)), float(log_likelihood),
+        negative_entropy = 0.0
+        if entropy:
+            n_missing = (d - self.n_observed)[:, None]
+            log_det = np.linalg.slogdet(gaussian_of(kparams)[2])[1]
+            conditional_entropy = 0.5 * n_missing * (1.0 + LOG_2PI) + 0.5 * log_det[None, :] - half_log_det
+            negative_entropy = float(resp_entropy) - float(np.sum(mass * conditional_entropy))
+        return Stats(n, s1, s2, np.broadcast_to(reference, (k, d)), float(log_likelihood), negative_entropy,
                      robust=robust_sums if robust else None)
 
     def evaluate(self, kparams, log_norm, resp, label, labelled=False, n_threads=None):
@@ -237,7 +263,7 @@ class MissingRows:
         sorted_outputs = (np.empty(rows if log_norm.shape[0] else 0), np.empty((rows if resp.shape[0] else 0, k)),
                           np.empty(rows if label.shape[0] else 0, dtype=np.int64))
         no_stats = (np.empty((0, k)), np.empty((0, k, 1)), np.empty((0, k, 1, 1)), np.empty(0),
-                    np.empty((0, self.n_patterns, k)), np.empty((0, 2, k)))
+                    np.empty((0, self.n_patterns, k)), np.empty((0, 2, k)), np.empty(0))
         self.run(kparams, no_stats, sorted_outputs, labelled, n_threads)
         for full, part in zip((log_norm, resp, label), sorted_outputs):
             if full.shape[0]:

@@ -200,9 +200,6 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         """Held means are the state's: the covariances are taken about them."""
         return {"held_means": state.means} if "means" in self._fixed() else {}
 
-    #: NaN marks a missing entry: exact EM for incomplete data (fastem.missing).
-    _allow_nan = True
-
     def _step_rule(self, source, prior, update):
         """Maximum likelihood over complete data in memory: the pass and a compiled update (see _source.MLSteps)."""
         if prior is None and isinstance(source, ArraySource) and source.missing is None and not self._fixed():

@@ -239,3 +239,121 @@ def incomplete_em(X, weights, means, covariances, covariance_type, reg_covar, n_
         covariances = covariances_from_scatters(scatters, nk, covariance_type, reg_covar)
         weights = nk / nk.sum()
     return (weights, means, covariances), bounds
+
+
+def _e_log_weights(concentration, stick_breaking):
+    from scipy.special import digamma
+
+    if stick_breaking:
+        a, b = concentration
+        log_v = digamma(a) - digamma(a + b)
+        log_1mv = digamma(b) - digamma(a + b)
+        return np.array([log_v[j] + log_1mv[:j].sum() for j in range(a.shape[0])])
+    return digamma(concentration) - digamma(concentration.sum())
+
+
+def _e_log_det(nu, W):
+    """E[log |Lambda|] under the Wishart W(W, nu) (Bishop 10.65)."""
+    from scipy.special import digamma
+
+    d = W.shape[0]
+    return sum(digamma((nu + 1 - i) / 2) for i in range(1, d + 1)) + d * np.log(2) + np.linalg.slogdet(W)[1]
+
+
+def _log_wishart_b(W, nu):
+    """log B(W, nu), the Wishart's normalizer (Bishop B.79)."""
+    from scipy.special import gammaln
+
+    d = W.shape[0]
+    return (-0.5 * nu * np.linalg.slogdet(W)[1] - 0.5 * nu * d * np.log(2) - 0.25 * d * (d - 1) * np.log(np.pi)
+            - sum(gammaln((nu + 1 - i) / 2) for i in range(1, d + 1)))
+
+
+def incomplete_vb(X, state, prior, n_iter, stick_breaking=False, sample_weight=None):
+    """``n_iter`` mean-field iterations for full covariances on incomplete data, row by row, with
+    q(Z, X_m) q(pi) q(mu, Lambda): q(x_m | z = j) maximizes the bound for the current q(mu, Lambda),
+    the Gaussian with precision E[Lambda_j]_mm = nu_j W_mm and mean m_m - W_mm^-1 W_mo (x_o - m_o).
+    A row with nothing observed is left out.
+
+    ``state`` and the result are (concentration, beta, m, nu, W); ``prior`` is
+    (alpha0, beta0, m0, nu0, W0^-1). Also returns, after each iteration, the whole
+    evidence lower bound (Bishop 10.70-10.77, every constant kept, plus the entropy
+    of q(X_m)) for the Dirichlet weights (None for the stick-breaking ones).
+    """
+    from scipy.special import gammaln
+
+    X = np.asarray(X, dtype=np.float64)
+    n, d = X.shape
+    w = np.ones(n) if sample_weight is None else sample_weight
+    alpha0, beta0, m0, nu0, psi0 = prior
+    concentration, beta, means, nu, W = state
+    k = means.shape[0]
+    bounds = []
+    rows = [i for i in range(n) if not np.isnan(X[i]).all()]
+    for _ in range(n_iter):
+        e_log_pi = _e_log_weights(concentration, stick_breaking)
+        e_log_det = np.array([_e_log_det(nu[j], W[j]) for j in range(k)])
+        log_rho = np.empty((n, k))
+        completed = np.empty((n, k, d))
+        extra = np.zeros((n, k, d, d))
+        entropy_xm = np.zeros((n, k))
+        for i in rows:
+            o = np.flatnonzero(~np.isnan(X[i]))
+            m = np.flatnonzero(np.isnan(X[i]))
+            for j in range(k):
+                xhat = X[i].copy()
+                if m.size:
+                    precision_mm = nu[j] * W[j][np.ix_(m, m)]
+                    cov_m = np.linalg.inv(precision_mm)
+                    xhat[m] = means[j, m] - cov_m @ (nu[j] * W[j][np.ix_(m, o)]) @ (X[i, o] - means[j, o])
+                    extra[i, j][np.ix_(m, m)] = cov_m
+                    entropy_xm[i, j] = 0.5 * m.size * (1 + np.log(2 * np.pi)) + 0.5 * np.linalg.slogdet(cov_m)[1]
+                completed[i, j] = xhat
+                diff = xhat - means[j]
+                expected_quad = d / beta[j] + nu[j] * (diff @ W[j] @ diff + np.trace(W[j] @ extra[i, j]))
+                log_rho[i, j] = (e_log_pi[j] + 0.5 * e_log_det[j] - 0.5 * d * np.log(2 * np.pi) - 0.5 * expected_quad
+                                 + entropy_xm[i, j])
+        log_rho = log_rho[rows]
+        resp = np.exp(log_rho - logsumexp(log_rho, axis=1)[:, None])
+        rw = w[rows, None] * resp
+        nk = rw.sum(axis=0)
+        xbar = np.stack([(rw[:, j, None] * completed[rows, j]).sum(axis=0) / nk[j] for j in range(k)])
+        S = np.stack([sum(rw[a, j] * (np.outer(completed[i, j] - xbar[j], completed[i, j] - xbar[j]) + extra[i, j])
+                          for a, i in enumerate(rows)) / nk[j] for j in range(k)])
+        beta = beta0 + nk
+        means = (beta0 * m0 + nk[:, None] * xbar) / beta[:, None]
+        nu = nu0 + nk
+        W = np.stack([np.linalg.inv(psi0 + nk[j] * S[j] + beta0 * nk[j] / beta[j] * np.outer(xbar[j] - m0, xbar[j] - m0))
+                      for j in range(k)])
+        if stick_breaking:
+            concentration = (1.0 + nk, np.array([alpha0 + nk[j + 1:].sum() for j in range(k)]))
+            bounds.append(None)
+            continue
+        concentration = alpha0 + nk
+        # The whole bound at q(Z, X_m) of this E-step and the updated q(pi) q(mu, Lambda).
+        e_log_pi = _e_log_weights(concentration, False)
+        e_log_det = np.array([_e_log_det(nu[j], W[j]) for j in range(k)])
+        likelihood = 0.0
+        for a, i in enumerate(rows):
+            for j in range(k):
+                diff = completed[i, j] - means[j]
+                quad = d / beta[j] + nu[j] * (diff @ W[j] @ diff + np.trace(W[j] @ extra[i, j]))
+                likelihood += rw[a, j] * (0.5 * e_log_det[j] - 0.5 * d * np.log(2 * np.pi) - 0.5 * quad + e_log_pi[j])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            q_z = float(np.sum(np.where(resp > 0, rw * np.log(resp), 0.0)))
+        q_xm = float(np.sum(rw * entropy_xm[rows]))
+        log_c = lambda alpha: gammaln(alpha.sum()) - gammaln(alpha).sum()  # noqa: E731
+        p_pi = log_c(np.full(k, alpha0)) + (alpha0 - 1) * e_log_pi.sum()
+        q_pi = log_c(concentration) + ((concentration - 1) * e_log_pi).sum()
+        W0 = np.linalg.inv(psi0)
+        p_mu_lambda = k * _log_wishart_b(W0, nu0)
+        q_mu_lambda = 0.0
+        for j in range(k):
+            diff = means[j] - m0
+            p_mu_lambda += (0.5 * d * np.log(beta0 / (2 * np.pi)) + 0.5 * e_log_det[j] - 0.5 * d * beta0 / beta[j]
+                            - 0.5 * beta0 * nu[j] * diff @ W[j] @ diff + 0.5 * (nu0 - d - 1) * e_log_det[j]
+                            - 0.5 * nu[j] * np.trace(psi0 @ W[j]))
+            wishart_entropy = -_log_wishart_b(W[j], nu[j]) - 0.5 * (nu[j] - d - 1) * e_log_det[j] + 0.5 * nu[j] * d
+            q_mu_lambda += 0.5 * e_log_det[j] + 0.5 * d * np.log(beta[j] / (2 * np.pi)) - 0.5 * d - wishart_entropy
+        bounds.append(likelihood + p_pi + p_mu_lambda - q_z + q_xm - q_pi - q_mu_lambda)
+    return (concentration, beta, means, nu, W), bounds

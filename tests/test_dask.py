@@ -235,7 +235,7 @@ def test_fit_with_missing_entries_on_the_cluster_equals_in_memory(client):
     np.testing.assert_allclose(on_cluster.score_samples(dX).compute(), in_memory.score_samples(X), rtol=1e-12,
                                atol=1e-12)
     with pytest.raises(ValueError, match="Input X contains NaN"):
-        fastem.BayesianGaussianMixture(n_components=3).fit(dX)
+        fastem.MixedMixture(3).fit(dX)
 
 
 def test_student_t_with_missing_entries_on_the_cluster_and_in_chunks_equals_in_memory(client):
@@ -250,6 +250,20 @@ def test_student_t_with_missing_entries_on_the_cluster_and_in_chunks_equals_in_m
         np.testing.assert_allclose(other.lower_bounds_, in_memory.lower_bounds_, rtol=rtol)
         np.testing.assert_allclose(other.means_, in_memory.means_, rtol=rtol)
         np.testing.assert_allclose(other.dof_, in_memory.dof_, rtol=rtol)
+
+
+def test_variational_fit_with_missing_entries_on_the_cluster_and_in_chunks_equals_in_memory(client):
+    from test_missing import incomplete
+
+    X, _, _ = incomplete(8000, rate=0.15, seed=19)
+    params = dict(n_components=4, random_state=0, tol=0.0, max_iter=5)
+    in_memory = _quiet(fastem.BayesianGaussianMixture(**params).fit, X)
+    on_cluster = _quiet(fastem.BayesianGaussianMixture(**params).fit, da.from_array(X, chunks=(2000, 3)))
+    chunked = _quiet(fastem.BayesianGaussianMixture(**params).fit_chunks, lambda: iter(np.array_split(X, 3)))
+    for other, rtol in ((on_cluster, 1e-12), (chunked, 1e-9)):
+        np.testing.assert_allclose(other.lower_bounds_, in_memory.lower_bounds_, rtol=rtol)
+        np.testing.assert_allclose(other.means_, in_memory.means_, rtol=rtol)
+        np.testing.assert_allclose(other.covariances_, in_memory.covariances_, rtol=rtol)
 
 
 @pytest.mark.parametrize("family", ["poisson", "categorical"])

@@ -25,7 +25,7 @@ from numba import prange
 
 from fastem._kernels._gaussian import whitened_log_density
 from fastem._kernels._jit import kernel
-from fastem._kernels._pass import apply_labels, normalize, write_outputs
+from fastem._kernels._pass import apply_labels, copy_rows, normalize, weighted_entropy, write_outputs
 
 
 @kernel()
@@ -86,13 +86,14 @@ def missing_pass(X, blocks, rows, params, patterns, stats, outputs):
         density's constant (a t component's: log pi + log t_o's normalizer);
         for t components, t_terms (P, k) = log((nu + o) / nu)
         + psi((nu + o) / 2) - log((nu + o) / 2) (nu's statistic).
-    stats : tuple (s0, s1, s2, log_likelihood, mass, robust)
+    stats : tuple (s0, s1, s2, log_likelihood, mass, robust, entropy)
         Per group: sum w r u (G, k), sum w r u (x - ref) (G, k, d),
         sum w r u (x - ref)(x - ref)^T (G, k, d, d), sum w log p (G,), per
         pattern sum w r (G, P, k), and for t components sum w r and
         sum w r (E[log tau] - E[tau]) (G, 2, k); u = 1 for Gaussian
-        components (a t row's E[tau] = (nu + o) / (nu + delta)). A leading
-        length of 0 skips them.
+        components (a t row's E[tau] = (nu + o) / (nu + delta)), and
+        sum w r (log r - log s) (G,), s a row's soft labels (variational
+        Bayes's bound; length 0 skips it). A leading length of 0 skips them.
     outputs : tuple (log_norm, resp, label)
         Per sorted row, each of length 0 when not wanted.
     """
@@ -100,7 +101,7 @@ def missing_pass(X, blocks, rows, params, patterns, stats, outputs):
     weights, hard, log_soft = rows
     ref, means, dof = params
     observed, n_observed, missing, n_missing, factor, gain, constant, t_terms = patterns
-    s0_out, s1_out, s2_out, ll_out, mass_out, robust_out = stats
+    s0_out, s1_out, s2_out, ll_out, mass_out, robust_out, entropy_out = stats
     student = dof.shape[0] > 0
     n_components, n_features = means.shape
     n_groups = group_first.shape[0] - 1
@@ -108,6 +109,7 @@ def missing_pass(X, blocks, rows, params, patterns, stats, outputs):
     for index in range(block_rows.shape[0]):
         block_size = max(block_size, block_rows[index])
     want_stats = s0_out.shape[0] > 0
+    want_entropy = entropy_out.shape[0] > 0
     for group in prange(n_groups):
         xt = np.empty((n_features, block_size))
         dev = np.empty((n_features, block_size))
@@ -122,6 +124,9 @@ def missing_pass(X, blocks, rows, params, patterns, stats, outputs):
         wr = np.empty(block_size)
         weighted_f = np.empty(block_size)
         t_values = np.empty((n_components if student else 0, block_size))
+        log_prob = np.empty((n_components if want_entropy else 0, block_size))
+        if want_entropy:
+            entropy_out[group] = 0.0
         if want_stats:
             ll_out[group] = 0.0
             for j in range(n_components):
@@ -159,9 +164,16 @@ def missing_pass(X, blocks, rows, params, patterns, stats, outputs):
                 for b in range(n_rows):
                     t_row[b] = 1.0 - 2.0 * values[b] / nu
                     values[b] = constant[p, j] - half * np.log(t_row[b])
+            # The entropy term is sum r (log r - log s): its copy is taken before the labels.
+            if want_entropy:
+                copy_rows(resp, log_prob, n_rows)
             apply_labels(resp, n_rows, start, hard, log_soft)
             normalize(resp, n_rows, log_norm, label, total, bits, scales)
             write_outputs(start, n_rows, log_norm, resp, label, outputs)
+            if want_entropy:
+                for b in range(n_rows):
+                    wr[b] = weights[start + b]
+                entropy_out[group] += weighted_entropy(resp, log_prob, log_norm, wr, n_rows, total)
             if not want_stats:
                 continue
             for b in range(n_rows):
