@@ -58,11 +58,17 @@ class FamilyPosterior(NamedTuple):
     ``first`` and ``second`` (k, n_columns) the family's conjugate posterior
     (Gamma shape and rate, Beta alpha and beta, Dirichlet concentration and
     zeros); for a product (fastem.product), one entry per column group each.
+    ``held_weights`` and ``held_means`` are the point values of parameters
+    held fixed (``fixed``), whose q is then a point mass: the E-step takes
+    log pi and the family's natural parameters at them, and the bound has
+    no KL term for them; None where q is fitted.
     """
 
     weight_concentration: np.ndarray
     first: np.ndarray
     second: np.ndarray
+    held_weights: object = None
+    held_means: object = None
 
 
 def column_counts(n):

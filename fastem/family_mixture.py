@@ -109,8 +109,9 @@ _COMMON_DOC = """
         relative to its largest entry.
     fixed : str or tuple of str, default=None
         Parameters held at their initial values while the others are fitted
-        (maximum likelihood or MAP; a constrained M-step): {fixable}.
-        ``bic``, ``aic`` and ``select`` count only the fitted parameters.
+        (a constrained M-step; with ``variational=True`` their q is a point
+        mass at those values): {fixable}. ``bic``, ``aic`` and ``select``
+        count only the fitted parameters.
 
     Attributes
     ----------
@@ -126,7 +127,10 @@ _COMMON_DOC = """
     prior_ : ResolvedPrior
         The prior's hyperparameters (with a prior or variational).
     weight_concentration_ : ndarray of shape (n_components,)
-        Variational only: the Dirichlet posterior of the weights.
+        Variational only: the Dirichlet posterior of the weights. With
+        ``fixed`` weights (or means), this (or the family's posterior) is the
+        one q would take were they free, unused: ``weights_`` and ``means_``
+        hold the fixed values.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
 """
@@ -313,9 +317,11 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
         """Log-likelihood of ``old``; plus its log prior (MAP); minus its KL from the prior (variational)."""
         family, prior = resolved
         total = stats.log_likelihood
-        if self.variational:
-            total -= float(dirichlet_kl(old.weight_concentration, prior.weight_concentration))
-            total -= family.kl(old.first, old.second, prior)
+        if self.variational:  # held parameters are points, not random: no KL term
+            if old.held_weights is None:
+                total -= float(dirichlet_kl(old.weight_concentration, prior.weight_concentration))
+            if old.held_means is None:
+                total -= family.kl(old.first, old.second, prior)
         elif prior is not None:
             total += float(weights_log_prior(old.weights, prior.weight_concentration))
             total += family.log_prior(old.means, prior)
@@ -327,18 +333,34 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
     def _kernel_params_for(self, family, state):
         """The pass's inputs for ``state`` with ``family``'s columns."""
         if isinstance(state, FamilyPosterior):
-            theta, constant = family.expected_natural(state)
+            if state.held_means is None:
+                theta, constant = family.expected_natural(state)
+                point = family.rounding_point(family.posterior_means(state.first, state.second))
+            else:
+                theta, constant = family.natural(state.held_means)
+                point = family.rounding_point(state.held_means)
             alpha = state.weight_concentration
-            log_weights = digamma(alpha) - digamma(alpha.sum())
-            point = family.rounding_point(family.posterior_means(state.first, state.second))
+            if state.held_weights is None:
+                log_weights = digamma(alpha) - digamma(alpha.sum())
+            else:
+                log_weights = log_weights_of(state.held_weights)
             return kernel_params(theta, constant, log_weights, point)
         theta, constant = family.natural(state.means)
         return kernel_params(theta, constant, log_weights_of(state.weights), family.rounding_point(state.means))
 
+    def _hold(self, new, state):
+        if isinstance(new, FamilyPosterior):
+            return new._replace(held_weights=state.held_weights, held_means=state.held_means)
+        return super()._hold(new, state)
+
+    def _held(self, weights, means):
+        """The posterior fields holding the fixed parameters' point values (``weights``, ``means``)."""
+        fixed = self._fixed()
+        return {"held_weights": weights if "weights" in fixed else None,
+                "held_means": means if "means" in fixed else None}
+
     def _check_initial_parameters(self, n_features):
-        if self._fixed() and self.variational:
-            raise ValueError("fixed parameters are held point values: not with variational=True, "
-                             "which fits a posterior over them")
+        self._fixed()
         weights = means = None
         if self.weights_init is not None:
             weights = check_weights_init(self.weights_init, self.n_components)
@@ -365,12 +387,15 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
         if not self.variational:
             return params
         # The variational posterior after one E-step at the given parameters.
-        return update(self._statistics_of(source)(self._kernel_params_of(params)))
+        posterior = update(self._statistics_of(source)(self._kernel_params_of(params)))
+        return posterior._replace(**self._held(params.weights, params.means))
 
     def _state(self):
         if self.variational:
             first, second = self._posterior_arrays()
-            return FamilyPosterior(np.asarray(self.weight_concentration_, dtype=np.float64), first, second)
+            return FamilyPosterior(np.asarray(self.weight_concentration_, dtype=np.float64), first, second,
+                                   **self._held(np.asarray(self.weights_, dtype=np.float64),
+                                                np.asarray(self.means_, dtype=np.float64)))
         return FamilyParams(np.asarray(self.weights_, dtype=np.float64), np.asarray(self.means_, dtype=np.float64))
 
     def _set_state(self, state, dtype):
@@ -380,6 +405,8 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
             self.weight_concentration_ = alpha
             self._set_posterior(state.first, state.second)
             weights, means = alpha / alpha.sum(), family.posterior_means(state.first, state.second)
+            weights = weights if state.held_weights is None else state.held_weights
+            means = means if state.held_means is None else state.held_means
         else:
             weights, means = state
         self.weights_ = np.asarray(weights).astype(dtype)

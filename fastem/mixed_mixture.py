@@ -237,7 +237,8 @@ class MixedMixture(FamilyMixture):
             parts = self.group_posteriors_
             return FamilyPosterior(np.asarray(self.weight_concentration_, dtype=np.float64),
                                    tuple(p.first if isinstance(p, FamilyPosterior) else p for p in parts),
-                                   tuple(p.second if isinstance(p, FamilyPosterior) else None for p in parts))
+                                   tuple(p.second if isinstance(p, FamilyPosterior) else None for p in parts),
+                                   **self._held(np.asarray(self.weights_, dtype=np.float64), None))
         return FamilyParams(np.asarray(self.weights_, dtype=np.float64), tuple(self.group_params_))
 
     def _sample_rows(self, counts, rng):
@@ -251,6 +252,7 @@ class MixedMixture(FamilyMixture):
             self.group_posteriors_ = [first if second is None else FamilyPosterior(None, first, second)
                                       for first, second in zip(state.first, state.second)]
             weights, params = alpha / alpha.sum(), family.posterior_means(state.first, state.second)
+            weights = weights if state.held_weights is None else state.held_weights
         else:
             weights, params = state
         self.weights_ = np.asarray(weights, dtype=np.float64)

@@ -132,8 +132,11 @@ def _kl(family, alpha, a, b, prior, n_categories):
     return total
 
 
-def variational(family, X, weights, means, n_iter, prior, n_categories=None):
-    """Mean-field VB from one E-step at (weights, means); returns (alpha, a, b, bounds per row)."""
+def variational(family, X, weights, means, n_iter, prior, n_categories=None, fixed=()):
+    """Mean-field VB from one E-step at (weights, means); returns (alpha, a, b, bounds per row).
+
+    ``fixed`` names parameters held at (weights, means): q of each is a point mass there, so the
+    E-step takes log pi or the log pmf at those points, and the bound has no KL term for them."""
     first, second = prior
     data = one_hot(X.astype(int), n_categories) if family == "categorical" else X
     # sum_c log x_c!, from the Poisson pmf at rate 1: log p(x; 1) = -1 - log x!.
@@ -151,10 +154,18 @@ def variational(family, X, weights, means, n_iter, prior, n_categories=None):
 
     alpha, a, b = posterior(resp)
     bounds = []
+    weights_kl = lambda alpha: -stats.dirichlet.entropy(alpha) - gammaln(alpha.shape[0])  # noqa: E731
     for _ in range(n_iter):
-        coef, constant = _expectations(family, a, b, n_categories)
-        log_rho = data @ coef.T + constant + digamma(alpha) - digamma(alpha.sum())
+        if "means" in fixed:
+            log_rho = column_log_pmf(family, X, means, n_categories) + np.asarray(log_factorials)[..., None]
+        else:
+            coef, constant = _expectations(family, a, b, n_categories)
+            log_rho = data @ coef.T + constant
+        log_rho = log_rho + (np.log(weights) if "weights" in fixed else digamma(alpha) - digamma(alpha.sum()))
         log_norm = logsumexp(log_rho, axis=1)
-        bounds.append((np.sum(log_norm - log_factorials) - _kl(family, alpha, a, b, prior, n_categories)) / X.shape[0])
+        kl = 0.0 if "weights" in fixed else weights_kl(alpha)
+        if "means" not in fixed:
+            kl += _kl(family, alpha, a, b, prior, n_categories) - weights_kl(alpha)
+        bounds.append((np.sum(log_norm - log_factorials) - kl) / X.shape[0])
         alpha, a, b = posterior(np.exp(log_rho - log_norm[:, None]))
     return alpha, a, b, bounds

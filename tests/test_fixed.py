@@ -143,6 +143,54 @@ def test_family_with_held_means_fits_the_weights_alone(family):
     assert model._n_parameters() == 1
 
 
+@pytest.mark.parametrize("fixed", [("weights",), ("means",), ("weights", "means")], ids="+".join)
+@pytest.mark.parametrize("family", ["poisson", "bernoulli", "categorical"])
+def test_variational_holds_point_values_as_a_direct_implementation_does(family, fixed):
+    from test_families import N_CATEGORIES, estimator, make_data
+    from test_families import start as family_start
+
+    X, _ = make_data(family)
+    weights, means = family_start(family)
+    n_cat = N_CATEGORIES if family == "categorical" else None
+    prior = naive_families.default_prior(family, X, np.ones(X.shape[0]), 2, n_cat)
+    model = quiet(estimator(family, n_components=2, weights_init=weights, means_init=means, max_iter=5, tol=0.0,
+                            variational=True, fixed=fixed).fit, X)
+    alpha, a, b, bounds = naive_families.variational(family, X, weights, means, 5, prior, n_cat, fixed=fixed)
+    np.testing.assert_allclose(model.lower_bounds_, bounds, rtol=1e-10)
+    assert np.all(np.diff(bounds) >= -1e-12 * np.abs(bounds[1:]))
+    if "weights" in fixed:
+        np.testing.assert_array_equal(model.weights_, weights)
+    else:
+        np.testing.assert_allclose(model.weight_concentration_, alpha, rtol=1e-10)
+    if "means" in fixed:
+        np.testing.assert_array_equal(model.means_, means)
+    else:
+        np.testing.assert_allclose(model._posterior_arrays()[0], a, rtol=1e-10)
+    # A warm start and partial_fit keep them.
+    model.set_params(warm_start=True)
+    quiet(model.fit, X)
+    online = estimator(family, n_components=2, weights_init=weights, means_init=means, variational=True, fixed=fixed)
+    for part in range(0, X.shape[0], 200):
+        online.partial_fit(X[part : part + 200])
+    for fitted in (model, online):
+        if "weights" in fixed:
+            np.testing.assert_array_equal(fitted.weights_, weights)
+        if "means" in fixed:
+            np.testing.assert_array_equal(fitted.means_, means)
+
+
+def test_mixed_variational_holds_the_weights():
+    X, _ = blobs(seed=12)
+    model = quiet(fastem.MixedMixture(3, weights_init=[0.2, 0.3, 0.5], fixed="weights", variational=True, tol=0.0,
+                                      max_iter=30, random_state=0).fit, X)
+    np.testing.assert_array_equal(model.weights_, [0.2, 0.3, 0.5])
+    bounds = np.asarray(model.lower_bounds_)
+    assert np.all(np.diff(bounds) >= -1e-12 * np.abs(bounds[1:]))
+    free = quiet(fastem.MixedMixture(3, weights_init=[0.2, 0.3, 0.5], variational=True, tol=0.0, max_iter=30,
+                                     random_state=0).fit, X)
+    assert not np.allclose(free.weights_, [0.2, 0.3, 0.5], atol=1e-3)
+
+
 def test_criteria_count_the_fitted_parameters_only():
     X, _ = blobs(seed=9)
     init, _ = start("full")
@@ -180,8 +228,8 @@ def test_warm_start_and_partial_fit_keep_the_held_values():
      "fixed may name 'weights', 'means', 'covariances' for GaussianMixture, got 'dof'"),
     (lambda: fastem.MixedMixture(2, fixed="means", means_init=np.zeros((2, 9))),
      "fixed may name 'weights' for MixedMixture, got 'means'"),
-    (lambda: fastem.PoissonMixture(2, fixed="means", means_init=np.ones((2, 3)), variational=True),
-     "not with variational=True"),
+    (lambda: fastem.PoissonMixture(2, fixed="means", variational=True),
+     "fixed names 'means', which is held at means_init: set means_init"),
 ])
 def test_bad_fixed_is_refused_before_any_work(make, message):
     X, _ = blobs(200, seed=11)
