@@ -36,7 +36,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fastem._chunks import ChunkSource
@@ -48,7 +48,8 @@ from fastem._kernels import n_stats
 from fastem._source import ArraySource
 from fastem._threads import single_threaded_blas
 from fastem._validation import FLOAT_DTYPES, check_sample_weight
-from fastem.covariance import COVARIANCE_MODELS
+from fastem.covariance import COVARIANCE_MODELS, SKLEARN_MODELS
+from fastem.decomposed import MCLUST_MODELS
 from fastem._stats import combine_stats
 
 _NOT_CONVERGED = (
@@ -699,7 +700,8 @@ class BaseGaussianMixture(BaseMixture):
 
     _parameter_constraints: dict = {
         **BaseMixture._parameter_constraints,
-        "covariance_type": [StrOptions(set(COVARIANCE_MODELS))],
+        # mclust's names are accepted but not listed, so that a bad name gets scikit-learn's message.
+        "covariance_type": [StrOptions(set(SKLEARN_MODELS)), Hidden(StrOptions(set(MCLUST_MODELS)))],
         "reg_covar": [Interval(Real, 0.0, None, closed="left")],
     }
 

@@ -22,6 +22,7 @@ from sklearn.utils import check_random_state
 from fastem import _small, gaussian
 from fastem._threads import resolve_n_threads
 from fastem._validation import check_sample_weight
+from fastem.decomposed import MCLUST_MODELS
 
 
 #: Below this many rows per problem (on average) a fit is mostly Python
@@ -206,8 +207,10 @@ def select(X, n_components=range(1, 10), covariance_types=("full", "tied", "diag
     ----------
     X : array-like of shape (n_samples, n_features)
     n_components : iterable of int, default=range(1, 10)
-    covariance_types : iterable of str, default=('full', 'tied', 'diag', 'spherical')
+    covariance_types : iterable of str or str, default=('full', 'tied', 'diag', 'spherical')
         Tried for estimators that have a ``covariance_type``; ignored for the others.
+        'mclust' is mclust's 14 models in mclust's order (fastem.decomposed), one
+        name alone that model.
     criterion : {'bic', 'aic', 'icl'}, default='bic'
         Lower is better. 'icl' is BIC plus twice the entropy of the hard
         classification, -2 sum_i log r_i,z_i with z_i the most probable
@@ -248,6 +251,8 @@ def select(X, n_components=range(1, 10), covariance_types=("full", "tied", "diag
     template = GaussianMixture() if estimator is None else clone(estimator)
     template.set_params(**estimator_params, **({} if prior is None and estimator is not None else {"prior": prior}))
     has_covariance = "covariance_type" in template.get_params()
+    if isinstance(covariance_types, str):
+        covariance_types = MCLUST_MODELS if covariance_types == "mclust" else (covariance_types,)
     types = [str(t) for t in covariance_types] if has_covariance else [None]
     combinations = [(int(k), t) for t in types for k in n_components]
     templates = [clone(template).set_params(n_components=k, **({} if t is None else {"covariance_type": t}))

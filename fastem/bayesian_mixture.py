@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from fastem import gaussian, variational
 from fastem._base import BaseGaussianMixture
 from fastem._validation import FLOAT_DTYPES, check_precision_values, check_shape
-from fastem.covariance import COVARIANCE_MODELS
+from fastem.covariance import COVARIANCE_MODELS, SKLEARN_MODELS
 
 
 class BayesianGaussianMixture(BaseGaussianMixture):
@@ -86,6 +86,7 @@ class BayesianGaussianMixture(BaseGaussianMixture):
 
     _parameter_constraints: dict = {
         **BaseGaussianMixture._parameter_constraints,
+        "covariance_type": [StrOptions(set(SKLEARN_MODELS))],
         "weight_concentration_prior_type": [StrOptions({"dirichlet_process", "dirichlet_distribution"})],
         "weight_concentration_prior": [None, Interval(Real, 0.0, None, closed="neither")],
         "mean_precision_prior": [None, Interval(Real, 0.0, None, closed="neither")],

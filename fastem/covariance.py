@@ -16,7 +16,11 @@ model       covariances             precisions_cholesky
 'tied'      (d, d)                  (d, d), upper triangular
 'diag'      (k, d)                  (k, d), 1 / sqrt(variance)
 'spherical' (k,)                    (k,), 1 / sqrt(variance)
+'EII' ...   (k, d, d)               (k, d, d), upper triangular
 =========== ======================= =================================
+
+The last row stands for mclust's 14 models (fastem.decomposed), maximum
+likelihood only.
 """
 
 import numpy as np
@@ -448,5 +452,11 @@ class Spherical(_Diagonals):
         return Diag.sample(self, rng, means, covariances, counts)
 
 
-#: The covariance models by name, in scikit-learn's order.
+#: scikit-learn's covariance models, in its order.
+SKLEARN_MODELS = ("full", "tied", "diag", "spherical")
+#: The covariance models by name: scikit-learn's, then mclust's (fastem.decomposed).
 COVARIANCE_MODELS = {model.name: model for model in (Full(), Tied(), Diag(), Spherical())}
+
+from fastem.decomposed import DECOMPOSED_MODELS  # noqa: E402  (its entries build on Full)
+
+COVARIANCE_MODELS.update(DECOMPOSED_MODELS)

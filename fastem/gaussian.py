@@ -17,13 +17,15 @@ from fastem._stats import about_held_means
 from fastem.covariance import (
     COVARIANCE_MODELS,
     LOG_2PI,
+    SKLEARN_MODELS,
     IllDefinedCovariance,
     count_pad,
     ill_defined_message,
     weights_log_prior,
 )
 
-COVARIANCE_TYPES = tuple(COVARIANCE_MODELS)
+#: scikit-learn's covariance types (mclust's models are in COVARIANCE_MODELS too, fastem.decomposed).
+COVARIANCE_TYPES = SKLEARN_MODELS
 
 
 class GaussianParams(NamedTuple):
@@ -90,7 +92,7 @@ def log_det_cholesky(precisions_cholesky, covariance_type, n_features):
     return COVARIANCE_MODELS[covariance_type].log_det(precisions_cholesky, n_features)
 
 
-def moments(stats, covariance_type, reg_covar, dtype):
+def moments(stats, covariance_type, reg_covar, dtype, start=None):
     """Padded counts, weighted means and covariances from the statistics of one pass.
 
     This is scikit-learn's ``_estimate_gaussian_parameters``: N_j gets
@@ -104,6 +106,9 @@ def moments(stats, covariance_type, reg_covar, dtype):
     from the origin. Only a collapsed diagonal entry (zero scatter) takes
     scikit-learn's value, the positive variance with which it fits on.
 
+    ``start`` (the previous covariances) starts the iterative M-steps of
+    mclust's models (fastem.decomposed); the others ignore it.
+
     Returns
     -------
     nk : ndarray of shape (n_components,)
@@ -115,11 +120,14 @@ def moments(stats, covariance_type, reg_covar, dtype):
     nk = n + count_pad(dtype)
     means = (stats.s1 + n[:, None] * stats.reference) / nk[:, None]
     scatter = model.scatter_about_mean(stats)
-    covariances = model.ml_covariances(stats, scatter, nk, reg_covar, dtype)
+    if getattr(model, "iterative", False):
+        covariances = model.ml_covariances(stats, scatter, nk, reg_covar, dtype, start=start)
+    else:
+        covariances = model.ml_covariances(stats, scatter, nk, reg_covar, dtype)
     return nk, means, covariances
 
 
-def ml_update(stats, covariance_type, reg_covar, dtype, total_weight=None, held_means=None):
+def ml_update(stats, covariance_type, reg_covar, dtype, total_weight=None, held_means=None, start=None):
     """Maximum-likelihood parameters from the statistics of one pass (scikit-learn's M-step).
 
     Parameters
@@ -136,6 +144,8 @@ def ml_update(stats, covariance_type, reg_covar, dtype, total_weight=None, held_
     held_means : ndarray of shape (n_components, n_features), optional
         Means held fixed: the covariances are the scatter about them (the
         conditional maximum given them), and they are the means returned.
+    start : ndarray, optional
+        The previous covariances, where the model's M-step iterates (:func:`moments`).
 
     Returns
     -------
@@ -148,7 +158,7 @@ def ml_update(stats, covariance_type, reg_covar, dtype, total_weight=None, held_
     """
     if held_means is not None:
         stats = about_held_means(stats, held_means)
-    nk, means, covariances = moments(stats, covariance_type, reg_covar, dtype)
+    nk, means, covariances = moments(stats, covariance_type, reg_covar, dtype, start)
     if held_means is not None:
         means = held_means
     weights = nk / (nk.sum() if total_weight is None else total_weight)

@@ -12,6 +12,7 @@ from fastem._base import _NOT_CONVERGED, BaseGaussianMixture, CriteriaMixin
 from fastem._kmeans import warn_few_clusters
 from fastem._source import ArraySource, MLSteps
 from fastem._validation import check_means_init, check_precisions_init, check_weights_init
+from fastem.covariance import COVARIANCE_MODELS, SKLEARN_MODELS
 from fastem.prior import GaussianPrior, resolve_prior
 
 
@@ -29,10 +30,14 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
     ----------
     n_components : int, default=1
         The number of mixture components.
-    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+    covariance_type : {'full', 'tied', 'diag', 'spherical', 'EII', 'VII', 'EEI', 'VEI', 'EVI', 'VVI', 'EEE', 'VEE', 'EVE', 'VVE', 'EEV', 'VEV', 'EVV', 'VVV'}, default='full'
         'full': each component has its own covariance matrix; 'tied': all
         components share one; 'diag': each has its own diagonal covariance;
-        'spherical': each has its own single variance.
+        'spherical': each has its own single variance. mclust's three
+        letters (fastem.decomposed) say whether each component's volume,
+        shape and orientation are Equal, Varying or the Identity; their
+        covariances and precisions are (n_components, n_features,
+        n_features) arrays, fitted by maximum likelihood (no prior).
     tol : float, default=1e-3
         Convergence threshold: EM stops when the mean log-likelihood changes
         by less than ``tol``.
@@ -169,6 +174,9 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
     def _resolve(self, source):
         if self.prior is None:
             return None
+        if self.covariance_type not in SKLEARN_MODELS:
+            raise ValueError(f"covariance_type={self.covariance_type!r} takes no prior: MAP-EM takes "
+                             f"{', '.join(map(repr, SKLEARN_MODELS))}")
         return resolve_prior(self.prior, source, self.n_components, self.covariance_type)
 
     def _set_resolved(self, prior):
@@ -191,18 +199,24 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         """``update(stats, total_weight=None, held_means=None) -> params``: the ML or the MAP M-step."""
         ctype, reg_covar = self.covariance_type, self.reg_covar
         if prior is None:
-            return lambda stats, total_weight=None, held_means=None: gaussian.ml_update(
-                stats, ctype, reg_covar, dtype, total_weight, held_means)
+            return lambda stats, total_weight=None, held_means=None, start=None: gaussian.ml_update(
+                stats, ctype, reg_covar, dtype, total_weight, held_means, start)
         return lambda stats, total_weight=None, held_means=None: gaussian.map_update(
             stats, ctype, reg_covar, dtype, prior, held_means)
 
     def _update_options(self, state):
-        """Held means are the state's: the covariances are taken about them."""
-        return {"held_means": state.means} if "means" in self._fixed() else {}
+        """Held means are the state's: the covariances are taken about them. An iterative
+        M-step (mclust's models, fastem.decomposed) starts from the state's covariances."""
+        options = {"held_means": state.means} if "means" in self._fixed() else {}
+        if getattr(COVARIANCE_MODELS[self.covariance_type], "iterative", False):
+            options["start"] = state.covariances
+        return options
 
     def _step_rule(self, source, prior, update):
         """Maximum likelihood over complete data in memory: the pass and a compiled update (see _source.MLSteps)."""
-        if prior is None and isinstance(source, ArraySource) and source.missing is None and not self._fixed():
+        compiled = COVARIANCE_MODELS[self.covariance_type].code is not None
+        if (compiled and prior is None and isinstance(source, ArraySource) and source.missing is None
+                and not self._fixed()):
             return MLSteps(source, self.n_components, self.covariance_type, self.reg_covar)
         return super()._step_rule(source, prior, update)
 
@@ -211,6 +225,7 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         likelihood from k-means, nothing given, nothing printed, nothing carried over."""
         return (
             type(self) is GaussianMixture
+            and COVARIANCE_MODELS[self.covariance_type].code is not None
             and self.prior is None
             and self.init_params == "kmeans"
             and self.weights_init is None

@@ -3,9 +3,11 @@
 from numbers import Real
 
 import numpy as np
+from sklearn.utils._param_validation import StrOptions
 
 from fastem import student
 from fastem._base import BaseMixture
+from fastem.covariance import SKLEARN_MODELS
 from fastem.mixture import GaussianMixture
 
 
@@ -82,6 +84,7 @@ class StudentTMixture(GaussianMixture):
 
     _parameter_constraints: dict = {
         **GaussianMixture._parameter_constraints,
+        "covariance_type": [StrOptions(set(SKLEARN_MODELS))],
         "dof": [Real, "array-like", None],
         "dof_init": [Real, "array-like"],
     }

@@ -1,0 +1,246 @@
+"""mclust's covariance models: the eigen-decomposition Sigma_k = lambda_k D_k A_k D_k^T.
+
+Celeux and Govaert (1995) write component k's covariance as its volume
+lambda_k = |Sigma_k|^(1/d), its shape A_k (diagonal, |A_k| = 1) and its
+orientation D_k (orthogonal), and constrain each to be Equal across
+components or to Vary; the shape and orientation may also be the
+Identity. mclust names a model by three letters in that order (EII ...
+VVV). Each model is an entry of fastem.covariance's registry with
+covariances and precisions held as full (k, d, d) arrays (the pass's FULL
+layout), so that VII, VVI, EEE and VVV fit what 'spherical', 'diag',
+'tied' and 'full' fit, in mclust's shapes.
+
+The M-step minimizes, over the model's covariances,
+
+    Q = sum_k [n_k log |Sigma_k| + tr(W_k Sigma_k^-1)]
+
+with W_k the component's weighted scatter about its mean (plus
+n_k reg_covar on the diagonal, which gives scikit-learn's regularized
+covariances for the four models it shares). Closed forms (Celeux and
+Govaert 1995): EII, VII, EEI, VVI, EVI, EEE, EEV, EVV, VVV. The others
+alternate closed-form steps, each of which lowers Q: VEI, VEE and VEV
+alternate the volumes and the common shape (or shape and orientation);
+EVE and VVE alternate the shapes and volumes given a common orientation D
+with sweeps of plane rotations of D's axes, as Flury and Gautschi's
+algorithm for common principal components does: rotating axes p and q by
+t changes Q by a cos 2t + b sin 2t + const, with
+a = sum_k (m_pp - m_qq) / 2 (1 / delta_kp - 1 / delta_kq) and
+b = sum_k m_pq (1 / delta_kp - 1 / delta_kq) for M_k = D^T W_k D and
+Delta_k the component's eigenvalues along D, so each rotation takes its
+exact minimum. Started from the previous iteration's covariances and kept
+only where Q is lower than there, every M-step lowers Q: EM stays
+monotone (generalized EM).
+"""
+
+import numpy as np
+
+from fastem.covariance import Full
+
+#: mclust's models in mclust's order.
+MCLUST_MODELS = ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV")
+#: Inner iterations of the iterative M-steps: at most this many, stopping when Q's
+#: relative change falls below INNER_TOL.
+INNER_MAX_ITER = 500
+INNER_TOL = 1e-13
+
+
+def objective(covariances, scatters, nk):
+    """Q = sum_k n_k log |Sigma_k| + tr(W_k Sigma_k^-1) (inf where a Sigma_k is not positive definite)."""
+    sign, log_det = np.linalg.slogdet(covariances)
+    if np.any(sign <= 0):
+        return np.inf
+    return float(np.sum(nk * log_det) + np.einsum("kab,kba->", scatters, np.linalg.inv(covariances)))
+
+
+def _geometric_mean(values):
+    """|diag(values)|^(1/d) of each row of positive values."""
+    return np.exp(np.mean(np.log(values), axis=-1))
+
+
+def _descending_eigen(matrices):
+    """Eigenvalues (descending) and eigenvectors (as columns) of symmetric matrices."""
+    values, vectors = np.linalg.eigh(matrices)
+    return values[..., ::-1], vectors[..., ::-1]
+
+
+def _rotation_sweep(scatters, orientation, eigenvalues):
+    """One sweep of exact plane rotations of a common orientation D given each component's
+    eigenvalues Delta_k along D's axes (see the module docstring); returns the new D."""
+    d = orientation.shape[0]
+    orientation = orientation.copy()
+    inverse = 1.0 / eigenvalues
+    for p in range(d - 1):
+        for q in range(p + 1, d):
+            axes = orientation[:, [p, q]]
+            projected = np.einsum("ai,kab,bj->kij", axes, scatters, axes)  # (k, 2, 2): D_pq^T W_k D_pq
+            contrast = inverse[:, p] - inverse[:, q]
+            a = np.sum(0.5 * (projected[:, 0, 0] - projected[:, 1, 1]) * contrast)
+            b = np.sum(projected[:, 0, 1] * contrast)
+            if a == 0.0 and b == 0.0:
+                continue
+            angle = 0.5 * np.arctan2(-b, -a)  # Q's change is a cos 2t + b sin 2t: its minimum
+            c, s = np.cos(angle), np.sin(angle)
+            orientation[:, p], orientation[:, q] = c * axes[:, 0] + s * axes[:, 1], c * axes[:, 1] - s * axes[:, 0]
+    return orientation
+
+
+def _compose(orientation, eigenvalues):
+    """Sigma_k = D diag(Delta_k) D^T for a common D (d, d) or one D_k per component (k, d, d)."""
+    if orientation.ndim == 2:
+        return np.einsum("ab,kb,cb->kac", orientation, eigenvalues, orientation)
+    return np.einsum("kab,kb,kcb->kac", orientation, eigenvalues, orientation)
+
+
+def _iterate(step, state, scatters, nk):
+    """Apply ``step(state) -> (state, covariances)`` until Q settles; returns the covariances."""
+    state, covariances = step(state)
+    value = objective(covariances, scatters, nk)
+    for _ in range(INNER_MAX_ITER):
+        state, candidate = step(state)
+        new_value = objective(candidate, scatters, nk)
+        if not new_value <= value:  # a step that does not lower Q ends the loop
+            break
+        covariances, settled = candidate, value - new_value <= INNER_TOL * abs(new_value)
+        value = new_value
+        if settled:
+            break
+    return covariances
+
+
+def m_step(name, scatters, nk, start=None):
+    """The covariances (k, d, d) of model ``name`` minimizing Q for scatters W_k (k, d, d) and
+    counts n_k (k,); ``start`` (previous covariances of the model, or None) starts the
+    iterative models and is kept where it has the lower Q."""
+    k, d, _ = scatters.shape
+    n = nk.sum()
+    eye = np.eye(d)
+    diagonals = np.diagonal(scatters, axis1=1, axis2=2)
+    if name == "EII":
+        return np.broadcast_to(np.trace(scatters, axis1=1, axis2=2).sum() / (n * d) * eye, (k, d, d)).copy()
+    if name == "VII":
+        return (np.trace(scatters, axis1=1, axis2=2) / (nk * d))[:, None, None] * eye
+    if name == "EEI":
+        return np.broadcast_to(np.diag(diagonals.sum(axis=0) / n), (k, d, d)).copy()
+    if name == "VVI":
+        return diagonals[:, :, None] / nk[:, None, None] * eye
+    if name == "EVI":
+        volume = _geometric_mean(diagonals).sum() / n
+        shapes = diagonals / _geometric_mean(diagonals)[:, None]
+        return volume * shapes[:, :, None] * eye
+    if name == "EEE":
+        return np.broadcast_to(scatters.sum(axis=0) / n, (k, d, d)).copy()
+    if name == "VVV":
+        return scatters / nk[:, None, None]
+    if name == "EVV":
+        log_det = np.linalg.slogdet(scatters)[1]
+        volume = np.exp(log_det / d).sum() / n
+        return volume * scatters / np.exp(log_det / d)[:, None, None]
+    if name == "EEV":
+        values, vectors = _descending_eigen(scatters)
+        return _compose(vectors, np.broadcast_to(values.sum(axis=0) / n, (k, d)))
+    covariances = _iterative(name, scatters, nk, start)
+    if start is not None and objective(start, scatters, nk) <= objective(covariances, scatters, nk):
+        return np.array(start, dtype=np.float64)
+    return covariances
+
+
+def _iterative(name, scatters, nk, start):
+    k, d, _ = scatters.shape
+    n = nk.sum()
+    eye = np.eye(d)
+    diagonals = np.diagonal(scatters, axis1=1, axis2=2)
+    if name == "VEI":
+        shape = (np.diagonal(start[0]) if start is not None else diagonals.sum(axis=0))
+        shape = shape / _geometric_mean(shape)
+
+        def step(shape):
+            volumes = (diagonals / shape).sum(axis=1) / (nk * d)
+            shape = (diagonals / volumes[:, None]).sum(axis=0)
+            shape = shape / _geometric_mean(shape)
+            return shape, volumes[:, None, None] * (shape * eye)
+
+        return _iterate(step, shape, scatters, nk)
+    if name == "VEE":
+        common = start[0] if start is not None else scatters.sum(axis=0)
+        common = common / np.exp(np.linalg.slogdet(common)[1] / d)
+
+        def step(common):
+            volumes = np.einsum("kab,ba->k", scatters, np.linalg.inv(common)) / (nk * d)
+            common = (scatters / volumes[:, None, None]).sum(axis=0)
+            common = common / np.exp(np.linalg.slogdet(common)[1] / d)
+            return common, volumes[:, None, None] * common
+
+        return _iterate(step, common, scatters, nk)
+    if name == "VEV":
+        values, vectors = _descending_eigen(scatters)
+        shape = _descending_eigen(start[0])[0] if start is not None else values.sum(axis=0)
+        shape = shape / _geometric_mean(shape)
+
+        def step(shape):
+            volumes = (values / shape).sum(axis=1) / (nk * d)
+            shape = (values / volumes[:, None]).sum(axis=0)
+            shape = shape / _geometric_mean(shape)
+            return shape, _compose(vectors, volumes[:, None] * shape)
+
+        return _iterate(step, shape, scatters, nk)
+    if name in ("EVE", "VVE"):
+        orientation = _descending_eigen(start[0] if start is not None else scatters.sum(axis=0))[1]
+
+        def eigenvalues_given(orientation):
+            projected = np.einsum("ab,kac,cb->kb", orientation, scatters, orientation)  # diag(D^T W_k D)
+            if name == "VVE":
+                return projected / nk[:, None]
+            shapes = projected / _geometric_mean(projected)[:, None]
+            return _geometric_mean(projected).sum() / n * shapes
+
+        def step(orientation):
+            eigenvalues = eigenvalues_given(orientation)
+            orientation = _rotation_sweep(scatters, orientation, eigenvalues)
+            eigenvalues = eigenvalues_given(orientation)
+            return orientation, _compose(orientation, eigenvalues)
+
+        return _iterate(step, orientation, scatters, nk)
+    raise ValueError(f"unknown covariance model {name!r}")
+
+
+def _n_covariance_parameters(name, k, d):
+    """mclust's count of a model's variance parameters (its nVarParams)."""
+    volume, shape, orientation = name
+    count = {"E": 1, "V": k}[volume]
+    count += {"I": 0, "E": d - 1, "V": k * (d - 1)}[shape]
+    count += {"I": 0, "E": d * (d - 1) // 2, "V": k * d * (d - 1) // 2}[orientation]
+    return count
+
+
+class Decomposed(Full):
+    """An mclust model (see the module docstring): covariances and precisions as (k, d, d)."""
+
+    code = None  # no compiled update: the M-step is this module's
+    shared = False
+
+    def __init__(self, name):
+        self.name = name
+        self.iterative = name in ("VEI", "VEE", "VEV", "EVE", "VVE")
+
+    def ml_covariances(self, stats, scatter, nk, reg_covar, dtype, start=None):
+        d = scatter.shape[1]
+        regularized = scatter + (reg_covar * nk)[:, None, None] * np.eye(d)
+        return m_step(self.name, regularized, nk, start if self.iterative else None)
+
+    def map_covariances(self, b, nk, psi, nu, c, d, reg_covar):
+        raise ValueError(f"covariance_type={self.name!r} has no prior: MAP-EM takes 'full', 'tied', 'diag' "
+                         "and 'spherical'")
+
+    def variational(self, psi0, nk, sk, diff, beta0, beta, nu0):
+        raise ValueError(f"covariance_type={self.name!r}: variational Bayes takes 'full', 'tied', 'diag' "
+                         "and 'spherical'")
+
+    def n_covariance_parameters(self, k, d):
+        return float(_n_covariance_parameters(self.name, k, d))
+
+    def free_per_component(self, d):
+        volume, shape, orientation = self.name
+        return (d + (volume == "V") + (d - 1) * (shape == "V") + d * (d - 1) // 2 * (orientation == "V"))
+
+
+DECOMPOSED_MODELS = {name: Decomposed(name) for name in MCLUST_MODELS}
