@@ -176,16 +176,22 @@ def missing_pass(X, blocks, rows, params, patterns, stats, outputs):
                 entropy_out[group] += weighted_entropy(resp, log_prob, log_norm, wr, n_rows, total)
             if not want_stats:
                 continue
+            # Sums run in loops that store nothing: a loop that also stores takes a
+            # vectorized or a scalar path by a runtime overlap check of its arrays'
+            # addresses, and the two paths round its sum differently.
+            log_likelihood = 0.0
             for b in range(n_rows):
-                ll_out[group] += weights[start + b] * log_norm[b]
+                log_likelihood += weights[start + b] * log_norm[b]
+            ll_out[group] += log_likelihood
             for j in range(n_components):
                 deviations(xt, n_rows, observed[p], n_obs, means[j], dev)
                 completed_rows(xt, n_rows, ref, means[j], observed[p], n_obs, missing[p], n_mis, gain[p, j], dev,
                                completed)
-                mass = 0.0
                 responsibility = resp[j]
                 for b in range(n_rows):
                     wr[b] = weights[start + b] * responsibility[b]
+                mass = 0.0
+                for b in range(n_rows):
                     mass += wr[b]
                 mass_out[group, p, j] += mass
                 if student:
@@ -195,9 +201,9 @@ def missing_pass(X, blocks, rows, params, patterns, stats, outputs):
                     t_row = t_values[j]
                     statistic = 0.0
                     for b in range(n_rows):
-                        u = ratio / t_row[b]
-                        statistic += wr[b] * (t_terms[p, j] - np.log(t_row[b]) - u)
-                        wr[b] *= u
+                        statistic += wr[b] * (t_terms[p, j] - np.log(t_row[b]) - ratio / t_row[b])
+                    for b in range(n_rows):
+                        wr[b] *= ratio / t_row[b]
                     robust_out[group, 0, j] += mass
                     robust_out[group, 1, j] += statistic
                     mass = 0.0
@@ -206,9 +212,10 @@ def missing_pass(X, blocks, rows, params, patterns, stats, outputs):
                 s0_out[group, j] += mass
                 for f in range(n_features):
                     row_f = completed[f]
-                    first = 0.0
                     for b in range(n_rows):
                         weighted_f[b] = wr[b] * row_f[b]
+                    first = 0.0
+                    for b in range(n_rows):
                         first += weighted_f[b]
                     s1_out[group, j, f] += first
                     for g in range(f, n_features):

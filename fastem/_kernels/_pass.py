@@ -347,12 +347,16 @@ def student_weights(resp, weight, n_rows, robust, n_features, t_values, log_t, s
         values = resp[j]
         t_row = t_values[j]
         log_row = log_t[j]
+        # The sums first, in a loop that stores nothing: a loop that also stores takes a
+        # vectorized or a scalar path by a runtime overlap check of its arrays' addresses,
+        # and the two paths round its sums differently.
         mass = 0.0
         log_mass = 0.0
         for b in range(n_rows):
             wr = weight[b] * values[b]
             mass += wr
             log_mass += wr * log_row[b]
+        for b in range(n_rows):
             values[b] *= ratio / t_row[b]
         sums[0, j] += mass
         sums[1, j] += log_mass
