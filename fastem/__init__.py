@@ -5,6 +5,7 @@ from fastem.bayesian_mixture import BayesianGaussianMixture
 from fastem.bernoulli import BernoulliPrior
 from fastem.categorical import CategoricalPrior
 from fastem.family_mixture import BernoulliMixture, CategoricalMixture, PoissonMixture
+from fastem.files import load, save
 from fastem.mixed_mixture import MixedMixture
 from fastem.mixture import GaussianMixture
 from fastem.poisson import PoissonPrior
@@ -26,6 +27,8 @@ __all__ = [
     "PoissonPrior",
     "StudentTMixture",
     "fit_many",
+    "load",
+    "save",
     "select",
     "__version__",
 ]
