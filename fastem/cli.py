@@ -3,10 +3,15 @@
 ``fastem demo`` fits the built-in synthetic workload (1,000,000 x 8,
 8 components, full covariance), prints the fitted summary and the time, then
 times scikit-learn's GaussianMixture for the same number of iterations on
-the same data and prints the speed-up.
+the same data and prints the speed-up. ``fastem fit``, ``predict``,
+``select`` and ``info`` work on data files (fastem._io) and model files
+(fastem.files). A user's mistake (a missing file, a bad format, a
+non-numeric column, a model file of another kind, a bad parameter) is one
+line on standard error and exit status 2.
 """
 
 import argparse
+import os
 import sys
 import time
 import warnings
@@ -47,8 +52,13 @@ def _demo(args):
     model = fastem.GaussianMixture(args.n_components, random_state=args.seed, n_threads=args.n_threads)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        # Compile (or load from the on-disk cache) outside the timing.
-        fastem.GaussianMixture(2, max_iter=1, n_threads=args.n_threads).fit(X[:1000])
+        # Compile (or load from the on-disk cache) outside the fit's timing: one
+        # iteration on enough rows to take the fit's own route (not the small-problem one).
+        print("kernels:      compiling for this CPU on first use (then cached on disk) ...", end="", flush=True)
+        start = time.perf_counter()
+        fastem.GaussianMixture(args.n_components, max_iter=1, n_threads=args.n_threads).fit(X[:50_000])
+        print(f"\rkernels:      {time.perf_counter() - start:8.3f} s  (compiled for this CPU on first use, "
+              "then loaded from the on-disk cache; not part of the times below)")
         start = time.perf_counter()
         model.fit(X)
     elapsed = time.perf_counter() - start
@@ -76,8 +86,144 @@ def _demo(args):
     return 0
 
 
-def main(argv=None):
-    """Entry point of the ``fastem`` command."""
+FAMILIES = ("gaussian", "student", "poisson", "bernoulli", "categorical")
+
+
+def _estimator(args):
+    import fastem
+
+    params = dict(n_components=args.k, random_state=args.seed, n_init=args.n_init, max_iter=args.max_iter,
+                  tol=args.tol)
+    if args.family == "gaussian" and args.variational:
+        return fastem.BayesianGaussianMixture(covariance_type=args.covariance, **params)
+    if args.family == "gaussian":
+        return fastem.GaussianMixture(covariance_type=args.covariance, prior=args.prior, **params)
+    if args.variational and args.family == "student":
+        raise ValueError("--variational takes the gaussian, poisson, bernoulli and categorical families")
+    if args.family == "student":
+        return fastem.StudentTMixture(covariance_type=args.covariance, prior=args.prior, **params)
+    cls = {"poisson": fastem.PoissonMixture, "bernoulli": fastem.BernoulliMixture,
+           "categorical": fastem.CategoricalMixture}[args.family]
+    return cls(prior=args.prior, variational=args.variational, **params)
+
+
+def _columns(text):
+    return None if text is None else [c.strip() for c in text.split(",") if c.strip()]
+
+
+def _fit(args):
+    import fastem
+    from fastem._io import read_table, take_column
+
+    X, names = read_table(args.data)
+    y = weights = None
+    for option in ("labels", "weights"):
+        column = getattr(args, option)
+        if column is not None:
+            X, names, values = take_column(args.data, X, names, column)
+            if option == "labels":
+                y = np.where(np.isnan(values), -1, values)
+                if not np.all(y == np.round(y)):
+                    raise ValueError(f"{args.data}: labels column {column!r} holds values that are not integers")
+                y = y.astype(np.int64)
+            else:
+                weights = values
+    if args.columns is not None:
+        from fastem._io import _select
+
+        X, names = _select(args.data, X, names, _columns(args.columns))
+    model = _estimator(args)
+    data = X if names is None else _frame(X, names)
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(data, y, sample_weight=weights)
+    seconds = time.perf_counter() - start
+    for warning in caught:
+        print(f"fastem fit: warning: {warning.message}", file=sys.stderr)
+    fastem.save(model, args.output)
+    print(f"{type(model).__name__}: {X.shape[0]:,} rows x {X.shape[1]} columns, k={args.k}, "
+          f"{model.n_iter_} iterations in {seconds:.2f} s, converged={model.converged_}, "
+          f"lower bound {model.lower_bound_:.6f}; saved to {args.output}")
+    return 0
+
+
+def _frame(X, names):
+    """X with column names where pandas is installed (the fit records feature_names_in_)."""
+    try:
+        import pandas as pd
+    except ImportError:
+        return X
+    return pd.DataFrame(X, columns=names)
+
+
+def _predict(args):
+    import fastem
+    from fastem._io import read_table, write_table
+
+    model = fastem.load(args.model)
+    names = getattr(model, "feature_names_in_", None)
+    X, read_names = read_table(args.data, None if names is None else [str(n) for n in names])
+    if names is None and args.columns is not None:
+        from fastem._io import _select
+
+        X, read_names = _select(args.data, X, read_names, _columns(args.columns))
+    data = X if names is None else _frame(X, [str(n) for n in names])
+    if args.proba:
+        values = model.predict_proba(data)
+        header = [f"p{j}" for j in range(values.shape[1])]
+    else:
+        values = model.predict(data)
+        header = ["component"]
+    write_table(args.output, values, header)
+    return 0
+
+
+def _select_command(args):
+    import fastem
+    from fastem._io import read_table
+
+    X, names = read_table(args.data, _columns(args.columns))
+    low, _, high = args.k.partition("..")
+    try:
+        counts = range(int(low), int(high or low) + 1)
+    except ValueError:
+        raise ValueError(f"-k takes a count or a range such as 1..9, got {args.k!r}") from None
+    types = args.covariance
+    if types == "all":
+        types = ("full", "tied", "diag", "spherical")
+    elif types != "mclust":
+        types = tuple(t.strip() for t in types.split(","))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        best, table = fastem.select(X, n_components=counts, covariance_types=types, criterion=args.criterion,
+                                    random_state=args.seed)
+    print(f"{'model':>10} {'k':>3} {args.criterion:>14} {'log-lik/row':>12} {'params':>7}  status")
+    for record in table:
+        print(f"{record['covariance_type']:>10} {record['n_components']:>3} {record[args.criterion]:>14.4f} "
+              f"{record['log_likelihood']:>12.6f} {record['n_parameters']:>7}  {record['status']} {record['reason']}")
+    print(f"best: {best.covariance_type}, k={best.n_components}")
+    if args.output is not None:
+        fastem.save(best, args.output)
+    return 0
+
+
+def _info(args):
+    import fastem
+
+    model = fastem.load(args.model)
+    print(f"{type(model).__name__} (fastem {fastem.__version__})")
+    params = model.get_params(deep=False)
+    print("parameters: " + ", ".join(f"{key}={value!r}" for key, value in sorted(params.items())
+                                     if not isinstance(value, np.ndarray)))
+    print(f"features: {model.n_features_in_}" + (f" ({', '.join(map(str, model.feature_names_in_))})"
+                                                  if hasattr(model, "feature_names_in_") else ""))
+    print(f"fit: {model.n_iter_} iterations, converged={model.converged_}, lower bound {model.lower_bound_:.6f}")
+    print("weights: " + " ".join(f"{w:.4f}" for w in model.weights_))
+    return 0
+
+
+def _parser():
     parser = argparse.ArgumentParser(prog="fastem", description=__doc__.strip().splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="fit the built-in workload and compare with scikit-learn")
@@ -87,10 +233,59 @@ def main(argv=None):
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--n-threads", type=int, default=None)
     demo.add_argument("--no-sklearn", action="store_true", help="skip the scikit-learn timing")
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        return _demo(args)
-    return 2
+
+    fit = commands.add_parser("fit", help="fit a mixture to a data file and save the model")
+    fit.add_argument("data", help=".npy, .npz, .csv, .tsv, .parquet, or - for CSV on standard input")
+    fit.add_argument("-k", type=int, required=True, help="the number of components")
+    fit.add_argument("-o", "--output", required=True, help="the model file to write")
+    fit.add_argument("--family", choices=FAMILIES, default="gaussian")
+    fit.add_argument("--covariance", default="full", help="full, tied, diag, spherical, or an mclust model name")
+    fit.add_argument("--prior", choices=["default"], default=None, help="MAP-EM under the default prior")
+    fit.add_argument("--variational", action="store_true", help="mean-field variational Bayes")
+    fit.add_argument("--labels", default=None, help="a column of known components (-1 or empty: unknown)")
+    fit.add_argument("--weights", default=None, help="a column of sample weights")
+    fit.add_argument("--columns", default=None, help="the columns to fit, by name or index, comma-separated")
+    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--n-init", type=int, default=1)
+    fit.add_argument("--max-iter", type=int, default=100)
+    fit.add_argument("--tol", type=float, default=1e-3)
+
+    predict = commands.add_parser("predict", help="components (or their probabilities) of a data file's rows")
+    predict.add_argument("model")
+    predict.add_argument("data")
+    predict.add_argument("--proba", action="store_true", help="write every component's probability")
+    predict.add_argument("--columns", default=None, help="for a model fitted without column names")
+    predict.add_argument("-o", "--output", default="-", help="where to write (default: CSV on standard output)")
+
+    select = commands.add_parser("select", help="fit every model and component count; print the table")
+    select.add_argument("data")
+    select.add_argument("-k", default="1..9", help="a count or a range, such as 1..9")
+    select.add_argument("--covariance", default="all", help="all, mclust, or names separated by commas")
+    select.add_argument("--criterion", choices=["bic", "aic", "icl"], default="bic")
+    select.add_argument("--columns", default=None)
+    select.add_argument("--seed", type=int, default=0)
+    select.add_argument("-o", "--output", default=None, help="also save the best model")
+
+    info = commands.add_parser("info", help="describe a model file")
+    info.add_argument("model")
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the ``fastem`` command."""
+    args = _parser().parse_args(argv)
+    run = {"demo": _demo, "fit": _fit, "predict": _predict, "select": _select_command, "info": _info}[args.command]
+    try:
+        return run(args)
+    except BrokenPipeError:
+        # The reader of standard output stopped (``| head``): not an error of the command.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (ValueError, TypeError, OSError) as error:
+        # A user's mistake: one line, no traceback (InvalidParameterError is a ValueError).
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"fastem {args.command}: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

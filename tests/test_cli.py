@@ -4,7 +4,10 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
+import pytest
 
+import fastem
 from fastem.cli import main, make_workload
 
 
@@ -30,3 +33,112 @@ def test_console_script_entry_point():
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "fastem:" in result.stdout and "scikit-learn:" not in result.stdout
+
+
+def fastem_command(*args, cwd, stdin=None):
+    """Run the installed command as a user does; returns (status, stdout, stderr)."""
+    result = subprocess.run([sys.executable, "-m", "fastem.cli", *map(str, args)], cwd=cwd, input=stdin,
+                            capture_output=True, text=True, timeout=600)
+    return result.returncode, result.stdout, result.stderr
+
+
+def two_blobs():
+    rng = np.random.default_rng(0)
+    return np.vstack([rng.normal(size=(100, 2)), rng.normal(size=(100, 2)) + 5.0])
+
+
+def write_csv(path, X, header=None, delimiter=",", extra=None):
+    with open(path, "w") as file:
+        if header is not None:
+            file.write(delimiter.join(header) + "\n")
+        for i, row in enumerate(X):
+            fields = [repr(float(v)) if np.isfinite(v) else "" for v in row]
+            if extra is not None:
+                fields.append(str(extra[i]))
+            file.write(delimiter.join(fields) + "\n")
+
+
+def test_fit_predict_info_and_select_on_every_format(tmp_path):
+    X = two_blobs()
+    np.save(tmp_path / "x.npy", X)
+    np.savez(tmp_path / "x.npz", data=X)
+    write_csv(tmp_path / "plain.csv", X)
+    write_csv(tmp_path / "named.csv", X, header=["a", "b"])
+    write_csv(tmp_path / "named.tsv", X, header=["a", "b"], delimiter="\t")
+    reference = fastem_command("fit", "x.npy", "-k", 2, "-o", "m.fastem", cwd=tmp_path)
+    assert reference[0] == 0, reference[2]
+    assert "GaussianMixture: 200 rows x 2 columns, k=2" in reference[1]
+    status, expected, _ = fastem_command("predict", "m.fastem", "x.npy", cwd=tmp_path)
+    assert status == 0 and expected.splitlines()[0] == "component" and len(expected.splitlines()) == 201
+    for data in ("x.npz", "plain.csv"):
+        assert fastem_command("predict", "m.fastem", data, cwd=tmp_path)[1] == expected
+    # A model fitted on named columns reads them by name; standard input as CSV.
+    assert fastem_command("fit", "named.tsv", "-k", 2, "-o", "named.fastem", cwd=tmp_path)[0] == 0
+    assert fastem_command("predict", "named.fastem", "named.csv", cwd=tmp_path)[1] == expected
+    piped = fastem_command("predict", "named.fastem", "-", cwd=tmp_path,
+                           stdin=(tmp_path / "named.csv").read_text())
+    assert piped[1] == expected
+    # Probabilities into a file in each format, equal to the model's own.
+    model = fastem.load(tmp_path / "m.fastem")
+    for out in ("p.npy", "p.csv"):
+        assert fastem_command("predict", "m.fastem", "x.npy", "--proba", "-o", out, cwd=tmp_path)[0] == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), model.predict_proba(X))
+    np.testing.assert_array_equal(np.loadtxt(tmp_path / "p.csv", delimiter=",", skiprows=1), model.predict_proba(X))
+    status, info, _ = fastem_command("info", "m.fastem", cwd=tmp_path)
+    assert status == 0 and "GaussianMixture" in info and "covariance_type='full'" in info
+    status, table, _ = fastem_command("select", "x.npy", "-k", "1..3", "--covariance", "full,diag", cwd=tmp_path)
+    assert status == 0 and len(table.splitlines()) == 1 + 6 + 1 and table.splitlines()[-1] == "best: diag, k=2"  # round blobs
+
+
+def test_labels_weights_and_families_from_columns(tmp_path):
+    X = two_blobs()
+    labels = np.full(200, -1)
+    labels[:5], labels[100:105] = 1, 0  # the blobs' labels swapped against k-means's order
+    write_csv(tmp_path / "labelled.csv", X, header=["a", "b", "y"], extra=labels)
+    assert fastem_command("fit", "labelled.csv", "-k", 2, "--labels", "y", "-o", "m.fastem", cwd=tmp_path)[0] == 0
+    model = fastem.load(tmp_path / "m.fastem")
+    assert list(model.feature_names_in_) == ["a", "b"]
+    np.testing.assert_array_equal(model.predict(pd.DataFrame(X, columns=["a", "b"]))[[0, 100]], [1, 0])
+    counts = np.random.default_rng(1).poisson(3.0, size=(200, 3)).astype(float)
+    np.save(tmp_path / "counts.npy", counts)
+    status, out, err = fastem_command("fit", "counts.npy", "-k", 2, "--family", "poisson", "--variational",
+                                      "-o", "p.fastem", cwd=tmp_path)
+    assert status == 0, err
+    assert type(fastem.load(tmp_path / "p.fastem")).__name__ == "PoissonMixture"
+
+
+@pytest.mark.parametrize("args, message", [
+    (("fit", "absent.csv", "-k", 2, "-o", "m.fastem"), "absent.csv: no such file"),
+    (("fit", "bad.csv", "-k", 2, "-o", "m.fastem"), "bad.csv: column 'b' is not numeric (it holds 'x')"),
+    (("fit", "x.json", "-k", 2, "-o", "m.fastem"), "x.json: unknown format"),
+    (("fit", "x.npy", "-k", 2, "--covariance", "banana", "-o", "m.fastem"), "covariance_type"),
+    (("fit", "x.npy", "-k", 2, "--labels", "z", "-o", "m.fastem"), "no column 'z'"),
+    (("predict", "x.npy", "x.npy"), "x.npy is not a fastem model file"),
+    (("predict", "absent.fastem", "x.npy"), "cannot read absent.fastem"),
+    (("select", "x.npy", "-k", "one"), "-k takes a count or a range"),
+])
+def test_a_users_mistake_is_one_line_and_status_2(tmp_path, args, message):
+    np.save(tmp_path / "x.npy", two_blobs())
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n3,x\n")
+    (tmp_path / "x.json").write_text("{}")
+    status, out, err = fastem_command(*args, cwd=tmp_path)
+    assert status == 2
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert message in err
+
+
+def test_parquet_in_and_out(tmp_path):
+    import pyarrow as arrow
+    import pyarrow.parquet as parquet
+
+    X = two_blobs()
+    parquet.write_table(arrow.table({"a": X[:, 0], "b": X[:, 1]}), tmp_path / "x.parquet")
+    assert fastem_command("fit", "x.parquet", "-k", 2, "-o", "m.fastem", cwd=tmp_path)[0] == 0
+    status, _, err = fastem_command("predict", "m.fastem", "x.parquet", "--proba", "-o", "p.parquet", cwd=tmp_path)
+    assert status == 0, err
+    model = fastem.load(tmp_path / "m.fastem")
+    written = parquet.read_table(tmp_path / "p.parquet")
+    assert written.column_names == ["p0", "p1"]
+    expected = model.predict_proba(pd.DataFrame(X, columns=["a", "b"]))
+    np.testing.assert_array_equal(np.column_stack([written.column(c).to_numpy() for c in written.column_names]),
+                                  expected)
