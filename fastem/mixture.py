@@ -196,7 +196,7 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         return gaussian.kernel_params(params, self.covariance_type, reference)
 
     def _update_rule(self, prior, dtype):
-        """``update(stats, total_weight=None, held_means=None) -> params``: the ML or the MAP M-step."""
+        """``update(stats, total_weight=None, held_means=None[, start]) -> params``: the ML or the MAP M-step."""
         ctype, reg_covar = self.covariance_type, self.reg_covar
         if prior is None:
             return lambda stats, total_weight=None, held_means=None, start=None: gaussian.ml_update(
