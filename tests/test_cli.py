@@ -142,3 +142,12 @@ def test_parquet_in_and_out(tmp_path):
     expected = model.predict_proba(pd.DataFrame(X, columns=["a", "b"]))
     np.testing.assert_array_equal(np.column_stack([written.column(c).to_numpy() for c in written.column_names]),
                                   expected)
+
+
+def test_compile_and_bench_report_each_step(capsys):
+    assert main(["compile"]) == 0
+    out = capsys.readouterr().out
+    assert "[1/8] Gaussian pass" in out and "[8/8] mixed columns" in out and "kernels ready in" in out
+    assert main(["bench", "--quick", "--n-samples", "20000"]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("per iteration, n=20,000 d=8 k=8 full: fastem") and "x faster" in line
