@@ -206,6 +206,14 @@ def _select_command(args):
     print(f"best: {best.covariance_type}, k={best.n_components}")
     if args.output is not None:
         fastem.save(best, args.output)
+    if args.plot is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from fastem import plot
+
+        axes = plot.selection(table, args.criterion)
+        axes.figure.savefig(args.plot, dpi=100)
     return 0
 
 
@@ -339,6 +347,7 @@ def _parser():
     select.add_argument("--columns", default=None)
     select.add_argument("--seed", type=int, default=0)
     select.add_argument("-o", "--output", default=None, help="also save the best model")
+    select.add_argument("--plot", default=None, help="draw the criterion per model into this image (matplotlib)")
 
     info = commands.add_parser("info", help="describe a model file")
     info.add_argument("model")
