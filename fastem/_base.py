@@ -660,7 +660,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
 
 
 class CriteriaMixin:
-    """bic and aic, for an estimator that supplies ``_parameter_counts()`` (the fitted
+    """bic, aic and icl, for an estimator that supplies ``_parameter_counts()`` (the fitted
     model's free parameters by name, as ``fixed`` names them; ``_n_parameters()`` counts
     those not fixed) and ``_free_per_component()`` (those a component holds
     of its own, its weight apart: ``select`` marks a fit 'degenerate' when a
@@ -693,6 +693,25 @@ class CriteriaMixin:
         """
         X = np.asarray(X) if not hasattr(X, "shape") else X
         return -2 * self.score(X) * X.shape[0] + 2 * self._n_parameters()
+
+    def icl(self, X):
+        """Integrated completed likelihood criterion of the model on X (lower is better): bic
+        plus twice the entropy of the hard classification, -2 sum_i log r_i,z_i with z_i the
+        most probable component (Biernacki, Celeux and Govaert 2000; mclust's icl with
+        scikit-learn's sign).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        icl : float
+        """
+        resp = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            classification = float(np.sum(np.log(resp.max(axis=1))))
+        return self.bic(X) - 2.0 * classification
 
 
 class BaseGaussianMixture(BaseMixture):

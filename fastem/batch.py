@@ -277,12 +277,7 @@ def select(X, n_components=range(1, 10), covariance_types=("full", "tied", "diag
             record.update(status="failed", reason=f"{type(model).__name__}: {model}")
             table.append(record)
             continue
-        resp = model.predict_proba(X)
-        hard = resp[np.arange(n_samples), resp.argmax(axis=1)]
-        with np.errstate(divide="ignore"):
-            classification = float(np.sum(np.log(hard)))
-        bic = model.bic(X)
-        record.update(bic=bic, aic=model.aic(X), icl=bic - 2.0 * classification, log_likelihood=model.score(X),
+        record.update(bic=model.bic(X), aic=model.aic(X), icl=model.icl(X), log_likelihood=model.score(X),
                       n_parameters=model._n_parameters(), converged=bool(model.converged_))
         effective = model.weights_ * n_samples
         needed = model._free_per_component()

@@ -212,6 +212,7 @@ def test_mclusts_fits_are_fixed_points_with_its_log_likelihood_and_bic(dataset, 
         np.testing.assert_allclose(model.means_, means, rtol=1e-5, atol=1e-6 * np.abs(X).max())
         # scikit-learn's sign: lower is better.
         assert model.bic(X) == pytest.approx(-ref["bic"], rel=1e-8)
+        assert model.icl(X) == pytest.approx(-ref["icl"], rel=1e-5)  # 5 iterations on: z moves a little
     # One component: no initialization to differ, the same BIC from fastem's own start.
     ref = _mclust_fit(f"{dataset}-{name}-1", d)[0]
     alone = GaussianMixture(1, covariance_type=name, reg_covar=0.0, tol=1e-12, max_iter=500).fit(X)
