@@ -55,11 +55,13 @@ def _demo(args):
         warnings.simplefilter("ignore", ConvergenceWarning)
         # Compile (or load from the on-disk cache) outside the fit's timing: one
         # iteration on enough rows to take the fit's own route (not the small-problem one).
-        print("kernels:      compiling for this CPU on first use (then cached on disk) ...", end="", flush=True)
+        live = sys.stdout.isatty()  # a line that is overwritten when done, on a terminal only
+        if live:
+            print("kernels:      compiling for this CPU on first use (then cached on disk) ...", end="", flush=True)
         start = time.perf_counter()
         fastem.GaussianMixture(args.n_components, max_iter=1, n_threads=args.n_threads).fit(X[:50_000])
-        print(f"\rkernels:      {time.perf_counter() - start:8.3f} s  (compiled for this CPU on first use, "
-              "then loaded from the on-disk cache; not part of the times below)")
+        print(f"{chr(13) if live else ''}kernels:      {time.perf_counter() - start:8.3f} s  (compiled for this CPU "
+              "on first use, then loaded from the on-disk cache; not part of the times below)")
         start = time.perf_counter()
         model.fit(X)
     elapsed = time.perf_counter() - start
