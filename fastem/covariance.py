@@ -64,9 +64,13 @@ def count_pad(dtype):
 
 
 class _Matrices:
-    """Models held as matrices ('full', 'tied'): the pass's FULL layout, Cholesky factors."""
+    """Models held as matrices ('full', 'tied'): the pass's FULL layout, Cholesky factors.
+
+    ``ml_covariances`` takes ``start``, the previous covariances, which only a model
+    whose M-step iterates (``iterative``, fastem.decomposed) reads."""
 
     layout = FULL
+    iterative = False
 
     def scale_shape(self, d):
         """Shape of the prior's scale Psi0 (a covariance of one component)."""
@@ -171,6 +175,7 @@ class _Diagonals:
     """Models held as variances ('diag', 'spherical'): the pass's DIAG layout."""
 
     layout = DIAG
+    iterative = False
 
     def scatter_about_mean(self, stats):
         n = stats.n
@@ -253,7 +258,7 @@ class Full(_Matrices):
     def log_det(self, chol, d):
         return np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
 
-    def ml_covariances(self, stats, scatter, nk, reg_covar, dtype):
+    def ml_covariances(self, stats, scatter, nk, reg_covar, dtype, start=None):
         covariances = scatter / nk[:, None, None]
         idx = np.arange(covariances.shape[1])
         covariances[:, idx, idx] += reg_covar
@@ -297,7 +302,7 @@ class Tied(_Matrices):
     def log_det(self, chol, d):
         return np.log(np.diagonal(chol)).sum()
 
-    def ml_covariances(self, stats, scatter, nk, reg_covar, dtype):
+    def ml_covariances(self, stats, scatter, nk, reg_covar, dtype, start=None):
         covariances = scatter.sum(axis=0) / nk.sum()
         covariances.flat[:: covariances.shape[0] + 1] += reg_covar
         return covariances
@@ -344,7 +349,7 @@ class Diag(_Diagonals):
     def log_det(self, chol, d):
         return np.log(chol).sum(axis=1)
 
-    def ml_covariances(self, stats, scatter, nk, reg_covar, dtype):
+    def ml_covariances(self, stats, scatter, nk, reg_covar, dtype, start=None):
         return self.variances(stats, scatter, nk, reg_covar, dtype)
 
     def map_covariances(self, b, nk, psi, nu, c, d, reg_covar):
@@ -407,7 +412,7 @@ class Spherical(_Diagonals):
     def log_det(self, chol, d):
         return d * np.log(chol)
 
-    def ml_covariances(self, stats, scatter, nk, reg_covar, dtype):
+    def ml_covariances(self, stats, scatter, nk, reg_covar, dtype, start=None):
         return self.variances(stats, scatter, nk, reg_covar, dtype).mean(axis=1)
 
     def map_covariances(self, b, nk, psi, nu, c, d, reg_covar):

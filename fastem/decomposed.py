@@ -242,7 +242,7 @@ class Decomposed(Full):
     def ml_covariances(self, stats, scatter, nk, reg_covar, dtype, start=None):
         d = scatter.shape[1]
         regularized = scatter + (reg_covar * nk)[:, None, None] * np.eye(d)
-        return m_step(self.name, regularized, nk, start if self.iterative else None)
+        return m_step(self.name, regularized, nk, start)
 
     def map_covariances(self, b, nk, psi, nu, c, d, reg_covar):
         raise ValueError(f"covariance_type={self.name!r} has no prior: MAP-EM takes 'full', 'tied', 'diag' "

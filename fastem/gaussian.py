@@ -120,10 +120,7 @@ def moments(stats, covariance_type, reg_covar, dtype, start=None):
     nk = n + count_pad(dtype)
     means = (stats.s1 + n[:, None] * stats.reference) / nk[:, None]
     scatter = model.scatter_about_mean(stats)
-    if getattr(model, "iterative", False):
-        covariances = model.ml_covariances(stats, scatter, nk, reg_covar, dtype, start=start)
-    else:
-        covariances = model.ml_covariances(stats, scatter, nk, reg_covar, dtype)
+    covariances = model.ml_covariances(stats, scatter, nk, reg_covar, dtype, start=start)
     return nk, means, covariances
 
 

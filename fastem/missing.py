@@ -249,7 +249,7 @@ class MissingRows:
         negative_entropy = 0.0
         if entropy:
             n_missing = (d - self.n_observed)[:, None]
-            log_det = np.linalg.slogdet(gaussian_of(kparams)[2])[1]
+            log_det = -2.0 * _half_log_det_precision(kparams[4])  # log det Sigma_j
             conditional_entropy = 0.5 * n_missing * (1.0 + LOG_2PI) + 0.5 * log_det[None, :] - half_log_det
             negative_entropy = float(resp_entropy) - float(np.sum(mass * conditional_entropy))
         return Stats(n, s1, s2, np.broadcast_to(reference, (k, d)), float(log_likelihood), negative_entropy,
@@ -292,18 +292,23 @@ def student_dof(kparams):
     return kparams[6][:, 0] if len(kparams) > 6 and kparams[6].shape[0] > 0 else None
 
 
+def _half_log_det_precision(chol):
+    """1/2 log det of each component's precision from the pass's factors (k, d, d), or (k, 1, d)
+    for the diagonal layouts (1 / sigma per feature)."""
+    if chol.shape[1] == 1:
+        return np.sum(np.log(chol[:, 0, :]), axis=1)
+    return np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
+
+
 def gaussian_of(kparams):
     """(log weights (k,), means (k, d), covariances (k, d, d)) from the pass's Gaussian inputs."""
     _, _, _, means, chol, log_const = kparams[:6]
     k, d = means.shape
     if chol.shape[1] == 1:  # diagonal layouts: 1 / sigma per feature
-        scale = chol[:, 0, :]
         covariances = np.zeros((k, d, d))
-        covariances[:, np.arange(d), np.arange(d)] = 1.0 / scale**2
-        log_det = np.sum(np.log(scale), axis=1)
+        covariances[:, np.arange(d), np.arange(d)] = 1.0 / chol[:, 0, :] ** 2
     else:  # precision = U U^T, so the covariance is U^-T U^-1
         inverse = np.linalg.inv(chol)
         covariances = np.swapaxes(inverse, 1, 2) @ inverse
-        log_det = np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
-    log_weights = log_const - log_det + 0.5 * d * LOG_2PI
+    log_weights = log_const - _half_log_det_precision(chol) + 0.5 * d * LOG_2PI
     return log_weights, means, covariances

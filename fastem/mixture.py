@@ -208,7 +208,7 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         """Held means are the state's: the covariances are taken about them. An iterative
         M-step (mclust's models, fastem.decomposed) starts from the state's covariances."""
         options = {"held_means": state.means} if "means" in self._fixed() else {}
-        if getattr(COVARIANCE_MODELS[self.covariance_type], "iterative", False):
+        if COVARIANCE_MODELS[self.covariance_type].iterative:
             options["start"] = state.covariances
         return options
 
