@@ -123,7 +123,7 @@ def read_table(path, columns=None):
         if X.ndim != 2:
             raise DataError(f"{path}: holds an array of {X.ndim} dimensions, expected 2")
     if columns is not None:
-        X, names = _select(path, X, names, columns)
+        X, names = select_columns(path, X, names, columns)
     return X, names
 
 
@@ -135,23 +135,25 @@ def _is_not_number(field):
         return True
 
 
-def _select(path, X, names, columns):
-    indices = []
-    for column in columns:
-        if names is not None and column in names:
-            indices.append(names.index(column))
-        elif column.lstrip("-").isdigit() and -X.shape[1] <= int(column) < X.shape[1]:
-            indices.append(int(column) % X.shape[1])
-        else:
-            known = f" (columns: {', '.join(names)})" if names is not None else f" ({X.shape[1]} columns)"
-            raise DataError(f"{path}: no column {column!r}{known}")
+def _column_index(path, X, names, column):
+    """The index of ``column``, a name or an index (negative from the end)."""
+    if names is not None and column in names:
+        return names.index(column)
+    if column.lstrip("-").isdigit() and -X.shape[1] <= int(column) < X.shape[1]:
+        return int(column) % X.shape[1]
+    known = f" (columns: {', '.join(names)})" if names is not None else f" ({X.shape[1]} columns)"
+    raise DataError(f"{path}: no column {column!r}{known}")
+
+
+def select_columns(path, X, names, columns):
+    """(X, names) of ``columns`` alone, each a name or an index."""
+    indices = [_column_index(path, X, names, column) for column in columns]
     return X[:, indices], (None if names is None else [names[i] for i in indices])
 
 
 def take_column(path, X, names, column):
     """(X without ``column``, names without it, the column's values): for labels and weights."""
-    _, _ = _select(path, X, names, [column])
-    index = names.index(column) if names is not None and column in names else int(column) % X.shape[1]
+    index = _column_index(path, X, names, column)
     keep = [c for c in range(X.shape[1]) if c != index]
     return X[:, keep], (None if names is None else [names[c] for c in keep]), X[:, index]
 

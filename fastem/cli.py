@@ -116,7 +116,7 @@ def _columns(text):
 
 def _fit(args):
     import fastem
-    from fastem._io import read_table, take_column
+    from fastem._io import read_table, select_columns, take_column
 
     X, names = read_table(args.data)
     y = weights = None
@@ -132,9 +132,7 @@ def _fit(args):
             else:
                 weights = values
     if args.columns is not None:
-        from fastem._io import _select
-
-        X, names = _select(args.data, X, names, _columns(args.columns))
+        X, names = select_columns(args.data, X, names, _columns(args.columns))
     model = _estimator(args)
     data = X if names is None else _frame(X, names)
     start = time.perf_counter()
@@ -165,13 +163,11 @@ def _predict(args):
     from fastem._io import read_table, write_table
 
     model = fastem.load(args.model)
+    # A model fitted on named columns reads them by name; otherwise --columns, or all.
     names = getattr(model, "feature_names_in_", None)
-    X, read_names = read_table(args.data, None if names is None else [str(n) for n in names])
-    if names is None and args.columns is not None:
-        from fastem._io import _select
-
-        X, read_names = _select(args.data, X, read_names, _columns(args.columns))
-    data = X if names is None else _frame(X, [str(n) for n in names])
+    names = None if names is None else [str(n) for n in names]
+    X, _ = read_table(args.data, _columns(args.columns) if names is None else names)
+    data = X if names is None else _frame(X, names)
     if args.proba:
         values = model.predict_proba(data)
         header = [f"p{j}" for j in range(values.shape[1])]
