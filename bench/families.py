@@ -12,7 +12,6 @@ bench/run.py. The NumPy EM is timed per iteration directly (it has no set-up).
 import argparse
 import os
 import sys
-import time
 import warnings
 
 import numpy as np
@@ -21,7 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import fastem  # noqa: E402
-from workloads import best_time, emit, matmul_rate, memory_bandwidth  # noqa: E402
+from workloads import measured, best_time, emit, matmul_rate, memory_bandwidth  # noqa: E402
 
 
 def make_data(family, n, d, k, seed=0):
@@ -128,8 +127,7 @@ def main(argv=None):
             f"{many.lower_bounds_[-1]:.6f} / {their_bound + log_base:.6f} |"
         )
         print(lines[-1], flush=True)
-    lines += ["", f"Measured {time.strftime('%Y-%m-%d')} with `python bench/families.py"
-              + (" --quick" if args.quick else "") + "`."]
+    lines += measured(f"bench/families.py{' --quick' if args.quick else ''}")
     emit(lines, args.output)
     return 0
 

@@ -13,7 +13,6 @@ component, the rest uniform.
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 from sklearn import mixture
@@ -21,7 +20,7 @@ from sklearn import mixture
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import fastem  # noqa: E402
-from workloads import Shape, data, emit, matmul_rate, per_iteration, starting_point  # noqa: E402
+from workloads import measured, pass_flops, Shape, data, emit, matmul_rate, per_iteration, starting_point  # noqa: E402
 
 
 def labels_of(n, k, kind, seed=0):
@@ -62,16 +61,14 @@ def main(argv=None):
         hard = per_iteration(fastem.GaussianMixture, shape, start, X, iterations, repeat, labels_of(n, k, "hard"))
         soft = per_iteration(fastem.GaussianMixture, shape, start, X, iterations, repeat, labels_of(n, k, "soft"))
         reference = per_iteration(mixture.GaussianMixture, shape, start, X, iterations, repeat)
-        n_stat = 1 + d + (d * (d + 1) // 2 if covariance_type == "full" else d)
-        flops = 4.0 * n * k * n_stat  # two products per iteration: log-densities and statistics
+        flops = pass_flops(shape)
         lines.append(
             f"| per iteration, n={n:,} d={d} k={k} {covariance_type} | {none * 1e3:.2f} | {hard * 1e3:.2f} | "
             f"{hard / none:.2f}x | {soft * 1e3:.2f} | {soft / none:.2f}x | {reference * 1e3:.1f} | "
             f"{reference / hard:.1f}x faster | {flops / hard / rate:.1%} |"
         )
         print(lines[-1], flush=True)
-    lines += ["", f"Measured {time.strftime('%Y-%m-%d')} with `python bench/labels.py"
-              + (" --quick" if args.quick else "") + "`."]
+    lines += measured(f"bench/labels.py{' --quick' if args.quick else ''}")
     emit(lines, args.output)
     return 0
 

@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import fastem  # noqa: E402
 from fastem.decomposed import MCLUST_MODELS  # noqa: E402
-from workloads import Shape, data, emit, matmul_rate, per_iteration, starting_point  # noqa: E402
+from workloads import measured, pass_flops, Shape, data, emit, matmul_rate, per_iteration, starting_point  # noqa: E402
 
 R_SELECT = """
 suppressMessages(library(mclust))
@@ -88,8 +88,7 @@ def main(argv=None):
         lines.append(f"| {name} | {seconds * 1e3:.1f} | {seconds / full:.2f}x | {reference * 1e3:.0f} | "
                      f"{reference / seconds:.1f}x faster |")
         print(lines[-1], flush=True)
-    n_stat = 1 + d + d * (d + 1) // 2
-    lines += ["", f"'full': {full * 1e3:.1f} ms, {4.0 * n * k * n_stat / full / rate:.1%} of the matmul rate.", ""]
+    lines += ["", f"'full': {full * 1e3:.1f} ms, {pass_flops(shape) / full / rate:.1%} of the matmul rate.", ""]
 
     if not args.quick:
         with warnings.catch_warnings():
@@ -113,8 +112,7 @@ def main(argv=None):
             lines.append(f"| mclust Mclust (hc on 2,000 rows) | {theirs[0]:.1f} | {theirs[1]}, G={theirs[2]} | "
                          f"fastem {theirs[0] / ours:.1f}x faster |")
         print("\n".join(lines[-6:]), flush=True)
-    lines += ["", f"Measured {time.strftime('%Y-%m-%d')} with `python bench/mclust.py"
-              + (" --quick" if args.quick else "") + "`."]
+    lines += measured(f"bench/mclust.py{' --quick' if args.quick else ''}")
     emit(lines, args.output)
     return 0
 

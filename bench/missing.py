@@ -13,7 +13,6 @@ Building the patterns (once per fit) is in neither term.
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 from sklearn import mixture
@@ -21,7 +20,7 @@ from sklearn import mixture
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import fastem  # noqa: E402
-from workloads import Shape, data, emit, matmul_rate, per_iteration, starting_point  # noqa: E402
+from workloads import measured, pass_flops, Shape, data, emit, matmul_rate, per_iteration, starting_point  # noqa: E402
 
 
 def main(argv=None):
@@ -55,16 +54,14 @@ def main(argv=None):
         full = per_iteration(ours, shape, start, complete, iterations, repeat)
         with_nan = per_iteration(ours, shape, start, X, iterations, repeat)
         reference = per_iteration(theirs, shape, start, complete, iterations, repeat)
-        n_stat = 1 + d + d * (d + 1) // 2
-        flops = 4.0 * n * k * n_stat  # two products per iteration: log-densities and statistics
+        flops = pass_flops(shape)
         lines.append(
             f"| per iteration, n={n:,} d={d} k={k} {name} | {missing_rate:.0%} MCAR | {int(nan_rows.sum()):,} | "
             f"{n_patterns} | {full * 1e3:.1f} | {with_nan * 1e3:.1f} | {with_nan / full:.2f}x | "
             f"{reference * 1e3:.0f} | {reference / with_nan:.1f}x faster | {flops / full / rate:.1%} |"
         )
         print(lines[-1], flush=True)
-    lines += ["", f"Measured {time.strftime('%Y-%m-%d')} with `python bench/missing.py"
-              + (" --quick" if args.quick else "") + "`."]
+    lines += measured(f"bench/missing.py{' --quick' if args.quick else ''}")
     emit(lines, args.output)
     return 0
 

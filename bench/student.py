@@ -12,7 +12,6 @@ mixture with its degrees of freedom estimated.
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 from sklearn import mixture
@@ -20,7 +19,7 @@ from sklearn import mixture
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import fastem  # noqa: E402
-from workloads import Shape, data, emit, matmul_rate, per_iteration, starting_point  # noqa: E402
+from workloads import measured, pass_flops, Shape, data, emit, matmul_rate, per_iteration, starting_point  # noqa: E402
 
 CASES = [
     ("full", np.float64),
@@ -51,16 +50,14 @@ def main(argv=None):
         t = per_iteration(fastem.StudentTMixture, shape, start, X, iterations, repeat)
         g = per_iteration(fastem.GaussianMixture, shape, start, X, iterations, repeat)
         s = per_iteration(mixture.GaussianMixture, shape, start, X, iterations, repeat)
-        n_stat = 1 + d + (d * (d + 1) // 2 if covariance_type == "full" else d)
-        flops = 4.0 * n * k * n_stat  # two products per iteration: log-densities and statistics
+        flops = pass_flops(shape)
         lines.append(
             f"| per iteration, n={n:,} d={d} k={k} {covariance_type} {np.dtype(dtype).name} | {t * 1e3:.2f} | "
             f"{g * 1e3:.2f} | {t / g:.2f}x | {s * 1e3:.1f} | {s / t:.1f}x faster | {flops / t / 1e9:.1f} | "
             f"{flops / t / rate:.1%} |"
         )
         print(lines[-1], flush=True)
-    lines += ["", f"Measured {time.strftime('%Y-%m-%d')} with `python bench/student.py"
-              + (" --quick" if args.quick else "") + "`."]
+    lines += measured(f"bench/student.py{' --quick' if args.quick else ''}")
     emit(lines, args.output)
     return 0
 

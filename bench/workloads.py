@@ -94,6 +94,21 @@ def per_iteration(cls, shape, start, X, iterations, repeat, y=None):
     return max(t_many - t_one, 1e-9) / iterations
 
 
+def pass_flops(shape):
+    """Floating-point operations of one iteration's two products over the layout's features
+    (log-densities and statistics): 4 n k n_stats."""
+    from fastem._kernels import n_stats  # here, not at the top: revisions.py imports this file
+    from fastem.covariance import COVARIANCE_MODELS  # with older revisions of fastem
+
+    layout = COVARIANCE_MODELS[shape.covariance_type].layout
+    return 4.0 * shape.n_samples * shape.n_components * n_stats(layout, shape.n_features)
+
+
+def measured(command):
+    """A results table's last lines: the date and the command that measured it."""
+    return ["", f"Measured {time.strftime('%Y-%m-%d')} with `python {command}`."]
+
+
 def best_time(function, repeat=3):
     """Smallest wall time of ``repeat`` calls (after one untimed warm-up call)."""
     function()
