@@ -12,8 +12,8 @@ the pattern's factors computed once per pass (fastem.missing):
   density, fastem._kernels._gaussian);
 - labels, the max-shifted log-sum-exp and the responsibilities
   (the main pass's kernels);
-- the completed rows about ``ref``: x_o - ref_o, and
-  mu_m - ref_m + G^T (x_o - mu_o) with G = Sigma_oo^-1 Sigma_om, whose
+- the completed rows about ``ref``: x_o - ref_o (once per block), and per
+  component mu_m - ref_m + G^T (x_o - mu_o) with G = Sigma_oo^-1 Sigma_om, whose
   weighted sums and products are the statistics (the conditional
   covariance's share, sum w r C, is added by the caller from the masses).
 
@@ -41,8 +41,8 @@ def deviations(xt, n_rows, observed, n_observed, mean, dev):
 
 
 @kernel()
-def completed_rows(xt, n_rows, ref, mean, observed, n_observed, missing, n_missing, gain, dev, completed):
-    """completed[f, b]: the block's rows about ``ref``, missing entries at their conditional means."""
+def observed_about(xt, n_rows, ref, observed, n_observed, completed):
+    """completed[o, b] = x_o - ref_o: the completed rows' observed columns, the same for every component."""
     for a in range(n_observed):
         column = observed[a]
         source = xt[column]
@@ -50,6 +50,12 @@ def completed_rows(xt, n_rows, ref, mean, observed, n_observed, missing, n_missi
         shift = ref[column]
         for b in range(n_rows):
             target[b] = source[b] - shift
+
+
+@kernel()
+def conditional_means(n_rows, ref, mean, missing, n_observed, n_missing, gain, dev, completed):
+    """completed[m, b] = mu_m - ref_m + G^T (x_o - mu_o): the missing columns of the completed
+    rows about ``ref``, at their conditional means given component ``mean``."""
     for e in range(n_missing):
         column = missing[e]
         target = completed[column]
@@ -183,10 +189,10 @@ def missing_pass(X, blocks, rows, params, patterns, stats, outputs):
             for b in range(n_rows):
                 log_likelihood += weights[start + b] * log_norm[b]
             ll_out[group] += log_likelihood
+            observed_about(xt, n_rows, ref, observed[p], n_obs, completed)
             for j in range(n_components):
                 deviations(xt, n_rows, observed[p], n_obs, means[j], dev)
-                completed_rows(xt, n_rows, ref, means[j], observed[p], n_obs, missing[p], n_mis, gain[p, j], dev,
-                               completed)
+                conditional_means(n_rows, ref, means[j], missing[p], n_obs, n_mis, gain[p, j], dev, completed)
                 responsibility = resp[j]
                 for b in range(n_rows):
                     wr[b] = weights[start + b] * responsibility[b]
