@@ -211,9 +211,10 @@ class ArraySource:
     labels : RowLabels or None
         Known components of some rows (fastem._labels.check_labels).
     missing : MissingRows or None
-        X's incomplete rows (fastem.missing): the compiled pass then reads
-        ``missing.filled`` with the incomplete rows at weight zero, and their
-        statistics and per-row outputs come from fastem.missing.
+        X's incomplete rows (fastem.missing): the statistics' main pass then
+        reads the complete rows alone, the per-row outputs' pass
+        ``missing.filled``, and the incomplete rows' statistics and outputs
+        come from fastem.missing.
     """
 
     def __init__(self, X, sample_weight=None, n_threads=None, labels=None, missing=None):
@@ -221,7 +222,6 @@ class ArraySource:
         self.X = np.ascontiguousarray(X if missing is None else missing.filled)
         self.labels = labels
         self.sample_weight = None if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=np.float64)
-        self._pass_weight = self.sample_weight if missing is None else missing.pass_weight
         self.n_threads = n_threads
         #: Whether float32 data may take float32 products in the statistics' passes.
         self.single_products = True
@@ -244,11 +244,16 @@ class ArraySource:
 
     def statistics(self, kparams, entropy=False):
         """E-step statistics about the reference point, with the log-likelihood (and the entropy term)."""
-        stats = run_pass(self.X, self._pass_weight, kparams, entropy=entropy, n_threads=self.n_threads,
-                         single=self.single_products, labels=self.labels)
-        if self.missing is None:
-            return stats
-        return combine_stats(stats, self.missing.statistics(kparams, self.n_threads, entropy=entropy))
+        missing = self.missing
+        if missing is None:
+            return run_pass(self.X, self.sample_weight, kparams, entropy=entropy, n_threads=self.n_threads,
+                            single=self.single_products, labels=self.labels)
+        incomplete = missing.statistics(kparams, self.n_threads, entropy=entropy)
+        if missing.complete_X.shape[0] == 0:
+            return incomplete
+        stats = run_pass(missing.complete_X, missing.complete_weight, kparams, entropy=entropy,
+                         n_threads=self.n_threads, single=self.single_products, labels=missing.complete_labels)
+        return combine_stats(stats, incomplete)
 
     def mean(self):
         """The (weighted) mean of the rows: the reference point of the initial statistics."""

@@ -28,9 +28,9 @@ by missingness pattern: each pass factors Sigma_oo once per pattern and
 component here (in NumPy, patterns of one size together), and a compiled
 pass over the sorted rows (fastem._kernels._missing) does the per-row work
 in blocks of one pattern. Complete rows
-never come here: they take the compiled pass (fastem._source), where the
-incomplete rows are present with weight zero and their missing entries
-filled, so that data without NaN give exactly the complete-data fit. A row
+never come here: a copy of them takes the main compiled pass
+(fastem._source), so that data without NaN give exactly the complete-data
+fit and the main pass does no work for the incomplete rows. A row
 with nothing observed has the weights as its responsibilities and adds
 nothing to the statistics.
 """
@@ -99,10 +99,12 @@ class MissingRows:
     ----------
     filled : ndarray like X
         X with each missing entry replaced by its column's (weighted) observed
-        mean: the initialization clusters these rows, and the compiled pass
-        reads them with ``pass_weight``.
-    pass_weight : ndarray of shape (n_samples,)
-        The sample weights with the incomplete rows' set to zero.
+        mean: the initialization clusters these rows, and the main compiled
+        pass reads them for the per-row outputs (which this class then
+        overwrites for the incomplete rows).
+    complete_X, complete_weight, complete_labels
+        The complete rows, their sample weights (None for all ones) and
+        labels (None without): what the main pass reads for the statistics.
     incomplete : ndarray of int
         The incomplete rows.
     unobserved : ndarray of int
@@ -116,9 +118,13 @@ class MissingRows:
         weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
         column_means = observed_means(*observed_sums(X, weights))
         self.filled = np.where(nan, column_means.astype(X.dtype), X)
-        self.incomplete = np.flatnonzero(nan.any(axis=1))
-        self.pass_weight = weights.astype(np.float64, copy=True)
-        self.pass_weight[self.incomplete] = 0.0
+        incomplete_mask = nan.any(axis=1)
+        self.incomplete = np.flatnonzero(incomplete_mask)
+        complete = np.flatnonzero(~incomplete_mask)
+        self.complete_X = np.ascontiguousarray(X[complete])
+        self.complete_weight = (None if sample_weight is None
+                                else np.ascontiguousarray(sample_weight[complete], dtype=np.float64))
+        self.complete_labels = None if labels is None else labels.take_rows(complete)
         some = nan[self.incomplete].all(axis=1)
         self.unobserved = self.incomplete[some]
         rows = self.incomplete[~some]
