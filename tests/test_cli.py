@@ -99,6 +99,12 @@ def test_labels_weights_and_families_from_columns(tmp_path):
     model = fastem.load(tmp_path / "m.fastem")
     assert list(model.feature_names_in_) == ["a", "b"]
     np.testing.assert_array_equal(model.predict(pd.DataFrame(X, columns=["a", "b"]))[[0, 100]], [1, 0])
+    # A weights column (by index) is fit's sample_weight; the other columns are X.
+    weights = np.random.default_rng(2).uniform(0.5, 2.0, 200)
+    np.save(tmp_path / "weighted.npy", np.column_stack([X, weights]))
+    assert fastem_command("fit", "weighted.npy", "-k", 2, "--weights", "2", "-o", "w.fastem", cwd=tmp_path)[0] == 0
+    direct = fastem.GaussianMixture(2, random_state=0).fit(X, sample_weight=weights)
+    np.testing.assert_array_equal(fastem.load(tmp_path / "w.fastem").means_, direct.means_)
     counts = np.random.default_rng(1).poisson(3.0, size=(200, 3)).astype(float)
     np.save(tmp_path / "counts.npy", counts)
     status, out, err = fastem_command("fit", "counts.npy", "-k", 2, "--family", "poisson", "--variational",
