@@ -9,11 +9,13 @@ from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
 from fastem import gaussian
+from fastem import decomposed
+from fastem.decomposed import MCLUST_MODELS
 
 
 def full_covariances(covariances, covariance_type, n_components, n_features):
-    """Every covariance type as a (k, d, d) stack of matrices."""
-    if covariance_type == "full":
+    """Every covariance type as a (k, d, d) stack of matrices (mclust's models hold them so)."""
+    if covariance_type == "full" or covariance_type in MCLUST_MODELS:
         return np.asarray(covariances, dtype=np.float64)
     if covariance_type == "tied":
         return np.repeat(np.asarray(covariances, dtype=np.float64)[None], n_components, axis=0)
@@ -75,9 +77,15 @@ def m_step(X, resp, covariance_type, reg_covar, sample_weight=None):
     return nk / nk.sum(), means, covariances_from_scatters(scatters, nk, covariance_type, reg_covar)
 
 
-def covariances_from_scatters(scatters, nk, covariance_type, reg_covar):
-    """Each covariance type's ML covariances from the (k, d, d) weighted scatters and counts nk."""
+def covariances_from_scatters(scatters, nk, covariance_type, reg_covar, previous=None):
+    """Each covariance type's ML covariances from the (k, d, d) weighted scatters and counts nk.
+    An mclust model takes fastem.decomposed.m_step (checked against a numerical minimum in
+    test_decomposed) on the scatters plus reg_covar n_k I, its iterative models started
+    from the ``previous`` covariances."""
     d = scatters.shape[1]
+    if covariance_type in MCLUST_MODELS:
+        return decomposed.m_step(covariance_type, scatters + (reg_covar * nk)[:, None, None] * np.eye(d), nk,
+                                 previous)
     if covariance_type == "full":
         return scatters / nk[:, None, None] + reg_covar * np.eye(d)
     if covariance_type == "tied":
@@ -236,7 +244,7 @@ def incomplete_em(X, weights, means, covariances, covariance_type, reg_covar, n_
         # About the new means: sum r ((xhat - mu)(xhat - mu)^T + C), with mu = first / nk.
         scatters = second - (first[:, :, None] * means[:, None, :] + means[:, :, None] * first[:, None, :]) \
             + count[:, None, None] * means[:, :, None] * means[:, None, :]
-        covariances = covariances_from_scatters(scatters, nk, covariance_type, reg_covar)
+        covariances = covariances_from_scatters(scatters, nk, covariance_type, reg_covar, covs)
         weights = nk / nk.sum()
     return (weights, means, covariances), bounds
 

@@ -59,6 +59,22 @@ def test_iterates_equal_a_direct_incomplete_data_em(covariance_type, weighted):
         np.testing.assert_allclose(fitted.lower_bounds_, bounds, rtol=1e-10)
 
 
+@pytest.mark.parametrize("name", fastem.decomposed.MCLUST_MODELS)
+def test_mclust_models_step_as_a_direct_incomplete_data_em(name):
+    X, _, _ = incomplete(300, seed=2)
+    X[5] = np.nan
+    for n_iter in (1, 3):
+        before = quiet(GaussianMixture(3, covariance_type=name, tol=0.0, max_iter=n_iter, random_state=0).fit, X)
+        after = quiet(GaussianMixture(3, covariance_type=name, tol=0.0, max_iter=n_iter + 1, random_state=0).fit, X)
+        (weights, means, covariances), bounds = naive.incomplete_em(
+            X, before.weights_, before.means_, before.covariances_, name, 1e-6, 1)
+        np.testing.assert_allclose(after.weights_, weights, rtol=1e-9)
+        np.testing.assert_allclose(after.means_, means, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(after.covariances_, covariances, rtol=1e-8, atol=1e-12)
+        assert after.lower_bounds_[-1] == pytest.approx(bounds[0], rel=1e-10)
+        assert np.all(np.diff(after.lower_bounds_) >= -1e-12 * np.abs(after.lower_bounds_[1:]))
+
+
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_scores_are_the_marginal_densities_of_the_observed_coordinates(covariance_type):
     X, complete, _ = incomplete(300, seed=4)
