@@ -43,7 +43,7 @@ from fastem._chunks import ChunkSource
 from fastem._dask import DaskSource, is_dask_array
 from fastem._driver import CONVERGENCE_RULES, Monitor, fit_restarts
 from fastem._labels import check_labels
-from fastem.missing import check_no_infinity, missing_rows
+from fastem.missing import check_no_infinity, missing_rows, no_missing_rows
 from fastem._kernels import n_stats
 from fastem._source import ArraySource
 from fastem._threads import single_threaded_blas
@@ -239,6 +239,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         self._validate_params()
         with single_threaded_blas():
             source = ChunkSource(self._pass_chunks(chunks), n_threads=self.n_threads, allow_nan=self._allow_nan)
+            source.missing_of = self._missing_of()
             if source.n_samples < max(self.n_components, 2):
                 raise ValueError(
                     "Expected n_samples >= n_components (and at least 2) "
@@ -333,6 +334,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
         if sample_weight is not None:
             raise TypeError("sample_weight is not supported with a dask array X; pass a NumPy array to weight rows")
         source = DaskSource(self._pass_dask(X), n_threads=self.n_threads, allow_nan=self._allow_nan)
+        source.missing_of = self._missing_of()
         if source.n_samples < max(self.n_components, 2):
             raise ValueError(
                 "Expected n_samples >= n_components (and at least 2) "
@@ -529,8 +531,14 @@ class BaseMixture(DensityMixin, BaseEstimator):
 
     def _array_source(self, X, sample_weight=None, labels=None):
         """The in-memory source of validated X, its incomplete rows set apart where X has NaN."""
-        missing = missing_rows(X, sample_weight, labels) if self._allow_nan else None
+        missing = self._missing_of()(X, sample_weight, labels)
         return ArraySource(X, sample_weight, n_threads=self.n_threads, labels=labels, missing=missing)
+
+    def _missing_of(self):
+        """``missing(X, sample_weight=None, labels=None)``: the incomplete rows of data as the pass
+        reads it (fastem.missing.MissingRows), or None; the data sources call it per block,
+        where the blocks are."""
+        return missing_rows if self._allow_nan else no_missing_rows
 
     def _pass_data(self, X, fitting):
         """The family's checks of validated float X, and the columns the pass reads (X itself by default)."""

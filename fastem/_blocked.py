@@ -27,10 +27,10 @@ from fastem._stats import combine_stats
 # Per-block steps (fastem._blocks): step(X, weights, start, *args).
 
 
-def _block_statistics(X, weights, start, kparams, entropy, single, n_threads, labels=None):
-    """The block as an in-memory source, its incomplete rows (NaN) set apart (fastem.missing)."""
+def _block_statistics(X, weights, start, kparams, entropy, single, n_threads, missing_of, labels=None):
+    """The block as an in-memory source, its incomplete rows set apart by ``missing_of`` (fastem.missing)."""
     X = np.ascontiguousarray(X)
-    source = ArraySource(X, n_threads=n_threads, labels=labels, missing=missing_rows(X, labels=labels))
+    source = ArraySource(X, n_threads=n_threads, labels=labels, missing=missing_of(X, labels=labels))
     source.single_products = single
     return source.statistics(kparams, entropy)
 
@@ -105,6 +105,9 @@ class BlockSource:
     """
 
     sample_weight = None
+    #: ``missing_of(X, labels=...)``: a block's incomplete rows (set by the estimator, see
+    #: BaseMixture._missing_of; it runs where the blocks are).
+    missing_of = staticmethod(missing_rows)
     #: Known components of some rows (fastem._labels), or None: see :meth:`attach_labels`.
     labels = None
     _block_labels = None
@@ -140,7 +143,7 @@ class BlockSource:
         blocks = self.blocks
         per_block = None if self.labels is None else self._labels_of_block
         parts = blocks.run(_block_statistics, kparams, entropy, self.single_products, self._task_threads,
-                           per_block=per_block)
+                           self.missing_of, per_block=per_block)
         return ordered_sum(parts, combine_stats)
 
     def row_total(self, function):

@@ -88,6 +88,8 @@ class Family(ABC):
 
     #: The pass's feature layout (fastem._kernels).
     layout = LINEAR
+    #: Whether the family reads missing entries (NaN) of X (fastem._family_missing).
+    takes_missing = False
     #: Whether log h(x) is other than 0 (:meth:`log_base`).
     has_log_base = False
     #: X's column of each of the family's columns, where it holds a group of them
@@ -105,6 +107,11 @@ class Family(ABC):
 
     def log_base(self, data):
         """log h(x) of each row of ``data`` (the pass's columns), or None where h = 1."""
+        return None
+
+    def missing_layout(self):
+        """Where the pass's columns say what a row observes (fastem._family_missing.MissingLayout),
+        or None: the family takes complete rows alone."""
         return None
 
     @abstractmethod

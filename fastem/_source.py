@@ -210,11 +210,11 @@ class ArraySource:
     n_threads : int or None
     labels : RowLabels or None
         Known components of some rows (fastem._labels.check_labels).
-    missing : MissingRows or None
-        X's incomplete rows (fastem.missing): the statistics' main pass then
-        reads the complete rows alone, the per-row outputs' pass
-        ``missing.filled``, and the incomplete rows' statistics and outputs
-        come from fastem.missing.
+    missing : MissingRows, FamilyMissingRows or None
+        X's incomplete rows (fastem.missing, fastem._family_missing): the
+        statistics' main pass then reads the complete rows alone, the
+        per-row outputs' pass ``missing.filled``, and the incomplete rows'
+        statistics and outputs come from ``missing``.
     """
 
     def __init__(self, X, sample_weight=None, n_threads=None, labels=None, missing=None):
@@ -248,12 +248,12 @@ class ArraySource:
         if missing is None:
             return run_pass(self.X, self.sample_weight, kparams, entropy=entropy, n_threads=self.n_threads,
                             single=self.single_products, labels=self.labels)
-        incomplete = missing.statistics(kparams, self.n_threads, entropy=entropy)
-        if missing.complete_X.shape[0] == 0:
+        incomplete = missing.statistics(kparams, self.n_threads, entropy=entropy)  # None: nothing to add
+        if incomplete is not None and missing.complete_X.shape[0] == 0:
             return incomplete
         stats = run_pass(missing.complete_X, missing.complete_weight, kparams, entropy=entropy,
                          n_threads=self.n_threads, single=self.single_products, labels=missing.complete_labels)
-        return combine_stats(stats, incomplete)
+        return stats if incomplete is None else combine_stats(stats, incomplete)
 
     def mean(self):
         """The (weighted) mean of the rows: the reference point of the initial statistics."""

@@ -8,6 +8,7 @@ of :class:`fastem._base.BaseMixture`, for maximum likelihood, MAP-EM under
 the family's conjugate prior, and mean-field variational Bayes.
 """
 
+import functools
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -25,7 +26,7 @@ from fastem._family import (
     log_weights_of,
     placeholder_kernel_params,
 )
-from fastem._family_missing import WithMissing
+from fastem._family_missing import WithMissing, family_missing_rows
 from fastem.missing import check_no_infinity
 from fastem._source import ArraySource
 from fastem._validation import FLOAT_DTYPES, check_means_init, check_weights_init
@@ -67,7 +68,7 @@ def _has_nan(chunk):
 
 def _block_pass_data(block, family, name):
     """A dask block as the pass reads it (module level: it runs on the workers)."""
-    block = _checked(block, isinstance(family, WithMissing), "X")
+    block = _checked(block, family.takes_missing, "X")
     return np.asarray(family.pass_data(block, name), dtype=block.dtype)
 
 
@@ -202,11 +203,18 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
         if fitting:
             self._remember_family()
             if missing:
-                self._fitted_family = WithMissing(self._fitted_family)
+                self._fitted_family = self._missing_family(self._fitted_family)
         family = self._family()
-        if missing and not isinstance(family, WithMissing):
-            family = WithMissing(family)  # rows with NaN for a model fitted on complete rows
+        if missing and not family.takes_missing:
+            family = self._missing_family(family)  # rows with NaN for a model fitted on complete rows
         return family.pass_data(X, type(self).__name__)
+
+    def _missing_family(self, family):
+        """``family`` (the fitted data's) on data with missing entries (NaN)."""
+        return WithMissing(family)
+
+    def _missing_of(self):
+        return functools.partial(family_missing_rows, self._family().missing_layout())
 
     def _evaluate(self, X, **wanted):
         """Per-row outputs; rows with NaN take the family on incomplete rows whatever the fit had."""
@@ -214,9 +222,9 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
         data = self._data(X, reset=False)
         family = self._family()
         if data.shape[1] != family.n_columns:
-            family = WithMissing(family)
-        outputs = ArraySource(data, n_threads=self.n_threads).evaluate(self._kernel_params_for(family, self._state()),
-                                                                        **wanted)
+            family = self._missing_family(family)
+        source = ArraySource(data, n_threads=self.n_threads, missing=family_missing_rows(family.missing_layout(), data))
+        outputs = source.evaluate(self._kernel_params_for(family, self._state()), **wanted)
         if wanted.get("log_norm") and family.has_log_base:
             outputs[0][:] += family.log_base(data)
         return outputs, np.result_type(data.dtype, self.means_.dtype)
@@ -242,7 +250,7 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
                 if family is None:
                     self._set_data_shape(chunk.shape[1])
                     if missing:
-                        self._fitted_family = WithMissing(self._fitted_family)
+                        self._fitted_family = self._missing_family(self._fitted_family)
                     family = self._family()
                 yield family.pass_data(chunk, name)
 
@@ -256,7 +264,7 @@ class FamilyMixture(CriteriaMixin, BaseMixture):
             import dask.array as da
 
             if bool(da.isnan(X).any().compute()):
-                self._fitted_family = WithMissing(self._fitted_family)
+                self._fitted_family = self._missing_family(self._fitted_family)
         family = self._family()
         X = X.rechunk({1: -1})
         return X.map_blocks(_block_pass_data, family, type(self).__name__, chunks=(X.chunks[0], (family.n_columns,)),

@@ -41,7 +41,7 @@ from scipy.special import digamma, gammaln
 from fastem._blocks import MAX_GROUPS
 from fastem._kernels import FULL
 from fastem._kernels._missing import missing_pass
-from fastem._labels import no_labels
+from fastem._labels import RowLabels, no_labels
 from fastem._stats import Stats
 from fastem._threads import pass_guard, thread_limit
 
@@ -86,6 +86,11 @@ def missing_rows(X, sample_weight=None, labels=None):
     return None if _all_finite(X) or not np.isnan(X).any() else MissingRows(X, sample_weight, labels)
 
 
+def no_missing_rows(X, sample_weight=None, labels=None):
+    """None: the data of an estimator that takes no missing entry (checked before) has no incomplete row."""
+    return None
+
+
 class MissingRows:
     """The rows of X holding NaN, sorted by pattern, and what the compiled pass reads instead.
 
@@ -94,6 +99,12 @@ class MissingRows:
     X : ndarray of shape (n_samples, n_features), with NaN somewhere
     sample_weight : ndarray of shape (n_samples,) or None
     labels : RowLabels or None
+    unobserved : ndarray of bool of shape (n_samples,), default=None
+        The rows that count as having nothing observed (default: the rows
+        of NaN alone). A row of NaN alone that is not among them takes the
+        pass as a pattern of no observed column: its statistics are the
+        components' means and covariances (a product of families, whose
+        other groups observe something of the row, fastem._family_missing).
 
     Attributes
     ----------
@@ -113,7 +124,7 @@ class MissingRows:
         The other incomplete rows, sorted by pattern (the kernel's rows).
     """
 
-    def __init__(self, X, sample_weight=None, labels=None):
+    def __init__(self, X, sample_weight=None, labels=None, unobserved=None):
         nan = np.isnan(X)
         weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
         column_means = observed_means(*observed_sums(X, weights))
@@ -125,7 +136,7 @@ class MissingRows:
         self.complete_weight = (None if sample_weight is None
                                 else np.ascontiguousarray(sample_weight[complete], dtype=np.float64))
         self.complete_labels = None if labels is None else labels.take_rows(complete)
-        some = nan[self.incomplete].all(axis=1)
+        some = nan[self.incomplete].all(axis=1) if unobserved is None else unobserved[self.incomplete]
         self.unobserved = self.incomplete[some]
         rows = self.incomplete[~some]
         if X.shape[1] <= 62:  # each pattern as one integer: np.unique of integers, not of rows
@@ -212,22 +223,31 @@ class MissingRows:
                 np.swapaxes(conditional_mm, 0, 1))
         return factor, gain, constant, conditional, t_terms, half_log_det
 
-    def run(self, kparams, stats, outputs, labels, n_threads):
+    def run(self, kparams, stats, outputs, labels, n_threads, gaussian=None, log_extra=None):
         """The kernel over the sorted rows; returns the conditional covariances (P, k, d, d), padded,
-        and half the log-determinants of Sigma_oo (P, k)."""
-        log_weights, means, covariances = gaussian_of(kparams)
+        and half the log-determinants of Sigma_oo (P, k).
+
+        ``gaussian`` (log weights, means, covariances) replaces the components
+        ``kparams`` describe (whose reference and degrees of freedom are still
+        read); ``log_extra`` (sorted rows, k) is added to the rows'
+        log-probabilities, with the labels (a product's other groups,
+        fastem._family_missing)."""
+        log_weights, means, covariances = gaussian_of(kparams) if gaussian is None else gaussian
         dof = student_dof(kparams)
         factor, gain, constant, conditional, t_terms, half_log_det = self.factors(covariances, log_weights, dof)
         patterns = (self.observed, self.n_observed, self.missing, self.observed.shape[1] - self.n_observed,
                     factor, gain, constant, t_terms)
         params = (np.ascontiguousarray(kparams[1], dtype=np.float64), np.ascontiguousarray(means, dtype=np.float64),
                   np.empty(0) if dof is None else np.ascontiguousarray(dof, dtype=np.float64))
-        labels = self._labels if labels else no_labels(means.shape[0])
+        known = self._labels if labels else no_labels(means.shape[0])
+        if log_extra is not None:
+            known = RowLabels(np.empty(0, dtype=np.int64), with_labels(log_extra, known))
         with thread_limit(n_threads), pass_guard():
-            missing_pass(self._X, self._blocks, (self._weights, *labels), params, patterns, stats, outputs)
+            missing_pass(self._X, self._blocks, (self._weights, *known), params, patterns, stats, outputs)
         return conditional, half_log_det
 
-    def statistics(self, kparams, n_threads=None, labels=True, entropy=False):
+    def statistics(self, kparams, n_threads=None, labels=True, entropy=False, gaussian=None, log_extra=None,
+                   resp=None):
         """The incomplete rows' statistics about the pass's reference, as Stats (layout of ``kparams``).
 
         With ``entropy`` (variational Bayes, whose pass inputs are a Gaussian with
@@ -236,16 +256,20 @@ class MissingRows:
         sum w r (log r - log s) - sum w r H[q(x_m | z)], where q(x_m | z = j) is the
         Gaussian whose mean and covariance the statistics use (the conditional of
         N(mu_j, (nu_j W_j)^-1) given x_o), with entropy
-        |m| / 2 (1 + log 2 pi) + 1/2 (log det Sigma_j - log det Sigma_oo)."""
-        family, reference, means = kparams[0], kparams[1], kparams[3]
+        |m| / 2 (1 + log 2 pi) + 1/2 (log det Sigma_j - log det Sigma_oo).
+
+        ``gaussian`` and ``log_extra`` as for :meth:`run`; ``resp`` (sorted rows, k),
+        if given, receives the responsibilities."""
+        family, reference = kparams[0], kparams[1]
+        means = kparams[3] if gaussian is None else gaussian[1]
         k, d = means.shape
         n_groups = self._blocks[3].shape[0] - 1
         robust = student_dof(kparams) is not None
         stats = (np.empty((n_groups, k)), np.empty((n_groups, k, d)), np.empty((n_groups, k, d, d)),
                  np.empty(n_groups), np.empty((n_groups, self.n_patterns, k)), np.empty((n_groups, 2 if robust else 0, k)),
                  np.empty(n_groups if entropy else 0))
-        no_outputs = (np.empty(0), np.empty((0, k)), np.empty(0, dtype=np.int64))
-        conditional, half_log_det = self.run(kparams, stats, no_outputs, labels, n_threads)
+        outputs = (np.empty(0), np.empty((0, k)) if resp is None else resp, np.empty(0, dtype=np.int64))
+        conditional, half_log_det = self.run(kparams, stats, outputs, labels, n_threads, gaussian, log_extra)
         # Reduced in group order: deterministic for any thread count.
         n, s1, upper, log_likelihood, mass, robust_sums, resp_entropy = (a.sum(axis=0) for a in stats)
         s2 = np.triu(upper) + np.swapaxes(np.triu(upper, 1), 1, 2)
@@ -261,29 +285,26 @@ class MissingRows:
         return Stats(n, s1, s2, np.broadcast_to(reference, (k, d)), float(log_likelihood), negative_entropy,
                      robust=robust_sums if robust else None)
 
-    def evaluate(self, kparams, log_norm, resp, label, labelled=False, n_threads=None):
+    def evaluate(self, kparams, log_norm, resp, label, labelled=False, n_threads=None, gaussian=None,
+                 log_extra=None):
         """Fill the incomplete rows' entries of the per-row outputs (each may have length 0):
-        log p(x_o), responsibilities, labels. A row with nothing observed gets the weights."""
-        k = kparams[3].shape[0]
+        log p(x_o), responsibilities, labels. A row with nothing observed gets the weights.
+        ``gaussian`` and ``log_extra`` as for :meth:`run`."""
+        log_weights = (gaussian_of(kparams) if gaussian is None else gaussian)[0]
+        k = log_weights.shape[0]
         rows = self.order.shape[0]
         sorted_outputs = (np.empty(rows if log_norm.shape[0] else 0), np.empty((rows if resp.shape[0] else 0, k)),
                           np.empty(rows if label.shape[0] else 0, dtype=np.int64))
         no_stats = (np.empty((0, k)), np.empty((0, k, 1)), np.empty((0, k, 1, 1)), np.empty(0),
                     np.empty((0, self.n_patterns, k)), np.empty((0, 2, k)), np.empty(0))
-        self.run(kparams, no_stats, sorted_outputs, labelled, n_threads)
+        self.run(kparams, no_stats, sorted_outputs, labelled, n_threads, gaussian, log_extra)
         for full, part in zip((log_norm, resp, label), sorted_outputs):
             if full.shape[0]:
                 full[self.order] = part
         if self.unobserved.shape[0]:
-            log_prob = np.repeat(gaussian_of(kparams)[0][None, :], self.unobserved.shape[0], axis=0)
-            known = self._unobserved_labels if labelled else None
-            if known is not None and known.log_soft.shape[0]:
-                log_prob += known.log_soft
-            elif known is not None:
-                rows = np.flatnonzero(known.hard >= 0)
-                keep = log_prob[rows, known.hard[rows]]
-                log_prob[rows] = -np.inf
-                log_prob[rows, known.hard[rows]] = keep
+            log_prob = np.repeat(log_weights[None, :], self.unobserved.shape[0], axis=0)
+            if labelled and self._unobserved_labels is not None:
+                log_prob = with_labels(log_prob, self._unobserved_labels)
             total = np.logaddexp.reduce(log_prob, axis=1)
             if log_norm.shape[0]:
                 log_norm[self.unobserved] = total
@@ -291,6 +312,21 @@ class MissingRows:
                 resp[self.unobserved] = np.exp(log_prob - total[:, None])
             if label.shape[0]:
                 label[self.unobserved] = np.argmax(log_prob, axis=1)
+
+
+def with_labels(log_prob, known):
+    """Rows' log-probabilities (n, k) with their labels applied as the pass applies them
+    (fastem._kernels._pass.apply_labels): a hard-labelled row keeps its label's alone,
+    soft labels add their logs. A new array."""
+    log_prob = np.array(log_prob, dtype=np.float64)
+    if known.log_soft.shape[0]:
+        log_prob += known.log_soft
+    elif known.hard.shape[0]:
+        rows = np.flatnonzero(known.hard >= 0)
+        keep = log_prob[rows, known.hard[rows]]
+        log_prob[rows] = -np.inf
+        log_prob[rows, known.hard[rows]] = keep
+    return log_prob
 
 
 def student_dof(kparams):

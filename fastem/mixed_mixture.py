@@ -6,16 +6,17 @@ given in the spirit of scikit-learn's ColumnTransformer: a list of
 DataFrame, by name.
 """
 
+import functools
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from fastem._family import FamilyParams, FamilyPosterior
-from fastem._validation import FLOAT_DTYPES
 from fastem.categorical import MAX_CATEGORIES
-from fastem.family_mixture import FamilyMixture, _block_pass_data
+from fastem._family_missing import WithMissing
+from fastem.family_mixture import FamilyMixture, _block_pass_data, _checked
+from fastem.missing import observed_means
 from fastem.product import GROUP_FAMILIES, ProductFamily, make_group
 
 
@@ -28,6 +29,13 @@ class MixedMixture(FamilyMixture):
     by EM (maximum likelihood) or MAP-EM (``prior='default'``: each group
     takes its family's default prior, Gaussian groups mclust's) on the same
     compiled pass as every fastem mixture; or by mean-field variational Bayes.
+
+    NaN marks a missing entry (missing at random): a Poisson, Bernoulli or
+    categorical group drops its term, and the Gaussian groups' incomplete
+    rows take the exact EM for incomplete data (the marginal density of
+    their observed columns; the conditional moments of the missing ones in
+    the statistics), as fastem.GaussianMixture does. A row that observes
+    nothing has the weights as its responsibilities and adds nothing else.
 
     Parameters
     ----------
@@ -94,8 +102,6 @@ class MixedMixture(FamilyMixture):
         As for :class:`fastem.PoissonMixture`.
     """
 
-    #: Missing values need each group's own treatment (a Gaussian group's conditional moments): not yet.
-    _allow_nan = False
 
     # A group's means alone are not its parameters (a Gaussian group's covariances): the weights only.
     _FIXABLE = {"weights": (("weights",), "weights_init")}
@@ -159,8 +165,9 @@ class MixedMixture(FamilyMixture):
             raise ValueError(f"columns {missing} are in no group; every column belongs to one group")
         return resolved
 
-    def _learn_groups(self, mean, largest):
-        """groups_, centers_ and n_categories_ from the fitted data's column means and largest values."""
+    def _learn_groups(self, mean, largest, missing=False):
+        """groups_, centers_ and n_categories_ from the fitted data's column means and largest values
+        (of the observed entries); ``missing``: the data have missing entries (NaN)."""
         groups = self._resolve_groups(mean.shape[0])
         centers, categories = {}, {}
         for index, (family, columns) in enumerate(groups):
@@ -172,20 +179,37 @@ class MixedMixture(FamilyMixture):
                 top = np.clip(np.floor(np.asarray(largest[columns], dtype=np.float64)), 0, MAX_CATEGORIES)
                 categories[index] = top.astype(np.int64) + 1
         self.groups_, self.centers_, self.n_categories_ = groups, centers, categories
-        self._remember_family()
+        self._fitted_family = self._make_family(missing)
 
-    def _make_family(self):
+    def _make_family(self, missing=False):
+        """The product of the groups' families; with ``missing``, each independent-feature group
+        drops a missing entry's term (fastem._family_missing.WithMissing), and the Gaussian groups
+        take incomplete rows as they always may."""
         parts = []
         for index, (family, columns) in enumerate(self.groups_):
             group = make_group(family, len(columns), self.reg_covar, center=self.centers_.get(index),
                                n_categories=self.n_categories_.get(index))
+            if missing and not group.takes_missing:
+                group.columns = np.asarray(columns)  # the inner family's error messages name X's columns
+                group = WithMissing(group)
             parts.append((group, columns))
         return ProductFamily(parts)
 
+    def _missing_family(self, family):
+        return self._make_family(missing=True)
+
     def _pass_data(self, X, fitting):
-        if fitting and not (self.warm_start and hasattr(self, "converged_")) and not hasattr(self, "_online"):
-            self._learn_groups(np.mean(X, axis=0, dtype=np.float64), np.max(X, axis=0))
-        return self._family().pass_data(X, type(self).__name__)
+        missing = bool(np.isnan(X).any())
+        if fitting:
+            if not (self.warm_start and hasattr(self, "converged_")) and not hasattr(self, "_online"):
+                sums, counts, largest, _ = _observed_summary(X)
+                self._learn_groups(observed_means(sums, counts), largest, missing)
+            elif missing and not self._family().takes_missing:
+                self._fitted_family = self._make_family(missing=True)  # the same parameters, read with NaN
+        family = self._family()
+        if missing and not family.takes_missing:
+            family = self._make_family(missing=True)  # rows with NaN for a model fitted on complete rows
+        return family.pass_data(X, type(self).__name__)
 
     def _pass_chunks(self, chunks):
         if not callable(chunks):
@@ -193,24 +217,23 @@ class MixedMixture(FamilyMixture):
         name = type(self).__name__
         # One pass to learn the groups: the column means centre the Gaussian
         # groups, the largest codes count the categories.
-        total, count, largest = None, 0, None
+        summaries = []
         for index, chunk in enumerate(chunks()):
-            chunk = check_array(chunk, dtype=FLOAT_DTYPES, input_name=f"chunk {index}")
-            if total is not None and chunk.shape[1] != total.shape[0]:
+            chunk = _checked(chunk, True, f"chunk {index}")
+            if summaries and chunk.shape[1] != summaries[0][0].shape[0]:
                 return chunks  # ChunkSource names the problem
-            sums, top = chunk.sum(axis=0, dtype=np.float64), np.max(chunk, axis=0)
-            total = sums if total is None else total + sums
-            largest = top if largest is None else np.maximum(largest, top)
-            count += chunk.shape[0]
-        if total is None:
+            summaries.append(_observed_summary(chunk))
+        if not summaries:
             return chunks  # ChunkSource names the problem
-        self.n_features_in_ = total.shape[0]
-        self._learn_groups(total / count, largest)
+        sums, counts, largest, missing = (functools.reduce(combine, parts) for combine, parts in zip(
+            (np.add, np.add, np.maximum, np.logical_or), zip(*summaries)))
+        self.n_features_in_ = sums.shape[0]
+        self._learn_groups(observed_means(sums, counts), largest, bool(missing))
         family = self._family()
 
         def checked():
             for index, chunk in enumerate(chunks()):
-                yield family.pass_data(check_array(chunk, dtype=FLOAT_DTYPES, input_name=f"chunk {index}"), name)
+                yield family.pass_data(_checked(chunk, family.takes_missing, f"chunk {index}"), name)
 
         return checked
 
@@ -219,10 +242,16 @@ class MixedMixture(FamilyMixture):
             return X  # DaskSource names the problem
         import dask
 
+        import dask.array as da
+
         X = X.rechunk({1: -1})
         self.n_features_in_ = X.shape[1]
-        mean, largest = dask.compute(X.mean(axis=0), X.max(axis=0))
-        self._learn_groups(np.asarray(mean, dtype=np.float64), largest)
+        nan = da.isnan(X)
+        sums, counts, largest, missing = dask.compute(da.where(nan, 0.0, X).sum(axis=0, dtype=np.float64),
+                                                      (~nan).sum(axis=0), da.where(nan, -np.inf, X).max(axis=0),
+                                                      nan.any())
+        self._learn_groups(observed_means(np.asarray(sums), np.asarray(counts, dtype=np.float64)),
+                           np.asarray(largest), bool(missing))
         family = self._family()
         return X.map_blocks(_block_pass_data, family, type(self).__name__, chunks=(X.chunks[0], (family.n_columns,)),
                             dtype=np.float64)
@@ -259,3 +288,11 @@ class MixedMixture(FamilyMixture):
         self.group_params_ = list(params)
         self.means_ = family.linear_means(params)
 
+
+
+def _observed_summary(X):
+    """Per column of validated X: the observed entries' sums and counts, their largest value
+    (-inf where none); and whether any entry is missing."""
+    nan = np.isnan(X)
+    return (np.where(nan, 0.0, X).sum(axis=0, dtype=np.float64), (~nan).sum(axis=0, dtype=np.float64),
+            np.where(nan, -np.inf, X).max(axis=0), bool(nan.any()))

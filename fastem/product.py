@@ -24,6 +24,7 @@ from scipy.special import digamma, multigammaln
 
 from fastem import gaussian
 from fastem._family import Family, FamilyPosterior, gamma_kl, resolve_prior
+from fastem._family_missing import GaussianColumns, MissingLayout
 from fastem._kernels import FULL
 from fastem._stats import stats_from_sums
 from fastem.bernoulli import BernoulliFamily
@@ -41,6 +42,7 @@ class GaussianGroup(Family):
 
     FIELDS = ()
     MODE_FIELDS = ()
+    takes_missing = True
 
     def __init__(self, center, covariance_type, reg_covar):
         self.center = np.asarray(center, dtype=np.float64)
@@ -58,7 +60,12 @@ class GaussianGroup(Family):
         return np.hstack([centred, centred[:, self.upper[0]] * centred[:, self.upper[1]]])
 
     def pass_data(self, X, estimator_name):
-        return self._features(X)
+        return self._features(X)  # a missing entry's features are NaN (fastem._family_missing)
+
+    def missing_layout(self):
+        return MissingLayout(np.empty(0, dtype=np.int64),
+                             (GaussianColumns(np.arange(self.n_features), np.arange(self.n_features, self.n_columns),
+                                              *self.upper),))
 
     def _stats(self, n, s):
         """The group's sums as the Gaussian updates take them (first and second order about the centre)."""
@@ -235,6 +242,7 @@ class ProductFamily(Family):
         self.has_log_base = any(family.has_log_base for family, _ in groups)
         self.means_define_components = all(family.means_define_components for family, _ in groups)
         self.init_columns = self.n_means if self.n_means < self.n_columns else None
+        self.takes_missing = all(family.takes_missing for family, _ in groups)
 
     def _parts(self):
         return zip((family for family, _ in self.groups), self.positions)
@@ -244,6 +252,16 @@ class ProductFamily(Family):
         for (family, columns), position in zip(self.groups, self.positions):
             data[:, position] = family.pass_data(X[:, columns], estimator_name)
         return data
+
+    def missing_layout(self):
+        """Every group's layout at its positions; None when no group takes missing entries."""
+        layouts = [(family.missing_layout(), position) for family, position in self._parts()]
+        if all(layout is None for layout, _ in layouts):
+            return None
+        return MissingLayout(
+            np.concatenate([position[layout.indicators] for layout, position in layouts if layout is not None]),
+            tuple(group._replace(first=position[group.first], second=position[group.second])
+                  for layout, position in layouts if layout is not None for group in layout.gaussian))
 
     def log_base(self, data):
         total = np.zeros(data.shape[0])

@@ -89,8 +89,9 @@ def test_iterates_equal_a_direct_em_over_the_observed_entries(family):
         log_norm = logsumexp(log_prob, axis=1)
         bounds.append(log_norm.mean())
         resp = np.exp(log_prob - log_norm[:, None])
+        resp[np.isnan(X).all(axis=1)] = 0.0  # a row that observes nothing adds nothing
         sums, mass = observed_sums(family, X, resp)
-        weights, means = resp.sum(axis=0) / X.shape[0], sums / mass
+        weights, means = resp.sum(axis=0) / resp.sum(), sums / mass
     np.testing.assert_allclose(model.weights_, weights, rtol=1e-9)
     np.testing.assert_allclose(model.means_, means, rtol=1e-9)
     np.testing.assert_allclose(model.lower_bounds_, bounds, rtol=1e-10)
@@ -140,7 +141,7 @@ def test_recovery_and_partial_fit():
         first.partial_fit(Xp[:100])
 
 
-def test_infinity_and_bad_values_are_named_and_mixed_refuses_nan():
+def test_infinity_and_bad_values_are_named():
     X, _ = with_nan("poisson", n_samples=300, seed=7)
     X[11, 2] = np.inf
     with pytest.raises(ValueError, match="X holds inf in row 11, column 2"):
@@ -148,10 +149,6 @@ def test_infinity_and_bad_values_are_named_and_mixed_refuses_nan():
     X[11, 2] = 2.5
     with pytest.raises(ValueError, match="nonnegative integer counts: column 2 holds 2.5"):
         estimator("poisson", n_components=2).fit(X)
-    import fastem
-
-    with pytest.raises(ValueError, match="Input X contains NaN"):
-        fastem.MixedMixture(2).fit(with_nan("poisson", n_samples=300, seed=8)[0])
 
 
 @pytest.mark.parametrize("family", FAMILIES)
