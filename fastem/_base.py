@@ -43,7 +43,7 @@ from fastem._chunks import ChunkSource
 from fastem._dask import DaskSource, is_dask_array
 from fastem._driver import CONVERGENCE_RULES, Monitor, fit_restarts
 from fastem._labels import check_labels
-from fastem.missing import check_no_infinity, missing_rows, no_missing_rows
+from fastem.missing import all_finite, check_no_infinity, check_observed, missing_rows, no_missing_rows
 from fastem._kernels import n_stats
 from fastem._source import ArraySource
 from fastem._threads import single_threaded_blas
@@ -527,6 +527,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
                           ensure_all_finite=not self._allow_nan)
         if self._allow_nan:  # NaN marks a missing entry; an infinity is named by row and column
             check_no_infinity(X)
+            if reset and not all_finite(X):
+                check_observed((~np.isnan(X)).sum(axis=0))
         return self._pass_data(X, fitting=reset)
 
     def _array_source(self, X, sample_weight=None, labels=None):

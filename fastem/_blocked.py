@@ -20,7 +20,7 @@ from fastem._init import labels_of_rows, one_hot, random_responsibilities, rows_
 from fastem._kmeans import BlockKMeans
 from fastem._labels import label_overlap, labelled_responsibilities, matching
 from fastem._source import ArraySource, run_pass
-from fastem.missing import missing_rows, observed_means, observed_sums
+from fastem.missing import check_observed, missing_rows, observed_means, observed_sums
 from fastem._stats import combine_stats
 
 
@@ -121,6 +121,7 @@ class BlockSource:
         if has_missing:
             parts = self.blocks.run(_block_observed_sums)
             sums, counts = ordered_sum([p[0] for p in parts]), ordered_sum([p[1] for p in parts])
+            check_observed(counts, "the data")
             means = observed_means(sums, counts)
             self._init_blocks = MappedBlocks(self.blocks, functools.partial(filled, means))
 

@@ -50,7 +50,7 @@ LOG_2PI = float(np.log(2.0 * np.pi))
 BLOCK_ROWS = 256
 
 
-def _all_finite(X):
+def all_finite(X):
     """A quick test that X holds neither NaN nor infinity: its sum is finite (an overflowing
     sum of finite values fails it too, and the exact tests then decide)."""
     with np.errstate(over="ignore", invalid="ignore"):
@@ -59,13 +59,22 @@ def _all_finite(X):
 
 def check_no_infinity(X, name="X"):
     """Raise a ValueError naming the first row and column holding an infinity (NaN is allowed)."""
-    if _all_finite(X):
+    if all_finite(X):
         return
     infinite = np.isinf(X)
     if np.any(infinite):
         row, column = (int(i[0]) for i in np.nonzero(infinite))
         raise ValueError(f"{name} holds {X[row, column]} in row {row}, column {column}: infinity is not a value "
                          "(NaN marks a missing entry)")
+
+
+def check_observed(counts, name="X"):
+    """Raise a ValueError naming the first column of ``counts`` (each column's observed entries)
+    that has none: a fit has nothing to learn its parameters from."""
+    empty = np.flatnonzero(np.asarray(counts) == 0)
+    if empty.shape[0]:
+        raise ValueError(f"column {int(empty[0])} of {name} has no observed entry (all NaN): nothing to fit "
+                         "its parameters from; drop the column")
 
 
 def observed_sums(X, weights=None):
@@ -83,7 +92,7 @@ def observed_means(sums, counts):
 
 def missing_rows(X, sample_weight=None, labels=None):
     """X's incomplete rows as MissingRows, or None when X has no NaN."""
-    return None if _all_finite(X) or not np.isnan(X).any() else MissingRows(X, sample_weight, labels)
+    return None if all_finite(X) or not np.isnan(X).any() else MissingRows(X, sample_weight, labels)
 
 
 def no_missing_rows(X, sample_weight=None, labels=None):

@@ -16,7 +16,7 @@ from fastem._family import FamilyParams, FamilyPosterior
 from fastem.categorical import MAX_CATEGORIES
 from fastem._family_missing import WithMissing
 from fastem.family_mixture import FamilyMixture, _block_pass_data, _checked
-from fastem.missing import observed_means
+from fastem.missing import check_observed, observed_means
 from fastem.product import GROUP_FAMILIES, ProductFamily, make_group
 
 
@@ -228,6 +228,7 @@ class MixedMixture(FamilyMixture):
         sums, counts, largest, missing = (functools.reduce(combine, parts) for combine, parts in zip(
             (np.add, np.add, np.maximum, np.logical_or), zip(*summaries)))
         self.n_features_in_ = sums.shape[0]
+        check_observed(counts, "the chunks")
         self._learn_groups(observed_means(sums, counts), largest, bool(missing))
         family = self._family()
 
@@ -250,6 +251,7 @@ class MixedMixture(FamilyMixture):
         sums, counts, largest, missing = dask.compute(da.where(nan, 0.0, X).sum(axis=0, dtype=np.float64),
                                                       (~nan).sum(axis=0), da.where(nan, -np.inf, X).max(axis=0),
                                                       nan.any())
+        check_observed(counts)
         self._learn_groups(observed_means(np.asarray(sums), np.asarray(counts, dtype=np.float64)),
                            np.asarray(largest), bool(missing))
         family = self._family()

@@ -210,3 +210,22 @@ def test_fit_many_and_select():
     assert best.n_components == 2
     assert min(row["bic"] for row in table) == pytest.approx(best.bic(sets[0]), rel=1e-12)
 
+
+def test_a_column_with_nothing_observed_is_named():
+    X, _, _ = incomplete(n=300, seed=10)
+    X[:, 9] = np.nan
+    before = X.copy()
+    with pytest.raises(ValueError, match="column 9 of X has no observed entry"):
+        MixedMixture(2, groups=GROUPS).fit(X)
+    with pytest.raises(ValueError, match="column 9 of the chunks has no observed entry"):
+        MixedMixture(2, groups=GROUPS).fit_chunks(lambda: iter(np.array_split(X, 2)))
+    with pytest.raises(ValueError, match="column 2 of X has no observed entry"):
+        fastem.PoissonMixture(2).fit(X[:, [2, 3, 9]])
+    with pytest.raises(ValueError, match="column 1 of X has no observed entry"):
+        fastem.GaussianMixture(2).fit(X[:, [0, 9]])
+    with pytest.raises(ValueError, match="column 1 of the data has no observed entry"):
+        fastem.GaussianMixture(2).fit_chunks(lambda: iter(np.array_split(X[:, [0, 9]], 2)))
+    np.testing.assert_array_equal(X, before)
+    # Predicting rows (or whole columns) with nothing observed is fine.
+    model = MixedMixture(2, groups=GROUPS, random_state=0).fit(incomplete(n=300, seed=11)[1])
+    assert np.all(np.isfinite(model.score_samples(X)))
