@@ -26,7 +26,8 @@ def fill(text, name, body):
 def main():
     readme = ROOT / "bench" / "README.md"
     text = readme.read_text()
-    for name in ("latest", "layers", "extended", "large", "many", "families", "student", "labels", "missing", "mclust", "revisions"):
+    for name in ("latest", "layers", "extended", "large", "many", "families", "student", "labels", "missing", "mclust", "progress",
+                 "revisions"):
         text = fill(text, name, (RESULTS / f"{name}.md").read_text())
     readme.write_text(text)
     top = ROOT / "README.md"

@@ -1,5 +1,6 @@
 """fastem: Expectation-Maximization for mixture models on compiled parallel kernels."""
 
+from fastem._progress import progress
 from fastem.batch import fit_many, select
 from fastem.bayesian_mixture import BayesianGaussianMixture
 from fastem.bernoulli import BernoulliPrior
@@ -28,6 +29,7 @@ __all__ = [
     "StudentTMixture",
     "fit_many",
     "load",
+    "progress",
     "save",
     "select",
     "__version__",

@@ -42,6 +42,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from fastem._chunks import ChunkSource
 from fastem._dask import DaskSource, is_dask_array
 from fastem._driver import CONVERGENCE_RULES, Monitor, fit_restarts
+from fastem._progress import Monitors, fit_monitor
 from fastem._labels import check_labels
 from fastem.missing import all_finite, check_no_infinity, check_observed, missing_rows, no_missing_rows
 from fastem._kernels import n_stats
@@ -107,7 +108,7 @@ class _VerboseMonitor(Monitor):
             print("Initialization %d" % init)
         self.init_start = self.iter_start = time()
 
-    def iteration_end(self, n_iter, change):
+    def iteration_end(self, n_iter, change, lower_bound=None):
         if n_iter % self.verbose_interval != 0:
             return
         if self.verbose == 1:
@@ -410,7 +411,8 @@ class BaseMixture(DensityMixin, BaseEstimator):
 
         step = self._step_rule(source, resolved, update)
         initialize, step = _float32_refinement(source, self.tol, initialize, step)
-        monitor = _VerboseMonitor(self.verbose, self.verbose_interval) if self.verbose else None
+        monitor = Monitors(_VerboseMonitor(self.verbose, self.verbose_interval) if self.verbose else None,
+                           fit_monitor(self, source.n_samples))
         result = fit_restarts(
             initialize,
             step,

@@ -40,8 +40,8 @@ class Monitor:
     def init_begin(self, init):
         """Restart ``init`` is starting."""
 
-    def iteration_end(self, n_iter, change):
-        """Iteration ``n_iter`` changed the bound by ``change``."""
+    def iteration_end(self, n_iter, change, lower_bound=None):
+        """Iteration ``n_iter`` changed the bound by ``change``, to ``lower_bound``."""
 
     def init_end(self, lower_bound, converged):
         """The current restart ended."""
@@ -113,7 +113,7 @@ def run_em(params, step, *, tol, max_iter, lower_bound=-np.inf, monitor=None, co
         previous, before = lower_bound, params
         params, lower_bound = step(params)
         lower_bounds.append(lower_bound)
-        monitor.iteration_end(n_iter, lower_bound - previous)
+        monitor.iteration_end(n_iter, lower_bound - previous, lower_bound)
         if parameter_change(before, params) < tol if on_parameters else has_converged(previous, lower_bound, tol):
             converged = True
             break

@@ -238,6 +238,10 @@ class ArraySource:
     def n_features(self):
         return self.X.shape[1]
 
+    @property
+    def n_samples(self):
+        return self.X.shape[0]
+
     def moments(self):
         """The (weighted) mean and unbiased covariance of the rows."""
         return weighted_moments(self.X, self.sample_weight)

@@ -20,6 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from fastem import _small, gaussian
+from fastem._progress import models_progress
 from fastem._threads import resolve_n_threads
 from fastem._validation import check_sample_weight
 from fastem.decomposed import MCLUST_MODELS
@@ -111,23 +112,28 @@ def fit_many(datasets, estimator, *, sample_weights=None, labels=None, errors="r
     clone(estimator)._validate_params()
 
     outcomes = [None] * len(datasets)
-    unlabelled = [index for index, y in enumerate(labels) if y is None]
-    whole = _fit_whole(estimator, [datasets[i] for i in unlabelled], [sample_weights[i] for i in unlabelled], n_jobs)
-    for index, outcome in ((unlabelled[i], outcome) for i, outcome in whole.items()):
-        outcomes[index] = outcome
-    rest = [index for index, outcome in enumerate(outcomes) if outcome is None]
+    with models_progress("fit_many", len(datasets), estimator.get_params().get("verbose", 0)) as done:
+        unlabelled = [index for index, y in enumerate(labels) if y is None]
+        whole = _fit_whole(estimator, [datasets[i] for i in unlabelled], [sample_weights[i] for i in unlabelled],
+                           n_jobs)
+        for index, outcome in ((unlabelled[i], outcome) for i, outcome in whole.items()):
+            outcomes[index] = outcome
+        done(len(whole))
+        rest = [index for index, outcome in enumerate(outcomes) if outcome is None]
 
-    def run(index):
-        try:
-            return _fit_one(estimator, datasets[index], sample_weights[index], labels[index])
-        except Exception as error:  # isolated: reported per problem below
-            return error, []
+        def run(index):
+            try:
+                return _fit_one(estimator, datasets[index], sample_weights[index], labels[index])
+            except Exception as error:  # isolated: reported per problem below
+                return error, []
+            finally:
+                done()
 
-    if rest:
-        mean_rows = float(np.mean([np.shape(datasets[i])[0] for i in rest]))
-        with ThreadPoolExecutor(max_workers=_workers(n_jobs, len(rest), mean_rows)) as pool:
-            for index, outcome in zip(rest, pool.map(run, rest)):
-                outcomes[index] = outcome
+        if rest:
+            mean_rows = float(np.mean([np.shape(datasets[i])[0] for i in rest]))
+            with ThreadPoolExecutor(max_workers=_workers(n_jobs, len(rest), mean_rows)) as pool:
+                for index, outcome in zip(rest, pool.map(run, rest)):
+                    outcomes[index] = outcome
     results, not_converged = [], []
     for index, (outcome, caught) in enumerate(outcomes):
         if isinstance(outcome, Exception):
@@ -258,14 +264,17 @@ def select(X, n_components=range(1, 10), covariance_types=("full", "tied", "diag
     templates = [clone(template).set_params(n_components=k, **({} if t is None else {"covariance_type": t}))
                  for k, t in combinations]
 
-    def run(index):
-        try:
-            return _fit_one(templates[index], X, None, None)[0]
-        except Exception as error:  # recorded in the table
-            return error
+    with models_progress("select", len(templates), template.get_params().get("verbose", 0)) as done:
+        def run(index):
+            try:
+                return _fit_one(templates[index], X, None, None)[0]
+            except Exception as error:  # recorded in the table
+                return error
+            finally:
+                done()
 
-    with ThreadPoolExecutor(max_workers=_workers(n_jobs, len(templates), X.shape[0])) as pool:
-        fitted = list(pool.map(run, range(len(templates))))
+        with ThreadPoolExecutor(max_workers=_workers(n_jobs, len(templates), X.shape[0])) as pool:
+            fitted = list(pool.map(run, range(len(templates))))
 
     n_samples, n_features = X.shape
     table, best, best_value = [], None, np.inf

@@ -6,9 +6,12 @@ times scikit-learn's GaussianMixture for the same number of iterations on
 the same data and prints the speed-up. ``fastem fit``, ``predict``,
 ``select`` and ``info`` work on data files (fastem._io) and model files
 (fastem.files); ``fastem compile`` compiles every kernel ahead of use and
-``fastem bench`` times an iteration against scikit-learn. A user's mistake (a missing file, a bad format, a
-non-numeric column, a model file of another kind, a bad parameter) is one
-line on standard error and exit status 2.
+``fastem bench`` times an iteration against scikit-learn. ``fit`` and
+``select`` report progress on standard error (fastem._progress: a live line
+on a terminal, plain lines otherwise; ``--quiet`` turns it off). A user's
+mistake (a missing file, a bad format, a non-numeric column, a model file of
+another kind, a bad parameter) is one line on standard error and exit
+status 2.
 """
 
 import argparse
@@ -329,6 +332,7 @@ def _parser():
     fit.add_argument("--n-init", type=int, default=1)
     fit.add_argument("--max-iter", type=int, default=100)
     fit.add_argument("--tol", type=float, default=1e-3)
+    fit.add_argument("--quiet", action="store_true", help="no progress on standard error")
 
     predict = commands.add_parser("predict", help="components (or their probabilities) of a data file's rows")
     predict.add_argument("model")
@@ -346,6 +350,7 @@ def _parser():
     select.add_argument("--seed", type=int, default=0)
     select.add_argument("-o", "--output", default=None, help="also save the best model")
     select.add_argument("--plot", default=None, help="draw the criterion per model into this image (matplotlib)")
+    select.add_argument("--quiet", action="store_true", help="no progress on standard error")
 
     info = commands.add_parser("info", help="describe a model file")
     info.add_argument("model")
@@ -362,8 +367,12 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     run = {"demo": _demo, "fit": _fit, "predict": _predict, "select": _select_command, "info": _info,
            "compile": _compile, "bench": _bench}[args.command]
+    from fastem._progress import progress
+
     try:
-        return run(args)
+        # Progress on standard error for the commands that fit (a live line on a terminal).
+        with progress(args.command in ("fit", "select") and not args.quiet):
+            return run(args)
     except BrokenPipeError:
         # The reader of standard output stopped (``| head``): not an error of the command.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

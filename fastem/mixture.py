@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import StrOptions
 from fastem import _small, gaussian
 from fastem._base import _NOT_CONVERGED, BaseGaussianMixture, CriteriaMixin
 from fastem._kmeans import warn_few_clusters
+from fastem._progress import fit_monitor
 from fastem._source import ArraySource, MLSteps
 from fastem._validation import check_means_init, check_precisions_init, check_weights_init
 from fastem.covariance import COVARIANCE_MODELS, SKLEARN_MODELS
@@ -243,10 +244,13 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         if not (self._fits_whole_in_compiled_code()
                 and _small.data_qualify(source.X, self.n_components, self.covariance_type)):
             return False
+        monitor = fit_monitor(self, source.n_samples)
         draws = _small.kmeans_draws(check_random_state(self.random_state), self.n_init, self.n_components)
         outcome = _small.fit([source.X], [source.sample_weight], draws[None], self.covariance_type, self.n_components,
                              self.reg_covar, self.tol, self.max_iter, self.n_threads)[0]
         self._apply_outcome(outcome)
+        if monitor is not None:  # the whole fit ran in compiled code: one line for all of it
+            monitor.summary(self.n_iter_, self.lower_bound_, self.converged_)
         return True
 
     def _apply_outcome(self, outcome):
