@@ -8,7 +8,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from fastem import gaussian, variational
 from fastem._base import BaseGaussianMixture
-from fastem._validation import FLOAT_DTYPES, check_precision_values, check_shape
+from fastem._validation import (FLOAT_DTYPES, check_means_init, check_precision_values, check_precisions_init,
+                                check_shape, check_weights_init)
 from fastem.covariance import COVARIANCE_MODELS, SKLEARN_MODELS
 
 
@@ -63,6 +64,16 @@ class BayesianGaussianMixture(BaseGaussianMixture):
         'bound' stops when the bound changes by less than ``tol`` (scikit-learn's
         rule); 'parameters' when no parameter array changes by more than ``tol``
         relative to its largest entry.
+    weights_init, means_init, precisions_init : array-like, default=None
+        The values ``fixed`` holds (shapes as for GaussianMixture); given
+        for a parameter ``fixed`` does not name, a ValueError.
+    fixed : str or tuple of str, default=None
+        Any of 'weights', 'means', 'covariances': held at the values above,
+        their q a point mass with no prior, the rest of q fitted given them
+        (fastem.variational). ``weights_`` then holds the given weights,
+        ``weight_concentration_`` the q the weights would have were they
+        free; held means leave ``mean_precision_`` unused, held covariances
+        ``degrees_of_freedom_``.
 
     Attributes
     ----------
@@ -93,7 +104,15 @@ class BayesianGaussianMixture(BaseGaussianMixture):
         "mean_prior": [None, "array-like"],
         "degrees_of_freedom_prior": [None, Interval(Real, 0.0, None, closed="neither")],
         "covariance_prior": [None, "array-like", Interval(Real, 0.0, None, closed="neither")],
+        "weights_init": ["array-like", None],
+        "means_init": ["array-like", None],
+        "precisions_init": ["array-like", None],
+        "fixed": [None, str, list, tuple],
     }
+
+    # Held inside the variational update (variational.Held), not by replacing state fields.
+    _FIXABLE = {"weights": ((), "weights_init"), "means": ((), "means_init"),
+                "covariances": ((), "precisions_init")}
 
     _needs_entropy = True
 
@@ -121,6 +140,10 @@ class BayesianGaussianMixture(BaseGaussianMixture):
         learning_decay=0.7,
         learning_offset=10.0,
         convergence="bound",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        fixed=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -143,6 +166,10 @@ class BayesianGaussianMixture(BaseGaussianMixture):
         self.learning_decay = learning_decay
         self.learning_offset = learning_offset
         self.convergence = convergence
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.fixed = fixed
 
     # ---------------------------------------------------------------- hooks
 
@@ -189,15 +216,45 @@ class BayesianGaussianMixture(BaseGaussianMixture):
         self.degrees_of_freedom_prior_ = prior.degrees_of_freedom_prior
         self.covariance_prior_ = prior.covariance_prior
 
+    def _held(self, n_features):
+        """The held parameters (``fixed``) as variational.Held, validated."""
+        fixed = self._fixed()
+        if not fixed:
+            return variational.NOTHING_HELD
+        ctype, k = self.covariance_type, self.n_components
+        weights = means = covariances = chol = None
+        if "weights" in fixed:
+            weights = np.asarray(check_weights_init(self.weights_init, k), dtype=np.float64)
+        if "means" in fixed:
+            means = np.asarray(check_means_init(self.means_init, k, n_features), dtype=np.float64)
+        if "covariances" in fixed:
+            precisions = check_precisions_init(self.precisions_init, ctype, k, n_features)
+            chol = gaussian.cholesky_from_precisions(np.asarray(precisions, dtype=np.float64), ctype)
+            covariances = gaussian.covariances_from_cholesky(chol, ctype)
+        return variational.Held(weights, means, covariances, chol)
+
+    def _check_initial_parameters(self, n_features):
+        super()._check_initial_parameters(n_features)
+        fixed = self._fixed()
+        for name, (_, init) in self._FIXABLE.items():
+            if getattr(self, init) is not None and name not in fixed:
+                raise ValueError(f"{init} is used by BayesianGaussianMixture only to hold {name!r} (fixed="
+                                 f"{name!r}); variational Bayes starts from init_params")
+        self._held(n_features)
+
     def _update_rule(self, prior, dtype):
         ctype, reg_covar = self.covariance_type, self.reg_covar
-        return lambda stats, total_weight=None: variational.update(stats, ctype, reg_covar, dtype, prior)
+        held = self._held(prior.mean_prior.shape[0])
+        return lambda stats, total_weight=None: variational.update(stats, ctype, reg_covar, dtype, prior, held)
 
     def _bound(self, stats, old, new, prior, total_weight):
-        return variational.lower_bound(stats.entropy, new, self.covariance_type, prior.prior_type)
+        held = self._held(prior.mean_prior.shape[0])
+        return variational.lower_bound(stats.entropy, new, self.covariance_type, prior.prior_type, stats, held,
+                                       prior)
 
     def _kernel_params_of(self, state, reference=None):
-        return variational.kernel_params(state, self.covariance_type, self.weight_concentration_prior_type, reference)
+        return variational.kernel_params(state, self.covariance_type, self.weight_concentration_prior_type, reference,
+                                         self._held(state.means.shape[1]))
 
     def _state(self):
         f64 = lambda a: np.asarray(a, dtype=np.float64)  # noqa: E731
@@ -214,7 +271,10 @@ class BayesianGaussianMixture(BaseGaussianMixture):
         self.weight_concentration_ = state.weight_concentration
         self.mean_precision_ = state.mean_precision
         self.degrees_of_freedom_ = state.degrees_of_freedom
-        self.weights_ = variational.expected_weights(state, self.weight_concentration_prior_type).astype(dtype)
+        weights = self._held(state.means.shape[1]).weights
+        if weights is None:
+            weights = variational.expected_weights(state, self.weight_concentration_prior_type)
+        self.weights_ = weights.astype(dtype)
         self.means_ = state.means.astype(dtype)
         self.covariances_ = np.asarray(state.covariances).astype(dtype)
         self.precisions_cholesky_ = np.asarray(state.precisions_cholesky).astype(dtype)

@@ -238,3 +238,141 @@ def test_bad_fixed_is_refused_before_any_work(make, message):
     with pytest.raises(ValueError, match=message):
         model.fit(X)
     assert not hasattr(model, "means_")
+
+
+# ------------------------------------------------- BayesianGaussianMixture
+
+BGM_SUBSETS = SUBSETS + [("weights", "means", "covariances")]
+
+
+def bgm(covariance_type, fixed, max_iter, prior_type="dirichlet_distribution", **params):
+    init, _ = start(covariance_type)
+    init = {key: value for key, value in init.items()
+            if {"weights_init": "weights", "means_init": "means", "precisions_init": "covariances"}[key] in fixed}
+    return fastem.BayesianGaussianMixture(n_components=3, covariance_type=covariance_type, random_state=0,
+                                          weight_concentration_prior_type=prior_type, tol=0.0, max_iter=max_iter,
+                                          fixed=fixed, **init, **params)
+
+
+def direct_elbo(model, X, resp, held):
+    """The whole evidence lower bound (Bishop 10.70-10.77, every constant kept) at the model's q
+    (full covariances, Dirichlet weights) and responsibilities ``resp``, with the ``held``
+    parameters as point masses that have no prior: written term by term."""
+    from scipy.special import digamma, gammaln, multigammaln
+
+    n, d = X.shape
+    k = model.n_components
+    alpha, beta, m, nu = (model.weight_concentration_, model.mean_precision_, model.means_,
+                          model.degrees_of_freedom_)
+    alpha0, beta0, m0, nu0 = (model.weight_concentration_prior_, model.mean_precision_prior_, model.mean_prior_,
+                              model.degrees_of_freedom_prior_)
+    psi0 = model.covariance_prior_
+    W = np.linalg.inv(model.covariances_ * nu[:, None, None])
+    nk = resp.sum(axis=0)
+    e_log_pi = np.log(held["weights"]) if "weights" in held else digamma(alpha) - digamma(alpha.sum())
+    if "covariances" in held:
+        precision = np.linalg.inv(held["covariances"])
+        e_log_det = np.linalg.slogdet(precision)[1]
+    else:
+        e_log_det = np.array([digamma(0.5 * (nu[j] - np.arange(d))).sum() + d * np.log(2.0)
+                              + np.linalg.slogdet(W[j])[1] for j in range(k)])
+    total = 0.0
+    for j in range(k):
+        diff = X - m[j]
+        quad = np.einsum("na,ab,nb->n", diff, precision[j] if "covariances" in held else nu[j] * W[j], diff)
+        if "means" not in held:
+            quad = quad + d / beta[j]
+        e_log_n = 0.5 * e_log_det[j] - 0.5 * d * np.log(2 * np.pi) - 0.5 * quad
+        total += resp[:, j] @ (e_log_pi[j] + e_log_n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        total -= np.sum(np.where(resp > 0, resp * np.log(resp), 0.0))
+    if "weights" not in held:
+        log_c = lambda a: gammaln(a.sum()) - gammaln(a).sum()  # noqa: E731
+        total += log_c(np.full(k, alpha0)) - log_c(alpha) + np.sum((alpha0 - alpha) * e_log_pi)
+    log_b = lambda w, v: (-0.5 * v * np.linalg.slogdet(w)[1] - 0.5 * v * d * np.log(2.0)  # noqa: E731
+                          - multigammaln(0.5 * v, d))
+    w0 = np.linalg.inv(psi0)
+    for j in range(k):
+        if "covariances" not in held:  # E log p(Lambda) - E log q(Lambda)
+            total += (log_b(w0, nu0) + 0.5 * (nu0 - d - 1) * e_log_det[j] - 0.5 * nu[j] * np.trace(psi0 @ W[j])
+                      - log_b(W[j], nu[j]) - 0.5 * (nu[j] - d - 1) * e_log_det[j] + 0.5 * nu[j] * d)
+        if "means" not in held:  # E log p(mu | Lambda) - E log q(mu | Lambda)
+            offset = m[j] - m0
+            scale = precision[j] if "covariances" in held else nu[j] * W[j]
+            total += (0.5 * d * np.log(beta0 / beta[j]) - 0.5 * beta0 * (d / beta[j] + offset @ scale @ offset)
+                      + 0.5 * d)
+    return total
+
+
+def bgm_responsibilities(model, X, held):
+    """The E-step at the model's q, with the held parameters as points."""
+    from scipy.special import digamma
+
+    n, d = X.shape
+    nu, beta = model.degrees_of_freedom_, model.mean_precision_
+    alpha = model.weight_concentration_
+    log_rho = np.empty((n, model.n_components))
+    for j in range(model.n_components):
+        diff = X - model.means_[j]
+        if "covariances" in held:
+            precision = np.linalg.inv(held["covariances"][j])
+            e_log_det = np.linalg.slogdet(precision)[1]
+        else:
+            W = np.linalg.inv(model.covariances_[j] * nu[j])
+            precision = nu[j] * W
+            e_log_det = digamma(0.5 * (nu[j] - np.arange(d))).sum() + d * np.log(2.0) + np.linalg.slogdet(W)[1]
+        quad = np.einsum("na,ab,nb->n", diff, precision, diff) + (0.0 if "means" in held else d / beta[j])
+        e_log_pi = np.log(held["weights"][j]) if "weights" in held else digamma(alpha[j]) - digamma(alpha.sum())
+        log_rho[:, j] = e_log_pi + 0.5 * e_log_det - 0.5 * d * np.log(2 * np.pi) - 0.5 * quad
+    return np.exp(log_rho - logsumexp(log_rho, axis=1)[:, None])
+
+
+@pytest.mark.parametrize("fixed", BGM_SUBSETS, ids="+".join)
+def test_variational_bound_changes_as_the_whole_elbo_with_held_parameters(fixed):
+    """The reported bound drops constants; its changes between iterations are the whole
+    ELBO's, and the held values stay as given."""
+    X, _ = blobs()
+    _, (weights, means, covariances) = start("full")
+    held = {name: value for name, value in (("weights", weights), ("means", means), ("covariances", covariances))
+            if name in fixed}
+    models = [quiet(bgm("full", fixed, m, reg_covar=0.0).fit, X) for m in (1, 2, 3)]
+    elbos = [direct_elbo(after, X, bgm_responsibilities(before, X, held), held)
+             for before, after in zip(models[:-1], models[1:])]
+    bounds = models[-1].lower_bounds_
+    assert bounds[2] - bounds[1] == pytest.approx(elbos[1] - elbos[0], rel=1e-7, abs=1e-8)
+    assert elbos[1] >= elbos[0] - 1e-9
+    last = models[-1]
+    if "weights" in fixed:
+        np.testing.assert_array_equal(last.weights_, weights)
+    if "means" in fixed:
+        np.testing.assert_array_equal(last.means_, means)
+    if "covariances" in fixed:
+        np.testing.assert_allclose(last.covariances_, covariances, rtol=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("prior_type", ["dirichlet_process", "dirichlet_distribution"])
+def test_variational_bound_never_decreases_with_held_parameters(covariance_type, prior_type):
+    X, _ = blobs(seed=5)
+    for fixed in BGM_SUBSETS:
+        model = quiet(bgm(covariance_type, fixed, 40, prior_type).fit, X)
+        bounds = np.asarray(model.lower_bounds_)
+        assert np.all(np.isfinite(bounds)), fixed
+        assert np.all(np.diff(bounds) >= -1e-12 * np.abs(bounds[1:])), (fixed, np.diff(bounds).min())
+
+
+def test_variational_held_parameters_bad_input():
+    X, _ = blobs()
+    init, _ = start("full")
+    with pytest.raises(ValueError, match="fixed names 'means', which is held at means_init: set means_init"):
+        fastem.BayesianGaussianMixture(n_components=3, fixed="means").fit(X)
+    with pytest.raises(ValueError, match="means_init is used by BayesianGaussianMixture only to hold 'means'"):
+        fastem.BayesianGaussianMixture(n_components=3, means_init=init["means_init"]).fit(X)
+    with pytest.raises(ValueError, match="fixed may name"):
+        fastem.BayesianGaussianMixture(n_components=3, fixed="dof").fit(X)
+    with pytest.raises(ValueError, match="means"):
+        fastem.BayesianGaussianMixture(n_components=3, fixed="means", means_init=np.zeros((2, 3))).fit(X)
+    # Nothing held: the fit is the one without the new parameters, bit for bit.
+    plain = fastem.BayesianGaussianMixture(n_components=3, random_state=0).fit(X)
+    again = fastem.BayesianGaussianMixture(n_components=3, random_state=0, fixed=()).fit(X)
+    np.testing.assert_array_equal(plain.lower_bounds_, again.lower_bounds_)
