@@ -15,9 +15,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from fastem._family import FamilyParams, FamilyPosterior
 from fastem.categorical import MAX_CATEGORIES
 from fastem._family_missing import WithMissing
+from fastem._validation import check_means_init
 from fastem.family_mixture import FamilyMixture, _block_pass_data, _checked
 from fastem.missing import check_observed, observed_means
-from fastem.product import GROUP_FAMILIES, ProductFamily, make_group
+from fastem.product import GROUP_FAMILIES, GaussianGroup, ProductFamily, make_group
 
 
 class MixedMixture(FamilyMixture):
@@ -65,8 +66,14 @@ class MixedMixture(FamilyMixture):
         :meth:`partial_fit`'s step size.
     convergence : {'bound', 'parameters'}, default='bound'
         As for :class:`fastem.PoissonMixture`.
-    fixed : 'weights' or None, default=None
-        Hold the weights at ``weights_init`` (maximum likelihood or MAP).
+    fixed : str or tuple of str, default=None
+        Any of 'weights' (held at ``weights_init``) and 'means' (at
+        ``means_init``: every group's means side by side; a Poisson,
+        Bernoulli or categorical group is then held whole, a Gaussian group's
+        covariances are fitted about its held means). Maximum likelihood,
+        MAP (a constrained M-step) and variational Bayes (held values are
+        point masses with no prior: a Gaussian group's q is then its
+        precision's alone).
 
     Attributes
     ----------
@@ -102,9 +109,9 @@ class MixedMixture(FamilyMixture):
         As for :class:`fastem.PoissonMixture`.
     """
 
-
-    # A group's means alone are not its parameters (a Gaussian group's covariances): the weights only.
-    _FIXABLE = {"weights": (("weights",), "weights_init")}
+    # The product family holds the means (a Gaussian group's covariances are still fitted),
+    # not a replacement of the state's fields.
+    _FIXABLE = {"weights": (("weights",), "weights_init"), "means": ((), "means_init")}
 
     _parameter_constraints: dict = {
         **FamilyMixture._parameter_constraints,
@@ -193,7 +200,23 @@ class MixedMixture(FamilyMixture):
                 group.columns = np.asarray(columns)  # the inner family's error messages name X's columns
                 group = WithMissing(group)
             parts.append((group, columns))
-        return ProductFamily(parts)
+        product = ProductFamily(parts)
+        if "means" in self._fixed():
+            means = check_means_init(self.means_init, self.n_components, product.n_means)
+            product.check_means(means, "means_init")
+            product.held = tuple(np.asarray(means[:, part], dtype=np.float64) for part in product._mean_slices())
+        return product
+
+    def _held(self, weights, means):
+        # Held means live in the product family (see _make_family).
+        return {"held_weights": weights if "weights" in self._fixed() else None, "held_means": None}
+
+    def _parameter_counts(self):
+        """The means (a Gaussian group's means, every parameter of another group) apart from
+        the Gaussian groups' covariances, so that held means leave the covariances counted."""
+        family, k = self._family(), self.n_components
+        means = sum(group.n_means if isinstance(group, GaussianGroup) else group.n_free() for group, _ in family.groups)
+        return {"weights": k - 1, "means": k * means, "covariances": k * (family.n_free() - means)}
 
     def _missing_family(self, family):
         return self._make_family(missing=True)

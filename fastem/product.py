@@ -26,7 +26,7 @@ from fastem import gaussian
 from fastem._family import Family, FamilyPosterior, gamma_kl, resolve_prior
 from fastem._family_missing import GaussianColumns, MissingLayout
 from fastem._kernels import FULL
-from fastem._stats import stats_from_sums
+from fastem._stats import about_held_means, stats_from_sums
 from fastem.bernoulli import BernoulliFamily
 from fastem.categorical import CategoricalFamily
 from fastem.covariance import COVARIANCE_MODELS
@@ -107,24 +107,37 @@ class GaussianGroup(Family):
     # and map_update pad them again, a further 10 eps: far below the rounding
     # of any count a component can hold.
 
-    def ml(self, n, s):
-        return gaussian.ml_update(self._stats(n, s), self.covariance_type, self.reg_covar, np.float64)
+    def ml(self, n, s, held_means=None):
+        """With ``held_means`` (k, g) the covariances about them (a constrained M-step)."""
+        return gaussian.ml_update(self._stats(n, s), self.covariance_type, self.reg_covar, np.float64,
+                                  held_means=held_means)
 
-    def map(self, n, s, prior):
-        return gaussian.map_update(self._stats(n, s), self.covariance_type, self.reg_covar, np.float64, prior)
+    def map(self, n, s, prior, held_means=None):
+        return gaussian.map_update(self._stats(n, s), self.covariance_type, self.reg_covar, np.float64, prior,
+                                   held_means)
 
     def log_prior(self, params, prior):
         # The components' terms alone: the mixture adds the weights' own.
         return float(self.model.log_prior_terms(params, prior, 0.0))
 
-    def posterior(self, n, s, prior):
+    def posterior(self, n, s, prior, held_means=None):
         """The normal-Wishart (full) or normal-gamma (diag) posterior under the prior the
         MAP step uses: beta = kappa0 + N, m = (kappa0 m0 + N xbar) / beta, nu = nu0 + N,
         and C = (Psi0 + B) / nu with B the scatter plus kappa0 N / beta (xbar - m0)(xbar - m0)^T;
-        the precision's expectation is C^-1 (its Cholesky factor kept)."""
+        the precision's expectation is C^-1 (its Cholesky factor kept). With ``held_means``
+        the means are points with no prior: q(Lambda) alone, B the scatter about them, and
+        beta infinite (q(mu) a point mass)."""
         stats = self._stats(n, s)
-        xbar = (stats.s1 + n[:, None] * stats.reference) / n[:, None]
         kappa, m0 = prior.mean_precision_prior, prior.mean_prior
+        if held_means is not None:
+            stats = about_held_means(stats, held_means)
+            b = self.model.scatter_about_mean(stats)
+            nu = prior.degrees_of_freedom_prior + n
+            scale = prior.covariance_prior + b
+            covariances = scale / (nu[:, None, None] if self.model.layout == FULL else nu[:, None])
+            return GaussianPosterior(np.full(n.shape[0], np.inf), np.asarray(held_means, dtype=np.float64), nu,
+                                     covariances, self.model.precision_cholesky(covariances)), None
+        xbar = (stats.s1 + n[:, None] * stats.reference) / n[:, None]
         beta = kappa + n
         b = self.model.map_scatter(self.model.scatter_about_mean(stats), kappa * n / beta, xbar - m0)
         nu = prior.degrees_of_freedom_prior + n
@@ -156,6 +169,8 @@ class GaussianGroup(Family):
             quadratic = (offset**2 * precision).sum(axis=1)
             shape = 0.5 * nu[:, None]
             wishart = gamma_kl(shape, shape * first.covariances, 0.5 * nu0, 0.5 * psi).sum(axis=1)
+        if np.all(np.isinf(beta)):  # held means: points, no prior, no KL
+            return float(np.sum(wishart))
         means = 0.5 * (g * np.log(beta / kappa) + g * kappa / beta - g + kappa * quadratic)
         return float(np.sum(wishart + means))
 
@@ -226,8 +241,11 @@ class ProductFamily(Family):
     the order its ``pass_data`` makes them) sit among the pass's.
     """
 
-    def __init__(self, groups):
+    def __init__(self, groups, held=None):
         self.groups = groups
+        #: Per group, means held at given values (``fixed='means'``) or None: the group's
+        #: parameters for a Poisson, Bernoulli or categorical group, its means for a Gaussian one.
+        self.held = tuple(held) if held is not None else (None,) * len(groups)
         for family, columns in groups:
             family.columns = np.asarray(columns)  # X's columns, for the families' error messages
         self.n_means = sum(family.n_means for family, _ in groups)
@@ -281,9 +299,13 @@ class ProductFamily(Family):
     def expected_natural(self, posterior):
         theta = np.empty((_n_components(posterior.first), self.n_columns))
         constant = 0.0
-        for (family, position), first, second in zip(self._parts(), posterior.first, posterior.second):
-            group = first if isinstance(family, GaussianGroup) else FamilyPosterior(None, first, second)
-            theta[:, position], group_constant = family.expected_natural(group)
+        for (family, position), first, second, held in zip(self._parts(), posterior.first, posterior.second,
+                                                            self.held):
+            if held is not None and not isinstance(family, GaussianGroup):
+                theta[:, position], group_constant = family.natural(held)  # a point mass
+            else:
+                group = first if isinstance(family, GaussianGroup) else FamilyPosterior(None, first, second)
+                theta[:, position], group_constant = family.expected_natural(group)
             constant = constant + group_constant
         return theta, constant
 
@@ -303,27 +325,45 @@ class ProductFamily(Family):
         raise NotImplementedError
 
     def ml(self, n, s):
-        return tuple(family.ml(n, s[:, position]) for family, position in self._parts())
+        return tuple(self._held_update(family, held, family.ml, n, s[:, position])
+                     for (family, position), held in zip(self._parts(), self.held))
 
     def map(self, n, s, prior):
-        return tuple(family.map(n, s[:, position], group_prior)
-                     for (family, position), group_prior in zip(self._parts(), prior.parts))
+        return tuple(self._held_update(family, held, family.map, n, s[:, position], group_prior)
+                     for (family, position), group_prior, held in zip(self._parts(), prior.parts, self.held))
+
+    @staticmethod
+    def _held_update(family, held, update, *args):
+        """A group's update given its held means: the held values themselves, or a Gaussian
+        group's covariances about them."""
+        if held is None:
+            return update(*args)
+        if isinstance(family, GaussianGroup):
+            return update(*args, held_means=held)
+        return held
 
     def log_prior(self, params, prior):
         return float(sum(family.log_prior(group_params, group_prior)
                          for (family, _), group_params, group_prior in zip(self.groups, params, prior.parts)))
 
     def posterior(self, n, s, prior):
-        parts = [family.posterior(n, s[:, position], group_prior)
-                 for (family, position), group_prior in zip(self._parts(), prior.parts)]
+        parts = [self._held_update(family, held, family.posterior, n, s[:, position], group_prior)
+                 if held is None or isinstance(family, GaussianGroup) else (held, None)
+                 for (family, position), group_prior, held in zip(self._parts(), prior.parts, self.held)]
         return tuple(first for first, _ in parts), tuple(second for _, second in parts)
 
     def posterior_means(self, first, second):
-        return tuple(family.posterior_means(f, s) for (family, _), f, s in zip(self.groups, first, second))
+        return tuple(held if held is not None and not isinstance(family, GaussianGroup)
+                     else family.posterior_means(f, s)
+                     for (family, _), f, s, held in zip(self.groups, first, second, self.held))
 
     def kl(self, first, second, prior):
+        """KL(q || prior) summed over the groups; a held group's points have none (a Gaussian
+        group's held means leave its q(Lambda)'s)."""
         return float(sum(family.kl(f, s, group_prior)
-                         for (family, _), f, s, group_prior in zip(self.groups, first, second, prior.parts)))
+                         for (family, _), f, s, group_prior, held in zip(self.groups, first, second, prior.parts,
+                                                                          self.held)
+                         if held is None or isinstance(family, GaussianGroup)))
 
     def default_prior(self, column_means):
         raise NotImplementedError

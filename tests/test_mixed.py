@@ -215,17 +215,46 @@ def _expected_log_det(nu, W):
     return sum(digamma(0.5 * (nu + 1 - i)) for i in range(1, g + 1)) + g * np.log(2.0) + np.linalg.slogdet(W)[1]
 
 
-def direct_variational_step(model, X, prior):
+def direct_variational_step(model, X, prior, held=None):
     """One mean-field VB step from the model's q, and the ELBO of that q after its
-    E-step, written from Bishop (2006), 10.2 and B.79, with scipy's Wishart entropy."""
+    E-step, written from Bishop (2006), 10.2 and B.79, with scipy's Wishart entropy.
+    With ``held`` means (every group's, side by side) each group's are a point with no
+    prior: the Gaussian group keeps q(Lambda) alone, the others are held whole."""
     kappa, m0, nu0, psi0 = prior
     alpha = model.weight_concentration_
     log_rho = np.tile(digamma(alpha) - digamma(alpha.sum()), (X.shape[0], 1))
     kl = -stats.dirichlet.entropy(alpha) - gammaln(alpha.shape[0])  # Dirichlet(1) has density gamma(k)
     offsets = np.concatenate([[0], np.cumsum(N_CATEGORIES)[:-1]])
+    at = 0
     for (family, cols), q in zip(model.groups_, model.group_posteriors_):
         part = X[:, cols]
-        if family == "gaussian":
+        width = len(cols) if family != "categorical" else sum(N_CATEGORIES)
+        point = None if held is None else held[:, at : at + width]
+        at += width
+        if point is not None and family != "gaussian":
+            if family == "poisson":
+                log_rho += part @ np.log(point).T - point.sum(axis=1) - gammaln(part + 1).sum(axis=1)[:, None]
+            elif family == "bernoulli":
+                log_rho += part @ np.log(point).T + (1 - part) @ np.log(1 - point).T
+            else:
+                for c, (start, L) in enumerate(zip(offsets, N_CATEGORIES)):
+                    log_rho += np.log(point[:, start + part[:, c].astype(int)]).T
+            continue
+        if family == "gaussian" and point is not None:
+            g = len(cols)
+            W0 = np.linalg.inv(psi0)
+            log_b0 = -0.5 * nu0 * np.linalg.slogdet(W0)[1] - 0.5 * nu0 * g * np.log(2.0) - multigammaln(0.5 * nu0, g)
+            for j in range(model.n_components):
+                W = np.linalg.inv(q.covariances[j]) / q.degrees_of_freedom[j]
+                nu = q.degrees_of_freedom[j]
+                e_log_det = _expected_log_det(nu, W)
+                dev = part - point[j]
+                log_rho[:, j] += (0.5 * e_log_det - 0.5 * g * np.log(2 * np.pi)
+                                  - 0.5 * nu * np.einsum("na,ab,nb->n", dev, W, dev))
+                log_q = -stats.wishart(df=nu, scale=W).entropy()
+                log_p = log_b0 + 0.5 * (nu0 - g - 1) * e_log_det - 0.5 * nu * np.trace(psi0 @ W)
+                kl += log_q - log_p
+        elif family == "gaussian":
             g = len(cols)
             for j in range(model.n_components):
                 W = np.linalg.inv(q.covariances[j]) / q.degrees_of_freedom[j]
@@ -270,6 +299,10 @@ def direct_variational_step(model, X, prior):
     resp = np.exp(log_rho - log_norm[:, None])
     n = resp.sum(axis=0)
     gauss = X[:, model.groups_[0][1]]
+    if held is not None:
+        m = held[:, : gauss.shape[1]]
+        scale = np.stack([psi0 + (resp[:, j, None] * (gauss - m[j])).T @ (gauss - m[j]) for j in range(len(n))])
+        return 1.0 + n, m, scale / (nu0 + n)[:, None, None], (np.sum(log_norm) - kl) / X.shape[0]
     xbar = resp.T @ gauss / n[:, None]
     beta = kappa + n
     means = (kappa * m0 + n[:, None] * xbar) / beta[:, None]
@@ -292,6 +325,21 @@ def test_variational_iterations_equal_direct_formulas():
     np.testing.assert_allclose(model_after.group_posteriors_[0].covariances, covariances, rtol=1e-9)
 
 
+def test_variational_iterations_with_held_means_equal_direct_formulas():
+    X, _ = make_data(n=1500, seed=8)
+    held = held_means_of(quiet_fit(MixedMixture(2, groups=GROUPS, random_state=0), X))
+    params = dict(groups=GROUPS, variational=True, tol=0.0, random_state=0, fixed="means", means_init=held)
+    model_before = quiet_fit(MixedMixture(2, max_iter=2, **params), X)
+    model_after = quiet_fit(MixedMixture(2, max_iter=3, **params), X)
+    gauss = model_before.prior_.parts[0]
+    prior = (gauss.mean_precision_prior, gauss.mean_prior, gauss.degrees_of_freedom_prior, gauss.covariance_prior)
+    alpha, means, covariances, bound = direct_variational_step(model_before, X, prior, held)
+    assert model_after.lower_bounds_[-1] == pytest.approx(bound, rel=1e-10)
+    np.testing.assert_allclose(model_after.weight_concentration_, alpha, rtol=1e-10)
+    np.testing.assert_array_equal(model_after.means_, held)
+    np.testing.assert_allclose(model_after.group_posteriors_[0].covariances, covariances, rtol=1e-9)
+
+
 @pytest.mark.parametrize("gaussian", ["gaussian", "gaussian_diag"])
 @pytest.mark.parametrize("init_params", ["kmeans", "random"])
 def test_variational_bound_never_decreases(gaussian, init_params):
@@ -303,3 +351,60 @@ def test_variational_bound_never_decreases(gaussian, init_params):
         bounds = np.asarray(model.lower_bounds_)
         assert np.all(np.isfinite(bounds))
         assert np.all(np.diff(bounds) >= -1e-12 * np.abs(bounds[1:]))
+
+
+def held_means_of(model):
+    """Means to hold, away from the fit's: Gaussian means and rates moved, probabilities kept."""
+    held = model.means_.copy()
+    held[:, :4] += np.array([0.3, -0.2, 0.5, -0.4])
+    return held
+
+
+@pytest.mark.parametrize("gaussian", ["gaussian", "gaussian_diag"])
+def test_held_means_step_is_the_constrained_direct_step(gaussian):
+    X, _ = make_data()
+    groups = [(gaussian, [0, 1])] + GROUPS[1:]
+    held = held_means_of(quiet_fit(MixedMixture(2, groups=groups, random_state=0), X))
+    params = dict(groups=groups, tol=0.0, random_state=0, fixed="means", means_init=held)
+    before = quiet_fit(MixedMixture(2, max_iter=2, **params), X)
+    after = quiet_fit(MixedMixture(2, max_iter=3, **params), X)
+    np.testing.assert_array_equal(after.means_, held)
+    log_prob = direct_log_prob(before, X)
+    resp = np.exp(log_prob - logsumexp(log_prob, axis=1)[:, None])
+    n = resp.sum(axis=0)
+    np.testing.assert_allclose(after.weights_, n / n.sum(), rtol=1e-10)
+    assert after.lower_bounds_[-1] == pytest.approx(float(np.mean(logsumexp(log_prob, axis=1))), rel=1e-11)
+    dev = X[None, :, :2] - held[:, None, :2]  # the Gaussian group's covariances about its held means
+    cov = np.einsum("jn,jna,jnb->jab", resp.T, dev, dev) / n[:, None, None] + 1e-6 * np.eye(2)
+    expected = cov if gaussian == "gaussian" else np.diagonal(cov, axis1=1, axis2=2)
+    np.testing.assert_allclose(after.group_params_[0].covariances, expected, rtol=1e-9)
+    for fitted, part in zip(after.group_params_[1:], (slice(2, 4), slice(4, 6), slice(6, 11))):
+        np.testing.assert_array_equal(fitted, held[:, part])
+    # The held means are not counted: each component keeps the Gaussian group's covariances.
+    free = {"gaussian": 3, "gaussian_diag": 2}[gaussian]
+    assert after._n_parameters() == 1 + 2 * free
+
+
+@pytest.mark.parametrize("algorithm", ["map", "variational"])
+def test_held_means_bound_never_decreases(algorithm):
+    X, _ = make_data(n=800, seed=4)
+    held = held_means_of(quiet_fit(MixedMixture(2, groups=GROUPS, random_state=0), X))
+    for fixed in ("means", ("weights", "means")):
+        model = quiet_fit(MixedMixture(2, groups=GROUPS, random_state=0, tol=0.0, max_iter=30, fixed=fixed,
+                                       means_init=held, weights_init=[0.4, 0.6],
+                                       prior="default" if algorithm == "map" else None,
+                                       variational=algorithm == "variational"), X)
+        bounds = np.asarray(model.lower_bounds_)
+        assert np.all(np.isfinite(bounds))
+        assert np.all(np.diff(bounds) >= -1e-12 * np.abs(bounds[1:])), (fixed, np.diff(bounds).min())
+        np.testing.assert_array_equal(model.means_, held)
+        if "weights" in fixed:
+            np.testing.assert_array_equal(model.weights_, [0.4, 0.6])
+
+
+def test_held_means_need_their_values():
+    X, _ = make_data(n=300)
+    with pytest.raises(ValueError, match="fixed names 'means', which is held at means_init: set means_init"):
+        MixedMixture(2, groups=GROUPS, fixed="means").fit(X)
+    with pytest.raises(ValueError, match=r"'means' should have the shape of \(2, 11\)"):
+        MixedMixture(2, groups=GROUPS, fixed="means", means_init=np.zeros((2, 3))).fit(X)
