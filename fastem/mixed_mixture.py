@@ -15,7 +15,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from fastem._family import FamilyParams, FamilyPosterior
 from fastem.categorical import MAX_CATEGORIES
 from fastem._family_missing import WithMissing
-from fastem._validation import check_means_init
+from fastem import gaussian
+from fastem._validation import check_means_init, check_precisions_init
 from fastem.family_mixture import FamilyMixture, _block_pass_data, _checked
 from fastem.missing import check_observed, observed_means
 from fastem.product import GROUP_FAMILIES, GaussianGroup, ProductFamily, make_group
@@ -67,13 +68,19 @@ class MixedMixture(FamilyMixture):
     convergence : {'bound', 'parameters'}, default='bound'
         As for :class:`fastem.PoissonMixture`.
     fixed : str or tuple of str, default=None
-        Any of 'weights' (held at ``weights_init``) and 'means' (at
+        Any of 'weights' (held at ``weights_init``), 'means' (at
         ``means_init``: every group's means side by side; a Poisson,
         Bernoulli or categorical group is then held whole, a Gaussian group's
-        covariances are fitted about its held means). Maximum likelihood,
-        MAP (a constrained M-step) and variational Bayes (held values are
-        point masses with no prior: a Gaussian group's q is then its
-        precision's alone).
+        covariances are fitted about its held means) and 'covariances' (the
+        Gaussian groups', at ``precisions_init``). Maximum likelihood, MAP (a
+        constrained M-step) and variational Bayes (held values are point
+        masses with no prior: a Gaussian group's q is then that of what is
+        not held).
+    precisions_init : list of array-like, default=None
+        One precision array per Gaussian group, in the order of ``groups``
+        ((n_components, g, g) for 'gaussian', (n_components, g) for
+        'gaussian_diag'): the values ``fixed='covariances'`` holds (given
+        without it, a ValueError).
 
     Attributes
     ----------
@@ -111,11 +118,13 @@ class MixedMixture(FamilyMixture):
 
     # The product family holds the means (a Gaussian group's covariances are still fitted),
     # not a replacement of the state's fields.
-    _FIXABLE = {"weights": (("weights",), "weights_init"), "means": ((), "means_init")}
+    _FIXABLE = {"weights": (("weights",), "weights_init"), "means": ((), "means_init"),
+                "covariances": ((), "precisions_init")}
 
     _parameter_constraints: dict = {
         **FamilyMixture._parameter_constraints,
         "groups": [list, None],
+        "precisions_init": [list, tuple, None],
         "reg_covar": [Interval(Real, 0.0, None, closed="left")],
         "prior": [None, StrOptions({"default"})],
         "n_components": [Interval(Integral, 1, None, closed="left")],
@@ -124,7 +133,7 @@ class MixedMixture(FamilyMixture):
     def __init__(self, n_components=1, *, groups=None, reg_covar=1e-6, tol=1e-3, max_iter=100, n_init=1,
                  init_params="kmeans", weights_init=None, means_init=None, random_state=None, warm_start=False,
                  verbose=0, verbose_interval=10, n_threads=None, prior=None, variational=False, learning_decay=0.7,
-                 learning_offset=10.0, convergence="bound", fixed=None):
+                 learning_offset=10.0, convergence="bound", fixed=None, precisions_init=None):
         super().__init__(n_components, tol=tol, max_iter=max_iter, n_init=n_init, init_params=init_params,
                          weights_init=weights_init, means_init=means_init, random_state=random_state,
                          warm_start=warm_start, verbose=verbose, verbose_interval=verbose_interval,
@@ -133,6 +142,7 @@ class MixedMixture(FamilyMixture):
                          fixed=fixed)
         self.groups = groups
         self.reg_covar = reg_covar
+        self.precisions_init = precisions_init
 
     # ------------------------------------------------------------- groups
 
@@ -201,11 +211,45 @@ class MixedMixture(FamilyMixture):
                 group = WithMissing(group)
             parts.append((group, columns))
         product = ProductFamily(parts)
-        if "means" in self._fixed():
-            means = check_means_init(self.means_init, self.n_components, product.n_means)
-            product.check_means(means, "means_init")
-            product.held = tuple(np.asarray(means[:, part], dtype=np.float64) for part in product._mean_slices())
+        fixed = self._fixed()
+        if "means" in fixed or "covariances" in fixed:
+            product.held = self._held_groups(product, fixed)
         return product
+
+    def _held_groups(self, product, fixed):
+        """Per group what ``fixed`` holds (ProductFamily.held), from means_init and precisions_init."""
+        k = self.n_components
+        means = None
+        if "means" in fixed:
+            means = check_means_init(self.means_init, k, product.n_means)
+            product.check_means(means, "means_init")
+        gaussians = [group for group, _ in product.groups if isinstance(group, GaussianGroup)]
+        factors = iter(())
+        if "covariances" in fixed:
+            given = self.precisions_init
+            if not isinstance(given, (list, tuple)) or len(given) != len(gaussians):
+                raise ValueError(f"precisions_init must be a list of one array per Gaussian group ({len(gaussians)}), "
+                                 f"got {type(given).__name__} of length {len(given) if hasattr(given, '__len__') else 1}")
+            factors = iter([gaussian.cholesky_from_precisions(np.asarray(
+                check_precisions_init(p, group.covariance_type, k, group.n_features), dtype=np.float64),
+                group.covariance_type) for p, group in zip(given, gaussians)])
+        held = []
+        for (group, _), part in zip(product.groups, product._mean_slices()):
+            group_means = None if means is None else np.asarray(means[:, part], dtype=np.float64)
+            if not isinstance(group, GaussianGroup):
+                held.append(group_means)
+                continue
+            chol = next(factors, None)
+            covariances = None if chol is None else gaussian.covariances_from_cholesky(chol, group.covariance_type)
+            held.append(None if group_means is None and chol is None
+                        else gaussian.GaussianParams(None, group_means, covariances, chol))
+        return tuple(held)
+
+    def _check_initial_parameters(self, n_features):
+        if self.precisions_init is not None and "covariances" not in self._fixed():
+            raise ValueError("precisions_init is used by MixedMixture only to hold the Gaussian groups' covariances "
+                             "(fixed='covariances')")
+        return super()._check_initial_parameters(n_features)
 
     def _held(self, weights, means):
         # Held means live in the product family (see _make_family).

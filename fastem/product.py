@@ -90,6 +90,8 @@ class GaussianGroup(Family):
         """E_q[log |Lambda|] per component."""
         g, nu = self.n_features, posterior.degrees_of_freedom
         log_det_precision = 2.0 * self.model.log_det(posterior.precisions_cholesky, g)  # log |nu W|
+        if np.all(np.isinf(nu)):  # held covariances: the precision is a point
+            return log_det_precision
         if self.model.layout == FULL:
             return (digamma(0.5 * (nu[:, None] - np.arange(g))).sum(axis=1) + g * np.log(2.0) - g * np.log(nu)
                     + log_det_precision)
@@ -107,28 +109,42 @@ class GaussianGroup(Family):
     # and map_update pad them again, a further 10 eps: far below the rounding
     # of any count a component can hold.
 
-    def ml(self, n, s, held_means=None):
-        """With ``held_means`` (k, g) the covariances about them (a constrained M-step)."""
-        return gaussian.ml_update(self._stats(n, s), self.covariance_type, self.reg_covar, np.float64,
-                                  held_means=held_means)
+    def ml(self, n, s, held=None):
+        """With ``held`` (GaussianParams whose means, covariances or both are given) the update
+        given them: the covariances about held means, held covariances kept (a constrained M-step)."""
+        params = gaussian.ml_update(self._stats(n, s), self.covariance_type, self.reg_covar, np.float64,
+                                    held_means=None if held is None else held.means)
+        return _with_held_covariances(params, held)
 
-    def map(self, n, s, prior, held_means=None):
-        return gaussian.map_update(self._stats(n, s), self.covariance_type, self.reg_covar, np.float64, prior,
-                                   held_means)
+    def map(self, n, s, prior, held=None):
+        """The conditional mode given ``held`` (the means' mode does not depend on the covariances)."""
+        params = gaussian.map_update(self._stats(n, s), self.covariance_type, self.reg_covar, np.float64, prior,
+                                     None if held is None else held.means)
+        return _with_held_covariances(params, held)
 
     def log_prior(self, params, prior):
         # The components' terms alone: the mixture adds the weights' own.
         return float(self.model.log_prior_terms(params, prior, 0.0))
 
-    def posterior(self, n, s, prior, held_means=None):
+    def posterior(self, n, s, prior, held=None):
         """The normal-Wishart (full) or normal-gamma (diag) posterior under the prior the
         MAP step uses: beta = kappa0 + N, m = (kappa0 m0 + N xbar) / beta, nu = nu0 + N,
         and C = (Psi0 + B) / nu with B the scatter plus kappa0 N / beta (xbar - m0)(xbar - m0)^T;
-        the precision's expectation is C^-1 (its Cholesky factor kept). With ``held_means``
-        the means are points with no prior: q(Lambda) alone, B the scatter about them, and
-        beta infinite (q(mu) a point mass)."""
+        the precision's expectation is C^-1 (its Cholesky factor kept). Held values (``held``)
+        are points with no prior. Held means: q(Lambda) alone, B the scatter about them, and
+        beta infinite. Held covariances P^-1: q(mu) = N(m, (beta P)^-1) alone, nu infinite."""
         stats = self._stats(n, s)
         kappa, m0 = prior.mean_precision_prior, prior.mean_prior
+        if held is not None and held.covariances is not None:
+            k = n.shape[0]
+            if held.means is not None:
+                beta, means = np.full(k, np.inf), np.asarray(held.means, dtype=np.float64)
+            else:
+                xbar = (stats.s1 + n[:, None] * stats.reference) / n[:, None]
+                beta = kappa + n
+                means = (kappa * m0 + n[:, None] * xbar) / beta[:, None]
+            return GaussianPosterior(beta, means, np.full(k, np.inf), held.covariances, held.precisions_cholesky), None
+        held_means = None if held is None else held.means
         if held_means is not None:
             stats = about_held_means(stats, held_means)
             b = self.model.scatter_about_mean(stats)
@@ -150,11 +166,20 @@ class GaussianGroup(Family):
         return gaussian.GaussianParams(None, first.means, first.covariances, first.precisions_cholesky)
 
     def kl(self, first, second, prior):
-        """KL(q || prior) = KL of the precisions + E_q of the means' KL given the precision."""
+        """KL(q || prior) = KL of the precisions + E_q of the means' KL given the precision;
+        a held part (infinite beta or nu: a point with no prior) has none."""
         g = self.n_features
         beta, nu, chol = first.mean_precision, first.degrees_of_freedom, first.precisions_cholesky
         kappa, m0, nu0, psi = prior.mean_precision_prior, prior.mean_prior, prior.degrees_of_freedom_prior, prior.covariance_prior
         offset = first.means - m0
+        if np.all(np.isinf(nu)):  # held covariances P: the means' KL at precision P
+            if np.all(np.isinf(beta)):
+                return 0.0
+            if self.model.layout == FULL:
+                quadratic = (np.einsum("kc,kca->ka", offset, chol) ** 2).sum(axis=1)
+            else:
+                quadratic = (offset**2 * chol**2).sum(axis=1)
+            return float(np.sum(0.5 * (g * np.log(beta / kappa) + g * kappa / beta - g + kappa * quadratic)))
         if self.model.layout == FULL:
             quadratic = (np.einsum("kc,kca->ka", offset, chol) ** 2).sum(axis=1)  # (m - m0)^T nu W (m - m0)
             log_det_w = 2.0 * self.model.log_det(chol, g) - g * np.log(nu)  # log |W|
@@ -204,6 +229,13 @@ class GaussianGroup(Family):
         return params.means
 
 
+def _with_held_covariances(params, held):
+    """``params`` with the held covariances (and their factors) in place of the update's."""
+    if held is None or held.covariances is None:
+        return params
+    return params._replace(covariances=held.covariances, precisions_cholesky=held.precisions_cholesky)
+
+
 class GaussianPosterior(NamedTuple):
     """q of a Gaussian group's components: mu | Lambda ~ N(m, (beta Lambda)^-1) and
     Lambda ~ Wishart(W, nu) (full) or each lambda_a ~ Gamma(nu / 2, nu C_a / 2) (diag),
@@ -243,8 +275,9 @@ class ProductFamily(Family):
 
     def __init__(self, groups, held=None):
         self.groups = groups
-        #: Per group, means held at given values (``fixed='means'``) or None: the group's
-        #: parameters for a Poisson, Bernoulli or categorical group, its means for a Gaussian one.
+        #: Per group, what is held at given values (``fixed``) or None: a Poisson, Bernoulli or
+        #: categorical group's parameters; a Gaussian group's GaussianParams with its held means,
+        #: covariances (and their precision factors) or both, None for what is fitted.
         self.held = tuple(held) if held is not None else (None,) * len(groups)
         for family, columns in groups:
             family.columns = np.asarray(columns)  # X's columns, for the families' error messages
@@ -339,7 +372,7 @@ class ProductFamily(Family):
         if held is None:
             return update(*args)
         if isinstance(family, GaussianGroup):
-            return update(*args, held_means=held)
+            return update(*args, held=held)
         return held
 
     def log_prior(self, params, prior):

@@ -226,8 +226,10 @@ def test_warm_start_and_partial_fit_keep_the_held_values():
      "held at precisions_init: set precisions_init"),
     (lambda: GaussianMixture(2, fixed="dof", means_init=np.zeros((2, 3))),
      "fixed may name 'weights', 'means', 'covariances' for GaussianMixture, got 'dof'"),
-    (lambda: fastem.MixedMixture(2, fixed="covariances", means_init=np.zeros((2, 9))),
-     "fixed may name 'weights', 'means' for MixedMixture, got 'covariances'"),
+    (lambda: fastem.MixedMixture(2, fixed="dof", means_init=np.zeros((2, 9))),
+     "fixed may name 'weights', 'means', 'covariances' for MixedMixture, got 'dof'"),
+    (lambda: fastem.MixedMixture(2, fixed="covariances"),
+     "fixed names 'covariances', which is held at precisions_init: set precisions_init"),
     (lambda: fastem.PoissonMixture(2, fixed="means", variational=True),
      "fixed names 'means', which is held at means_init: set means_init"),
 ])

@@ -215,11 +215,12 @@ def _expected_log_det(nu, W):
     return sum(digamma(0.5 * (nu + 1 - i)) for i in range(1, g + 1)) + g * np.log(2.0) + np.linalg.slogdet(W)[1]
 
 
-def direct_variational_step(model, X, prior, held=None):
+def direct_variational_step(model, X, prior, held=None, held_covariances=None):
     """One mean-field VB step from the model's q, and the ELBO of that q after its
     E-step, written from Bishop (2006), 10.2 and B.79, with scipy's Wishart entropy.
     With ``held`` means (every group's, side by side) each group's are a point with no
-    prior: the Gaussian group keeps q(Lambda) alone, the others are held whole."""
+    prior: the Gaussian group keeps q(Lambda) alone, the others are held whole. With
+    ``held_covariances`` (the Gaussian group's, (k, g, g)) its q(mu) = N(m, (beta P)^-1) alone."""
     kappa, m0, nu0, psi0 = prior
     alpha = model.weight_concentration_
     log_rho = np.tile(digamma(alpha) - digamma(alpha.sum()), (X.shape[0], 1))
@@ -240,7 +241,20 @@ def direct_variational_step(model, X, prior, held=None):
                 for c, (start, L) in enumerate(zip(offsets, N_CATEGORIES)):
                     log_rho += np.log(point[:, start + part[:, c].astype(int)]).T
             continue
-        if family == "gaussian" and point is not None:
+        if family == "gaussian" and held_covariances is not None:
+            g = len(cols)
+            for j in range(model.n_components):
+                P = np.linalg.inv(held_covariances[j])
+                beta, m = q.mean_precision[j], q.means[j]
+                dev = part - m
+                log_det = np.linalg.slogdet(P)[1]
+                log_rho[:, j] += 0.5 * log_det - 0.5 * g * np.log(2 * np.pi) - 0.5 * (
+                    g / beta + np.einsum("na,ab,nb->n", dev, P, dev))
+                log_q = 0.5 * g * np.log(beta / (2 * np.pi)) + 0.5 * log_det - 0.5 * g
+                log_p = (0.5 * g * np.log(kappa / (2 * np.pi)) + 0.5 * log_det
+                         - 0.5 * (g * kappa / beta + kappa * (m - m0) @ P @ (m - m0)))
+                kl += log_q - log_p
+        elif family == "gaussian" and point is not None:
             g = len(cols)
             W0 = np.linalg.inv(psi0)
             log_b0 = -0.5 * nu0 * np.linalg.slogdet(W0)[1] - 0.5 * nu0 * g * np.log(2.0) - multigammaln(0.5 * nu0, g)
@@ -299,6 +313,11 @@ def direct_variational_step(model, X, prior, held=None):
     resp = np.exp(log_rho - log_norm[:, None])
     n = resp.sum(axis=0)
     gauss = X[:, model.groups_[0][1]]
+    if held_covariances is not None:
+        xbar = resp.T @ gauss / n[:, None]
+        beta = kappa + n
+        return 1.0 + n, (kappa * m0 + n[:, None] * xbar) / beta[:, None], held_covariances, \
+            (np.sum(log_norm) - kl) / X.shape[0]
     if held is not None:
         m = held[:, : gauss.shape[1]]
         scale = np.stack([psi0 + (resp[:, j, None] * (gauss - m[j])).T @ (gauss - m[j]) for j in range(len(n))])
@@ -402,9 +421,58 @@ def test_held_means_bound_never_decreases(algorithm):
             np.testing.assert_array_equal(model.weights_, [0.4, 0.6])
 
 
+def test_variational_iterations_with_held_covariances_equal_direct_formulas():
+    X, _ = make_data(n=1500, seed=8)
+    fitted = quiet_fit(MixedMixture(2, groups=GROUPS, random_state=0), X)
+    covariances = fitted.group_params_[0].covariances * 1.3
+    params = dict(groups=GROUPS, variational=True, tol=0.0, random_state=0, fixed="covariances",
+                  precisions_init=[np.linalg.inv(covariances)])
+    model_before = quiet_fit(MixedMixture(2, max_iter=2, **params), X)
+    model_after = quiet_fit(MixedMixture(2, max_iter=3, **params), X)
+    gauss = model_before.prior_.parts[0]
+    prior = (gauss.mean_precision_prior, gauss.mean_prior, gauss.degrees_of_freedom_prior, gauss.covariance_prior)
+    alpha, means, _, bound = direct_variational_step(model_before, X, prior, held_covariances=covariances)
+    assert model_after.lower_bounds_[-1] == pytest.approx(bound, rel=1e-10)
+    np.testing.assert_allclose(model_after.weight_concentration_, alpha, rtol=1e-10)
+    np.testing.assert_allclose(model_after.group_posteriors_[0].means, means, rtol=1e-9)
+    np.testing.assert_allclose(model_after.group_params_[0].covariances, covariances, rtol=1e-12)
+
+
+@pytest.mark.parametrize("gaussian", ["gaussian", "gaussian_diag"])
+@pytest.mark.parametrize("fixed", [("covariances",), ("means", "covariances")], ids="+".join)
+def test_held_covariances_step_is_the_constrained_direct_step(gaussian, fixed):
+    X, _ = make_data()
+    groups = [(gaussian, [0, 1])] + GROUPS[1:]
+    fitted = quiet_fit(MixedMixture(2, groups=groups, random_state=0), X)
+    held, covariances = held_means_of(fitted), fitted.group_params_[0].covariances * 1.3
+    precisions = np.linalg.inv(covariances) if gaussian == "gaussian" else 1.0 / covariances
+    params = dict(groups=groups, tol=0.0, random_state=0, fixed=fixed, means_init=held, precisions_init=[precisions])
+    before = quiet_fit(MixedMixture(2, max_iter=2, **params), X)
+    after = quiet_fit(MixedMixture(2, max_iter=3, **params), X)
+    np.testing.assert_allclose(after.group_params_[0].covariances, covariances, rtol=1e-12)
+    log_prob = direct_log_prob(before, X)
+    resp = np.exp(log_prob - logsumexp(log_prob, axis=1)[:, None])
+    n = resp.sum(axis=0)
+    np.testing.assert_allclose(after.weights_, n / n.sum(), rtol=1e-10)
+    assert after.lower_bounds_[-1] == pytest.approx(float(np.mean(logsumexp(log_prob, axis=1))), rel=1e-11)
+    if "means" in fixed:
+        np.testing.assert_array_equal(after.means_, held)
+    else:
+        np.testing.assert_allclose(after.group_params_[0].means, resp.T @ X[:, :2] / n[:, None], rtol=1e-10)
+    # Only the weights and what is not held count (categorical: 2 + 1 free probabilities).
+    per_component = 0 if "means" in fixed else 2 + 2 + 2 + 3
+    assert after._n_parameters() == 1 + 2 * per_component
+
+
 def test_held_means_need_their_values():
     X, _ = make_data(n=300)
     with pytest.raises(ValueError, match="fixed names 'means', which is held at means_init: set means_init"):
         MixedMixture(2, groups=GROUPS, fixed="means").fit(X)
     with pytest.raises(ValueError, match=r"'means' should have the shape of \(2, 11\)"):
         MixedMixture(2, groups=GROUPS, fixed="means", means_init=np.zeros((2, 3))).fit(X)
+    with pytest.raises(ValueError, match=r"precisions_init must be a list of one array per Gaussian group \(1\)"):
+        MixedMixture(2, groups=GROUPS, fixed="covariances", precisions_init=[np.eye(2)] * 2).fit(X)
+    with pytest.raises(ValueError, match="precisions_init is used by MixedMixture only to hold"):
+        MixedMixture(2, groups=GROUPS, precisions_init=[np.stack([np.eye(2)] * 2)]).fit(X)
+    with pytest.raises(ValueError, match="precision' should be symmetric, positive-definite"):
+        MixedMixture(2, groups=GROUPS, fixed="covariances", precisions_init=[-np.stack([np.eye(2)] * 2)]).fit(X)
