@@ -87,6 +87,20 @@ def kernel_params(params, covariance_type, reference=None, log_weights=None):
     return model.layout, reference, theta, means, chol3, log_const
 
 
+def full_matrices(values, covariance_type, n_components, n_features):
+    """(k, d, d) matrices from covariances (or precisions) in a covariance type's shape:
+    one (d, d) for 'tied', (k, d) diagonals for 'diag', (k,) multiples of the identity for
+    'spherical', (k, d, d) already for the others."""
+    values = np.asarray(values, dtype=np.float64)
+    if covariance_type == "tied":
+        return np.broadcast_to(values, (n_components, n_features, n_features))
+    if covariance_type == "diag":
+        return values[:, :, None] * np.eye(n_features)
+    if covariance_type == "spherical":
+        return values[:, None, None] * np.eye(n_features)
+    return values
+
+
 def log_det_cholesky(precisions_cholesky, covariance_type, n_features):
     """Log-determinant of each precision Cholesky factor, shape (k,) or scalar for 'tied'."""
     return COVARIANCE_MODELS[covariance_type].log_det(precisions_cholesky, n_features)

@@ -12,6 +12,8 @@ Each takes an optional matplotlib Axes and returns the Axes it drew on.
 
 import numpy as np
 
+from fastem.gaussian import full_matrices
+
 
 def _axes(ax):
     try:
@@ -29,15 +31,7 @@ def _full_covariances(model):
     kind = getattr(model, "covariance_type", None)
     if covariances is None or kind is None:
         return None
-    k, d = model.means_.shape
-    covariances = np.asarray(covariances, dtype=np.float64)
-    if kind == "tied":
-        return np.broadcast_to(covariances, (k, d, d))
-    if kind == "diag":
-        return covariances[:, :, None] * np.eye(d)
-    if kind == "spherical":
-        return covariances[:, None, None] * np.eye(d)
-    return covariances
+    return full_matrices(covariances, kind, *model.means_.shape)
 
 
 def components(model, X, features=(0, 1), projection=None, ax=None, level=2.0):

@@ -225,8 +225,8 @@ def _held_terms(state, covariance_type, prior_type, stats, held, prior):
     about = held.means if held.means is not None else stats.reference + stats.s1 / np.maximum(n, 1e-300)[:, None]
     scatter = about_held_means(stats, about).s2
     scatter = scatter if scatter.ndim == 3 else scatter[:, :, None] * np.eye(d)  # the DIAG layout's diagonals
-    precision = _as_matrices(gaussian.precisions_from_cholesky(held.precisions_cholesky, covariance_type),
-                             covariance_type, k, d)
+    precision = gaussian.full_matrices(gaussian.precisions_from_cholesky(held.precisions_cholesky, covariance_type),
+                                       covariance_type, k, d)
     log_det = 2.0 * np.broadcast_to(gaussian.log_det_cholesky(held.precisions_cholesky, covariance_type, d), (k,))
     total += float(np.sum(0.5 * n * log_det - 0.5 * np.einsum("kab,kba->k", precision, scatter)))
     if held.means is None:
@@ -235,14 +235,3 @@ def _held_terms(state, covariance_type, prior_type, stats, held, prior):
         total += float(np.sum(-0.5 * n * beta0 / beta * quadratic + 0.5 * d * np.log(beta0 / beta)))
     return total
 
-
-def _as_matrices(values, covariance_type, k, d):
-    """(k, d, d) matrices from a covariance type's shape."""
-    values = np.asarray(values, dtype=np.float64)
-    if covariance_type == "tied":
-        return np.broadcast_to(values, (k, d, d))
-    if covariance_type == "diag":
-        return values[:, :, None] * np.eye(d)
-    if covariance_type == "spherical":
-        return values[:, None, None] * np.eye(d)
-    return values

@@ -174,17 +174,25 @@ def test_family_bad_values_on_the_cluster_are_named(client):
         fastem.PoissonMixture(2).fit(da.from_array(X, chunks=(250, 4)))
 
 
-def test_mixed_fit_on_the_cluster_equals_in_memory(client):
-    from test_mixed import GROUPS, make_data
+@pytest.mark.parametrize("missing", [False, True])
+def test_mixed_fit_on_the_cluster_equals_in_memory(client, missing):
+    if missing:  # a full and a diagonal Gaussian group with NaN, counts, binary and categorical columns
+        from test_mixed_missing import GROUPS, incomplete
 
-    X, _ = make_data(n=6000, seed=3)
+        X = incomplete(n=6000, seed=15)[0]
+    else:
+        from test_mixed import GROUPS, make_data
+
+        X = make_data(n=6000, seed=3)[0]
     params = dict(groups=GROUPS, random_state=0, tol=0.0, max_iter=6)
     in_memory = _quiet(fastem.MixedMixture(2, **params).fit, X)
     dX = da.from_array(X, chunks=(1536, X.shape[1]))
     on_cluster = _quiet(fastem.MixedMixture(2, **params).fit, dX)
-    # The Gaussian group's centre is the column mean, summed in another order on the cluster.
+    # The Gaussian groups' centres are column means, summed in another order on the cluster.
     np.testing.assert_allclose(on_cluster.lower_bounds_, in_memory.lower_bounds_, rtol=1e-10)
     np.testing.assert_allclose(on_cluster.means_, in_memory.means_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(on_cluster.score_samples(dX).compute(), in_memory.score_samples(X), rtol=1e-9,
+                               atol=1e-12)
     np.testing.assert_array_equal(on_cluster.predict(dX).compute(), in_memory.predict(X))
 
 
@@ -233,21 +241,6 @@ def test_fit_with_missing_entries_on_the_cluster_equals_in_memory(client):
     np.testing.assert_allclose(on_cluster.means_, in_memory.means_, rtol=1e-12)
     # atol: a row with nothing observed scores log(sum of the weights), 0 to rounding.
     np.testing.assert_allclose(on_cluster.score_samples(dX).compute(), in_memory.score_samples(X), rtol=1e-12,
-                               atol=1e-12)
-
-
-def test_mixed_fit_with_missing_entries_on_the_cluster_equals_in_memory(client):
-    from test_mixed_missing import GROUPS, incomplete
-
-    X, _, _ = incomplete(n=6000, seed=15)
-    params = dict(groups=GROUPS, random_state=0, tol=0.0, max_iter=6)
-    in_memory = _quiet(fastem.MixedMixture(2, **params).fit, X)
-    dX = da.from_array(X, chunks=(1536, X.shape[1]))
-    on_cluster = _quiet(fastem.MixedMixture(2, **params).fit, dX)
-    # The Gaussian groups' centres are column means, summed in another order on the cluster.
-    np.testing.assert_allclose(on_cluster.lower_bounds_, in_memory.lower_bounds_, rtol=1e-10)
-    np.testing.assert_allclose(on_cluster.means_, in_memory.means_, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(on_cluster.score_samples(dX).compute(), in_memory.score_samples(X), rtol=1e-9,
                                atol=1e-12)
 
 
