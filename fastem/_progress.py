@@ -125,7 +125,6 @@ class FitProgress(Monitor):
             print(f"{self._prefix()} {outcome}: bound {lower_bound:.8g} in {elapsed:.2f} s", file=self.stream,
                   flush=True)
 
-
     def summary(self, n_iter, lower_bound, converged):
         """One line for a fit that ran whole in compiled code (fastem._small), reporting nothing
         on its way."""

@@ -12,11 +12,11 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from fastem._family import FamilyParams, FamilyPosterior
-from fastem.categorical import MAX_CATEGORIES
-from fastem._family_missing import WithMissing
 from fastem import gaussian
+from fastem._family import FamilyParams, FamilyPosterior
+from fastem._family_missing import WithMissing
 from fastem._validation import check_means_init, check_precisions_init
+from fastem.categorical import MAX_CATEGORIES
 from fastem.family_mixture import FamilyMixture, _block_pass_data, _checked
 from fastem.missing import check_observed, observed_means
 from fastem.product import GROUP_FAMILIES, GaussianGroup, ProductFamily, make_group
