@@ -256,6 +256,8 @@ def _compile(args):
          lambda: (fastem.PoissonMixture(2, max_iter=2).fit(counts), fastem.BernoulliMixture(2, max_iter=2).fit(
              (counts > 2).astype(np.float64)), fastem.CategoricalMixture(2, max_iter=2).fit(counts % 3))),
         ("mixed columns", lambda: fastem.MixedMixture(2, max_iter=2).fit(small)),
+        ("mclust's rotating models (EVE, VVE)",
+         lambda: fastem.GaussianMixture(2, covariance_type="EVE", max_iter=2).fit(small)),
     ]
     total = time.perf_counter()
     with warnings.catch_warnings():

@@ -27,13 +27,18 @@ t changes Q by a cos 2t + b sin 2t + const, with
 a = sum_k (m_pp - m_qq) / 2 (1 / delta_kp - 1 / delta_kq) and
 b = sum_k m_pq (1 / delta_kp - 1 / delta_kq) for M_k = D^T W_k D and
 Delta_k the component's eigenvalues along D, so each rotation takes its
-exact minimum; disjoint pairs turn together. Started from the previous
+exact minimum; disjoint pairs turn together (a compiled sweep,
+fastem._kernels._rotation; Q of each inner step from D and the Delta_k
+directly). Started from the previous
 iteration's covariances and kept only where Q is lower than there, every
 M-step lowers Q: EM stays monotone (generalized EM).
 """
 
+import functools
+
 import numpy as np
 
+from fastem._kernels._rotation import rotation_sweep
 from fastem.covariance import Full
 
 #: mclust's models in mclust's order.
@@ -65,6 +70,7 @@ def _descending_eigen(matrices):
     return values[..., ::-1], vectors[..., ::-1]
 
 
+@functools.lru_cache(maxsize=None)
 def _rounds(d):
     """The pairs of a sweep over d axes as d - 1 (d even) or d (d odd) rounds of disjoint pairs
     (the circle method of round-robin schedules); each round as (left, right) index arrays."""
@@ -81,24 +87,22 @@ def _rounds(d):
 
 def _rotation_sweep(scatters, orientation, eigenvalues):
     """One sweep of exact plane rotations of a common orientation D given each component's
-    eigenvalues Delta_k along D's axes (see the module docstring); returns the new D. The
-    pairs of a round are disjoint, so their rotations do not interact: each round rotates
-    all of its pairs at once."""
-    orientation = orientation.copy()
-    inverse = 1.0 / eigenvalues
-    for left, right in _rounds(orientation.shape[0]):
-        first, second = orientation[:, left], orientation[:, right]
-        m_first = np.einsum("ai,kab,bi->ki", first, scatters, first)
-        m_second = np.einsum("ai,kab,bi->ki", second, scatters, second)
-        m_cross = np.einsum("ai,kab,bi->ki", first, scatters, second)
-        contrast = inverse[:, left] - inverse[:, right]
-        a = np.sum(0.5 * (m_first - m_second) * contrast, axis=0)
-        b = np.sum(m_cross * contrast, axis=0)
-        # Q's change is a cos 2t + b sin 2t: its minimum (no turn where both vanish).
-        angle = np.where((a == 0.0) & (b == 0.0), 0.0, 0.5 * np.arctan2(-b, -a))
-        c, s = np.cos(angle), np.sin(angle)
-        orientation[:, left], orientation[:, right] = c * first + s * second, c * second - s * first
+    eigenvalues Delta_k along D's axes (see the module docstring and
+    fastem._kernels._rotation); returns the new D."""
+    orientation = np.array(orientation, dtype=np.float64, order="C")
+    rotation_sweep(np.ascontiguousarray(scatters, dtype=np.float64), orientation,
+                   np.ascontiguousarray(1.0 / eigenvalues), _round_pairs(orientation.shape[0]))
     return orientation
+
+
+@functools.lru_cache(maxsize=None)
+def _round_pairs(d):
+    """The rounds of :func:`_rounds` as one (R, P, 2) int64 array, short rounds filled with -1."""
+    rounds = _rounds(d)
+    pairs = np.full((len(rounds), max(len(left) for left, _ in rounds), 2), -1, dtype=np.int64)
+    for r, (left, right) in enumerate(rounds):
+        pairs[r, : len(left), 0], pairs[r, : len(left), 1] = left, right
+    return pairs
 
 
 def _compose(orientation, eigenvalues):
@@ -108,20 +112,23 @@ def _compose(orientation, eigenvalues):
     return np.einsum("kab,kb,kcb->kac", orientation, eigenvalues, orientation)
 
 
-def _iterate(step, state, scatters, nk):
-    """Apply ``step(state) -> (state, covariances)`` until Q settles; returns the covariances."""
+def _iterate(step, state, scatters, nk, value_of=None, finish=None):
+    """Apply ``step(state) -> (state, covariances)`` until Q settles; returns the covariances.
+    ``value_of(candidate)`` gives Q where a step's result says it more cheaply than the
+    covariances do, and ``finish(candidate)`` then makes the covariances of the last one."""
+    value_of = value_of or (lambda covariances: objective(covariances, scatters, nk))
     state, covariances = step(state)
-    value = objective(covariances, scatters, nk)
+    value = value_of(covariances)
     for _ in range(INNER_MAX_ITER):
         state, candidate = step(state)
-        new_value = objective(candidate, scatters, nk)
+        new_value = value_of(candidate)
         if not new_value <= value:  # a step that does not lower Q ends the loop
             break
         covariances, settled = candidate, value - new_value <= INNER_TOL * abs(new_value)
         value = new_value
         if settled:
             break
-    return covariances
+    return covariances if finish is None else finish(covariances)
 
 
 def m_step(name, scatters, nk, start=None):
@@ -213,10 +220,15 @@ def _iterative(name, scatters, nk, start):
         def step(orientation):
             eigenvalues = eigenvalues_given(orientation)
             orientation = _rotation_sweep(scatters, orientation, eigenvalues)
-            eigenvalues = eigenvalues_given(orientation)
-            return orientation, _compose(orientation, eigenvalues)
+            return orientation, (orientation, eigenvalues_given(orientation))
 
-        return _iterate(step, orientation, scatters, nk)
+        def value_of(candidate):
+            """Q of D diag(Delta_k) D^T: sum_k n_k sum log Delta_k + sum (D^T W_k D)_bb / Delta_kb."""
+            orientation, eigenvalues = candidate
+            projected = np.einsum("ab,kac,cb->kb", orientation, scatters, orientation)
+            return float(np.sum(nk * np.log(eigenvalues).sum(axis=1)) + np.sum(projected / eigenvalues))
+
+        return _iterate(step, orientation, scatters, nk, value_of, lambda candidate: _compose(*candidate))
     raise ValueError(f"unknown covariance model {name!r}")
 
 

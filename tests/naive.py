@@ -365,3 +365,22 @@ def incomplete_vb(X, state, prior, n_iter, stick_breaking=False, sample_weight=N
             q_mu_lambda += 0.5 * e_log_det[j] + 0.5 * d * np.log(beta[j] / (2 * np.pi)) - 0.5 * d - wishart_entropy
         bounds.append(likelihood + p_pi + p_mu_lambda - q_z + q_xm - q_pi - q_mu_lambda)
     return (concentration, beta, means, nu, W), bounds
+
+
+def rotation_sweep(scatters, orientation, eigenvalues, rounds):
+    """One sweep of exact plane rotations of a common orientation D (fastem._kernels._rotation),
+    a round of disjoint pairs at a time in NumPy: M_k = D^T W_k D, then every pair's angle
+    t = atan2(-b, -a) / 2 from a = sum_k (m_pp - m_qq) / 2 (1 / d_kp - 1 / d_kq) and
+    b = sum_k m_pq (1 / d_kp - 1 / d_kq)."""
+    orientation = np.array(orientation, dtype=np.float64)
+    inverse = 1.0 / eigenvalues
+    for left, right in rounds:
+        projected = np.einsum("ai,kab,bj->kij", orientation, scatters, orientation)
+        contrast = inverse[:, left] - inverse[:, right]
+        a = np.sum(0.5 * (projected[:, left, left] - projected[:, right, right]) * contrast, axis=0)
+        b = np.sum(projected[:, left, right] * contrast, axis=0)
+        angle = np.where((a == 0.0) & (b == 0.0), 0.0, 0.5 * np.arctan2(-b, -a))
+        c, s = np.cos(angle), np.sin(angle)
+        first, second = orientation[:, left].copy(), orientation[:, right].copy()
+        orientation[:, left], orientation[:, right] = c * first + s * second, c * second - s * first
+    return orientation

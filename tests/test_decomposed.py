@@ -124,6 +124,30 @@ def test_iterative_m_steps_never_raise_the_objective_from_their_start(name, monk
         np.testing.assert_allclose(objective(result, scatters, nk), objective(free, scatters, nk), rtol=1e-8)
 
 
+@pytest.mark.parametrize("d", [2, 3, 5, 8])
+def test_rotation_sweep_kernel_equals_its_numpy_twin(d):
+    """EVE's and VVE's sweep of plane rotations, compiled, against the NumPy rounds; and
+    a sweep never raises Q for the eigenvalues it was given."""
+    from fastem import decomposed
+    from fastem._kernels._rotation import rotation_sweep
+
+    rng = np.random.default_rng(d)
+    k = 4
+    a = rng.normal(size=(k, d, d))
+    scatters = a @ np.swapaxes(a, 1, 2) + d * np.eye(d)
+    orientation = np.linalg.qr(rng.normal(size=(d, d)))[0]
+    eigenvalues = rng.uniform(0.5, 3.0, size=(k, d))
+    expected = naive.rotation_sweep(scatters, orientation, eigenvalues, decomposed._rounds(d))
+    turned = np.array(orientation)
+    rotation_sweep(scatters, turned, 1.0 / eigenvalues, decomposed._round_pairs(d))
+    np.testing.assert_allclose(turned, expected, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(turned.T @ turned, np.eye(d), atol=1e-12)
+    nk = np.full(k, 10.0)
+    before = decomposed.objective(decomposed._compose(orientation, eigenvalues), scatters, nk)
+    after = decomposed.objective(decomposed._compose(turned, eigenvalues), scatters, nk)
+    assert after <= before
+
+
 def test_parameter_counts_are_mclusts():
     X = three_blobs(600, seed=1, d=4)
     for name, variance_parameters in MCLUST_VARIANCE_PARAMETERS_G3_D4.items():
