@@ -31,6 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from fastem._blocks import filled
 from fastem._family import Family
 from fastem._kernels import FULL
 from fastem.missing import LOG_2PI, MissingRows, observed_means, observed_sums
@@ -95,8 +96,7 @@ class FamilyMissingRows:
             if incomplete.any():
                 # As fastem._blocked fills a block: each missing entry at its column's observed mean.
                 weights = np.ones(n_samples) if sample_weight is None else sample_weight
-                means = observed_means(*observed_sums(X, weights))
-                self.filled = np.where(np.isnan(X), means.astype(X.dtype), X)
+                self.filled = filled(observed_means(*observed_sums(X, weights)), X)
         keep = np.flatnonzero(observed & ~incomplete)
         self.complete_X = np.ascontiguousarray(X[keep])
         self.complete_weight = (None if sample_weight is None

@@ -244,17 +244,14 @@ class BayesianGaussianMixture(BaseGaussianMixture):
 
     def _update_rule(self, prior, dtype):
         ctype, reg_covar = self.covariance_type, self.reg_covar
-        held = self._held(prior.mean_prior.shape[0])
+        held = self._held(prior.mean_prior.shape[0])  # validated once per fit; each state carries it
         return lambda stats, total_weight=None: variational.update(stats, ctype, reg_covar, dtype, prior, held)
 
     def _bound(self, stats, old, new, prior, total_weight):
-        held = self._held(prior.mean_prior.shape[0])
-        return variational.lower_bound(stats.entropy, new, self.covariance_type, prior.prior_type, stats, held,
-                                       prior)
+        return variational.lower_bound(stats.entropy, new, self.covariance_type, prior.prior_type, stats, prior)
 
     def _kernel_params_of(self, state, reference=None):
-        return variational.kernel_params(state, self.covariance_type, self.weight_concentration_prior_type, reference,
-                                         self._held(state.means.shape[1]))
+        return variational.kernel_params(state, self.covariance_type, self.weight_concentration_prior_type, reference)
 
     def _state(self):
         f64 = lambda a: np.asarray(a, dtype=np.float64)  # noqa: E731
@@ -265,13 +262,14 @@ class BayesianGaussianMixture(BaseGaussianMixture):
             concentration = f64(concentration)
         dof = self.degrees_of_freedom_ if COVARIANCE_MODELS[self.covariance_type].shared else f64(self.degrees_of_freedom_)
         return variational.VBState(concentration, f64(self.mean_precision_), f64(self.means_), dof,
-                                   f64(self.covariances_), f64(self.precisions_cholesky_))
+                                   f64(self.covariances_), f64(self.precisions_cholesky_),
+                                   self._held(self.means_.shape[1]))
 
     def _set_state(self, state, dtype):
         self.weight_concentration_ = state.weight_concentration
         self.mean_precision_ = state.mean_precision
         self.degrees_of_freedom_ = state.degrees_of_freedom
-        weights = self._held(state.means.shape[1]).weights
+        weights = state.held.weights
         if weights is None:
             weights = variational.expected_weights(state, self.weight_concentration_prior_type)
         self.weights_ = weights.astype(dtype)

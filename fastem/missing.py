@@ -137,7 +137,7 @@ class MissingRows:
         nan = np.isnan(X)
         weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
         column_means = observed_means(*observed_sums(X, weights))
-        self.filled = np.where(nan, column_means.astype(X.dtype), X)
+        self.filled = np.where(nan, column_means.astype(X.dtype), X)  # fastem._blocks.filled, nan at hand
         incomplete_mask = nan.any(axis=1)
         self.incomplete = np.flatnonzero(incomplete_mask)
         complete = np.flatnonzero(~incomplete_mask)

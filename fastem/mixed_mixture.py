@@ -18,7 +18,7 @@ from fastem._family_missing import WithMissing
 from fastem._validation import check_means_init, check_precisions_init
 from fastem.categorical import MAX_CATEGORIES
 from fastem.family_mixture import FamilyMixture, _block_pass_data, _checked
-from fastem.missing import check_observed, observed_means
+from fastem.missing import check_observed, observed_means, observed_sums
 from fastem.product import GROUP_FAMILIES, GaussianGroup, ProductFamily, make_group
 
 
@@ -360,8 +360,7 @@ class MixedMixture(FamilyMixture):
 
 
 def _observed_summary(X):
-    """Per column of validated X: the observed entries' sums and counts, their largest value
-    (-inf where none); and whether any entry is missing."""
+    """Per column of validated X: the observed entries' sums and counts (fastem.missing.observed_sums),
+    their largest value (-inf where none); and whether any entry is missing."""
     nan = np.isnan(X)
-    return (np.where(nan, 0.0, X).sum(axis=0, dtype=np.float64), (~nan).sum(axis=0, dtype=np.float64),
-            np.where(nan, -np.inf, X).max(axis=0), bool(nan.any()))
+    return (*observed_sums(X), np.where(nan, -np.inf, X).max(axis=0), bool(nan.any()))

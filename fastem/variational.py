@@ -48,22 +48,6 @@ class VBPrior(NamedTuple):
     covariance_prior: Any
 
 
-class VBState(NamedTuple):
-    """Parameters of q, all float64.
-
-    ``weight_concentration`` is a pair of arrays (the Beta sticks) for the
-    Dirichlet process, one array for the Dirichlet distribution;
-    ``degrees_of_freedom`` is a scalar for 'tied', else one per component.
-    """
-
-    weight_concentration: Any
-    mean_precision: np.ndarray
-    means: np.ndarray
-    degrees_of_freedom: Any
-    covariances: Any
-    precisions_cholesky: Any
-
-
 class Held(NamedTuple):
     """Parameters held at given values (``fixed``), float64; None where q is fitted. The
     covariances in the covariance type's shape, with their precision Cholesky factors."""
@@ -75,6 +59,24 @@ class Held(NamedTuple):
 
 
 NOTHING_HELD = Held()
+
+
+class VBState(NamedTuple):
+    """Parameters of q, all float64.
+
+    ``weight_concentration`` is a pair of arrays (the Beta sticks) for the
+    Dirichlet process, one array for the Dirichlet distribution;
+    ``degrees_of_freedom`` is a scalar for 'tied', else one per component;
+    ``held`` the parameters ``fixed`` holds, which every update carries on.
+    """
+
+    weight_concentration: Any
+    mean_precision: np.ndarray
+    means: np.ndarray
+    degrees_of_freedom: Any
+    covariances: Any
+    precisions_cholesky: Any
+    held: Held = NOTHING_HELD
 
 
 def expected_weights(state, prior_type):
@@ -104,13 +106,13 @@ def _expected_log_det_terms(state, n_features):
     return n_features * np.log(2.0) + np.sum(digamma(0.5 * (nu - np.arange(n_features)[:, None])), axis=0)
 
 
-def kernel_params(state, covariance_type, prior_type, reference=None, held=NOTHING_HELD):
+def kernel_params(state, covariance_type, prior_type, reference=None):
     """The pass's inputs for q: means m_k, precision factors of ``covariances_``,
     and log-weights E[log pi_k] - d/2 log nu_k + 1/2 (E[log|Lambda_k|] - log|W_k| - d / beta_k)
     (log w_k for held weights; no Wishart terms for held covariances, no -d / (2 beta_k)
     for held means)."""
     d = state.means.shape[1]
-    nu = state.degrees_of_freedom
+    nu, held = state.degrees_of_freedom, state.held
     if held is NOTHING_HELD:
         log_weights = (
             expected_log_weights(state, prior_type)
@@ -157,20 +159,21 @@ def update(stats, covariance_type, reg_covar, dtype, prior, held=NOTHING_HELD):
         means, diff = held.means, np.zeros_like(diff)
     nu, covariances = COVARIANCE_MODELS[covariance_type].variational(psi0, nk, sk, diff, beta0, beta, nu0)
     if held.covariances is not None:
-        return VBState(concentration, beta, means, nu, held.covariances, held.precisions_cholesky)
+        return VBState(concentration, beta, means, nu, held.covariances, held.precisions_cholesky, held)
     chol = gaussian.precision_cholesky(covariances, covariance_type, float32=np.dtype(dtype) == np.float32)
-    return VBState(concentration, beta, means, nu, covariances, chol)
+    return VBState(concentration, beta, means, nu, covariances, chol, held)
 
 
-def lower_bound(entropy, state, covariance_type, prior_type, stats=None, held=NOTHING_HELD, prior=None):
+def lower_bound(entropy, state, covariance_type, prior_type, stats=None, prior=None):
     """The evidence lower bound as scikit-learn reports it (constants dropped).
 
     ``entropy`` is sum_i w_i sum_k r_ik log r_ik from the E-step that led to
     ``state``; the rest are the normalizers of q's Wishart (or Gamma),
     Dirichlet (or Beta) and Gaussian factors at ``state``. With parameters
-    ``held``, the terms of what is held change (:func:`_held_terms`), from
-    that E-step's ``stats`` and the ``prior``.
+    held (``state.held``), the terms of what is held change (:func:`_held_terms`),
+    from that E-step's ``stats`` and the ``prior``.
     """
+    held = state.held
     if held is NOTHING_HELD:
         return -entropy - _wishart_terms(state, covariance_type) - _weight_terms(state, prior_type) \
             - _mean_terms(state)
