@@ -734,6 +734,8 @@ class BaseGaussianMixture(BaseMixture):
         # mclust's names are accepted but not listed, so that a bad name gets scikit-learn's message.
         "covariance_type": [StrOptions(set(SKLEARN_MODELS)), Hidden(StrOptions(set(MCLUST_MODELS)))],
         "reg_covar": [Interval(Real, 0.0, None, closed="left")],
+        # 'hc' is hidden for the same reason: a bad name gets scikit-learn's message.
+        "init_params": [StrOptions({"kmeans", "random", "random_from_data", "k-means++"}), Hidden(StrOptions({"hc"}))],
     }
 
     #: NaN marks a missing entry: exact EM (and variational Bayes) for incomplete data (fastem.missing).

@@ -16,6 +16,7 @@ import numpy as np
 import functools
 
 from fastem._blocks import MappedBlocks, column_sums, filled, leading_columns, ordered_sum
+from fastem._hc import sample_labels, sample_rows
 from fastem._init import labels_of_rows, one_hot, random_responsibilities, rows_from_data, unassigned_moment
 from fastem._kmeans import BlockKMeans
 from fastem._labels import label_overlap, labelled_responsibilities, matching
@@ -57,6 +58,13 @@ def _resp_of_labels(start, n_rows, n_components, labels):
 
 def _resp_of_rows(start, n_rows, n_components, rows):
     return one_hot(labels_of_rows(rows, start, n_rows), n_components)
+
+
+def _resp_of_sample(start, n_rows, n_components, rows, row_labels):
+    labels = np.full(n_rows, -1, dtype=np.int64)
+    inside = np.flatnonzero((rows >= start) & (rows < start + n_rows))
+    labels[rows[inside] - start] = row_labels[inside]
+    return one_hot(labels, n_components)
 
 
 def _resp_given(start, n_rows, n_components, resp):
@@ -194,6 +202,12 @@ class BlockSource:
         if method == "random":
             resp_chunk = random_responsibilities(random_state, n_components, self.dtype)
             return BlockResponsibilities(_resp_given, lambda b, start, stop: (resp_chunk(start, stop),), n_components)
+        if method == "hc":
+            rows = sample_rows(random_state, self.n_samples)
+            width = self.n_features if columns is None else columns
+            data, weights, _ = BlockKMeans(blocks, n_components).rows(rows, np.zeros(width))
+            row_labels = sample_labels(data, weights, n_components)
+            return BlockResponsibilities(_resp_of_sample, lambda b, start, stop: (rows, row_labels), n_components)
         if method == "random_from_data":
             rows = rows_from_data(random_state, self.n_samples, n_components)
         else:  # 'k-means++'

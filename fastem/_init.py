@@ -8,6 +8,7 @@ the same ``random_state`` the responsibilities are those of scikit-learn's
 
 import numpy as np
 
+from fastem._hc import hc_labels
 from fastem._kmeans import kmeans_labels, kmeans_plusplus_rows
 
 
@@ -74,7 +75,9 @@ def initial_responsibilities(method, X, n_components, random_state, sample_weigh
 
     Parameters
     ----------
-    method : {'kmeans', 'k-means++', 'random', 'random_from_data'}
+    method : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hc'}
+        'hc' is mclust's hierarchical start (fastem._hc): one-hot rows of a
+        partition of (a sample of) the rows, zero rows outside the sample.
     X : ndarray of shape (n_samples, n_features)
     n_components : int
     random_state : numpy.random.RandomState
@@ -92,6 +95,8 @@ def initial_responsibilities(method, X, n_components, random_state, sample_weigh
         return _one_hot(assigned, n_components)
     if method == "random":
         return random_responsibilities(random_state, n_components, X.dtype)
+    if method == "hc":
+        return _one_hot(hc_labels(X, n_components, random_state, sample_weight), n_components)
     if method == "random_from_data":
         rows = rows_from_data(random_state, X.shape[0], n_components, sample_weight)
     else:  # 'k-means++'

@@ -37,7 +37,8 @@ class BayesianGaussianMixture(BaseGaussianMixture):
     reg_covar : float, default=1e-6
     max_iter : int, default=100
     n_init : int, default=1
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hc'}, default='kmeans'
+        'hc': mclust's hierarchical start, as for :class:`fastem.GaussianMixture`.
     weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}, default='dirichlet_process'
     weight_concentration_prior : float, default=None
         gamma0 (Dirichlet process) or alpha0 (Dirichlet); None: 1 / n_components.

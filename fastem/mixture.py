@@ -48,8 +48,13 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         The number of EM iterations per initialization.
     n_init : int, default=1
         The number of initializations; the best result is kept.
-    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, default='kmeans'
-        How the initial responsibilities are drawn.
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data', 'hc'}, default='kmeans'
+        How the initial responsibilities are drawn. 'hc' is mclust's start:
+        the partition into n_components groups of a model-based
+        agglomerative hierarchical clustering of the rows on mclust's scaled
+        SVD coordinates (fastem._hc; a sample of 2,000 rows drawn with
+        ``random_state`` when there are more, the others left to the first
+        E-step). It is deterministic, so n_init > 1 repeats it.
     weights_init : array-like of shape (n_components,), default=None
     means_init : array-like of shape (n_components, n_features), default=None
     precisions_init : array-like, default=None

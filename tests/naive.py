@@ -384,3 +384,33 @@ def rotation_sweep(scatters, orientation, eigenvalues, rounds):
         first, second = orientation[:, left].copy(), orientation[:, right].copy()
         orientation[:, left], orientation[:, right] = c * first + s * second, c * second - s * first
     return orientation
+
+
+def hc_merges(Z, alpha=1.0, beta=1.0):
+    """mclust's hierarchical merges by brute force: every step scores every pair of
+    groups from their rows afresh and merges the cheapest (ties: the largest second,
+    then first, smallest-row index)."""
+    n, d = Z.shape
+    omega = alpha * np.sum((Z - Z.mean(axis=0)) ** 2) / (n * d)
+
+    def score(rows):
+        part = Z[rows]
+        centered = part - part.mean(axis=0)
+        W = centered.T @ centered
+        m = len(rows)
+        return m * np.log((np.trace(W) + omega) / m + np.linalg.det(W) / (beta * m * m))
+
+    groups = {i: [i] for i in range(n)}
+    out = []
+    while len(groups) > 1:
+        keys = sorted(groups)
+        best = None
+        for a_pos, a in enumerate(keys):
+            for b in keys[a_pos + 1:]:
+                cost = score(groups[a] + groups[b]) - score(groups[a]) - score(groups[b])
+                if best is None or cost < best[0] or (cost == best[0] and (b, a) > (best[2], best[1])):
+                    best = (cost, a, b)
+        _, a, b = best
+        out.append((a, b))
+        groups[a] = groups[a] + groups.pop(b)
+    return np.array(out)
