@@ -422,6 +422,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
             lower_bound=lower_bound,
             monitor=monitor,
             convergence=self.convergence,
+            total_weight=source.total_weight,
         )
         if not result.converged and self.max_iter > 0:
             warnings.warn(_NOT_CONVERGED, ConvergenceWarning)

@@ -8,10 +8,13 @@ covariance types or algorithms: it is handed
   *of the parameters it was given*, and
 - ``initialize() -> params`` for each restart.
 
-Two convergence rules: 'bound' (scikit-learn's) stops at the first
+Three convergence rules: 'bound' (scikit-learn's) stops at the first
 iteration whose bound differs from the previous one by less than ``tol`` in
-absolute value; 'parameters' at the first whose parameters moved by less
-than ``tol`` relative to their size (:func:`parameter_change`). Neither asks
+absolute value; 'relative' (mclust's) at the first whose total bound L (the
+mean bound times the total weight) changed by less than ``tol * (1 + |L|)``,
+and keeps the parameters that bound was measured at, as mclust does;
+'parameters' at the first whose parameters moved by less than ``tol``
+relative to their size (:func:`parameter_change`). None asks
 an update to maximize: an M-step that only increases the bound (ECM, an
 iterative or gradient M-step: generalized EM) runs in the same loop.
 """
@@ -48,7 +51,7 @@ class Monitor:
 
 
 #: What the ``convergence`` parameter of every estimator takes.
-CONVERGENCE_RULES = ("bound", "parameters")
+CONVERGENCE_RULES = ("bound", "relative", "parameters")
 
 
 def _leaves(value):
@@ -81,7 +84,13 @@ def parameter_change(old, new):
     return largest
 
 
-def run_em(params, step, *, tol, max_iter, lower_bound=-np.inf, monitor=None, convergence="bound"):
+def relative_converged(previous, current, tol, total_weight):
+    """mclust's rule: the total bound changed by less than ``tol`` times one plus its size."""
+    return abs(current - previous) * total_weight < tol * (1.0 + abs(current) * total_weight)
+
+
+def run_em(params, step, *, tol, max_iter, lower_bound=-np.inf, monitor=None, convergence="bound",
+           total_weight=1.0):
     """Iterate ``step`` from ``params`` until the bound changes by less than ``tol``.
 
     Parameters
@@ -98,7 +107,10 @@ def run_em(params, step, *, tol, max_iter, lower_bound=-np.inf, monitor=None, co
     lower_bound : float, default=-inf
         Bound before the first iteration (a warm start passes the last one).
     monitor : Monitor, optional
-    convergence : {'bound', 'parameters'}, default='bound'
+    convergence : {'bound', 'relative', 'parameters'}, default='bound'
+    total_weight : float, default=1.0
+        The rows' total weight, by which 'relative' turns the mean bound into
+        the total.
 
     Returns
     -------
@@ -106,6 +118,7 @@ def run_em(params, step, *, tol, max_iter, lower_bound=-np.inf, monitor=None, co
     """
     monitor = monitor or Monitor()
     on_parameters = convergence == "parameters"
+    on_relative = convergence == "relative"
     lower_bounds = []
     converged = False
     n_iter = 0
@@ -114,14 +127,23 @@ def run_em(params, step, *, tol, max_iter, lower_bound=-np.inf, monitor=None, co
         params, lower_bound = step(params)
         lower_bounds.append(lower_bound)
         monitor.iteration_end(n_iter, lower_bound - previous, lower_bound)
-        if parameter_change(before, params) < tol if on_parameters else has_converged(previous, lower_bound, tol):
+        if on_parameters:
+            done = parameter_change(before, params) < tol
+        elif on_relative:
+            done = relative_converged(previous, lower_bound, tol, total_weight)
+            if done:  # mclust keeps the parameters its last bound was measured at
+                params = before
+        else:
+            done = has_converged(previous, lower_bound, tol)
+        if done:
             converged = True
             break
     monitor.init_end(lower_bound, converged)
     return EMResult(params, lower_bound, lower_bounds, n_iter, converged)
 
 
-def fit_restarts(initialize, step, *, n_init, tol, max_iter, lower_bound=-np.inf, monitor=None, convergence="bound"):
+def fit_restarts(initialize, step, *, n_init, tol, max_iter, lower_bound=-np.inf, monitor=None, convergence="bound",
+                 total_weight=1.0):
     """Run EM from ``n_init`` initializations and keep the best bound.
 
     A later restart replaces the best one only when its final bound is
@@ -133,7 +155,7 @@ def fit_restarts(initialize, step, *, n_init, tol, max_iter, lower_bound=-np.inf
     ----------
     initialize : callable
         ``initialize() -> params``, called once per restart, in order.
-    step, tol, max_iter, lower_bound, monitor, convergence
+    step, tol, max_iter, lower_bound, monitor, convergence, total_weight
         As for :func:`run_em`; ``lower_bound`` is the starting bound of every
         restart.
     n_init : int
@@ -151,7 +173,7 @@ def fit_restarts(initialize, step, *, n_init, tol, max_iter, lower_bound=-np.inf
             best = EMResult(params, -np.inf, [], 0, False)
             continue
         result = run_em(params, step, tol=tol, max_iter=max_iter, lower_bound=lower_bound, monitor=monitor,
-                        convergence=convergence)
+                        convergence=convergence, total_weight=total_weight)
         if replaces_best(result.lower_bound, -np.inf if best is None else best.lower_bound, best is not None):
             best = result
     return best

@@ -61,10 +61,13 @@ class BayesianGaussianMixture(BaseGaussianMixture):
         kappa of :meth:`partial_fit`'s step size (t + learning_offset)^(-kappa).
     learning_offset : float >= 0, default=10.0
         t0 of :meth:`partial_fit`'s step size.
-    convergence : {'bound', 'parameters'}, default='bound'
+    convergence : {'bound', 'relative', 'parameters'}, default='bound'
         'bound' stops when the bound changes by less than ``tol`` (scikit-learn's
-        rule); 'parameters' when no parameter array changes by more than ``tol``
-        relative to its largest entry.
+        rule); 'relative' when the total bound L (the mean times the rows'
+        total weight) changes by less than ``tol * (1 + |L|)``, keeping the
+        parameters that bound was measured at (mclust's rule and convention;
+        mclust's tol is 1e-5); 'parameters' when no parameter array changes by
+        more than ``tol`` relative to its largest entry.
     weights_init, means_init, precisions_init : array-like, default=None
         The values ``fixed`` holds (shapes as for GaussianMixture); given
         for a parameter ``fixed`` does not name, a ValueError.

@@ -39,7 +39,7 @@ import functools
 import numpy as np
 
 from fastem._kernels._rotation import rotation_sweep
-from fastem.covariance import Full
+from fastem.covariance import Full, IllDefinedCovariance, ill_defined_message
 
 #: mclust's models in mclust's order.
 MCLUST_MODELS = ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV")
@@ -254,7 +254,10 @@ class Decomposed(Full):
     def ml_covariances(self, stats, scatter, nk, reg_covar, dtype, start=None):
         d = scatter.shape[1]
         regularized = scatter + (reg_covar * nk)[:, None, None] * np.eye(d)
-        return m_step(self.name, regularized, nk, start)
+        # A collapsed component (no scatter, or no weight) gives NaN or infinite
+        # covariances here; precision_cholesky then names the fit ill-defined.
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return m_step(self.name, regularized, nk, start)
 
     def map_covariances(self, b, nk, psi, nu, c, d, reg_covar):
         raise ValueError(f"covariance_type={self.name!r} has no prior: MAP-EM takes 'full', 'tied', 'diag' "
@@ -263,6 +266,18 @@ class Decomposed(Full):
     def variational(self, psi0, nk, sk, diff, beta0, beta, nu0):
         raise ValueError(f"covariance_type={self.name!r}: variational Bayes takes 'full', 'tied', 'diag' "
                          "and 'spherical'")
+
+    def precision_cholesky(self, covariances, float32=False):
+        """As for 'full', and a covariance whose eigenvalues span more than 1 / eps
+        (or are not finite) is ill-defined: mclust stops there (its rcond test)
+        and reports no value, where a Cholesky factor could still be formed."""
+        finite = np.all(np.isfinite(covariances), axis=(1, 2))
+        if not finite.all():
+            raise IllDefinedCovariance(ill_defined_message(float32))
+        eigenvalues = np.linalg.eigvalsh(covariances)
+        if np.any(eigenvalues[:, 0] <= np.finfo(np.float64).eps * eigenvalues[:, -1]):
+            raise IllDefinedCovariance(ill_defined_message(float32))
+        return super().precision_cholesky(covariances, float32)
 
     def n_covariance_parameters(self, k, d):
         return float(_n_covariance_parameters(self.name, k, d))

@@ -65,7 +65,7 @@ class MixedMixture(FamilyMixture):
         as BayesianGaussianMixture reports them).
     learning_decay, learning_offset : float
         :meth:`partial_fit`'s step size.
-    convergence : {'bound', 'parameters'}, default='bound'
+    convergence : {'bound', 'relative', 'parameters'}, default='bound'
         As for :class:`fastem.PoissonMixture`.
     fixed : str or tuple of str, default=None
         Any of 'weights' (held at ``weights_init``), 'means' (at

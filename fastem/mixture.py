@@ -80,10 +80,13 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         kappa of :meth:`partial_fit`'s step size (t + learning_offset)^(-kappa).
     learning_offset : float >= 0, default=10.0
         t0 of :meth:`partial_fit`'s step size.
-    convergence : {'bound', 'parameters'}, default='bound'
+    convergence : {'bound', 'relative', 'parameters'}, default='bound'
         'bound' stops when the bound changes by less than ``tol`` (scikit-learn's
-        rule); 'parameters' when no parameter array changes by more than ``tol``
-        relative to its largest entry.
+        rule); 'relative' when the total bound L (the mean times the rows'
+        total weight) changes by less than ``tol * (1 + |L|)``, keeping the
+        parameters that bound was measured at (mclust's rule and convention;
+        mclust's tol is 1e-5); 'parameters' when no parameter array changes by
+        more than ``tol`` relative to its largest entry.
     fixed : str or tuple of str, default=None
         Parameters held at their initial values while the others are fitted
         (a constrained M-step: the bound still never decreases): any of

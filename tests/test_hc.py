@@ -1,6 +1,8 @@
-"""mclust's hierarchical start (init_params='hc') against mclust 6.0.0's numbers (mclust_hc_reference)."""
+"""mclust's hierarchical start (init_params='hc'), its relative convergence rule,
+and the BIC tables they give, against mclust 6.0.0's numbers (mclust_hc_reference)."""
 
 import pathlib
+import warnings
 
 import numpy as np
 import pytest
@@ -8,7 +10,9 @@ from sklearn.datasets import load_iris
 
 import fastem
 from fastem import _hc
+from fastem._driver import relative_converged
 from fastem._init import initial_responsibilities
+from fastem.covariance import IllDefinedCovariance
 
 import mclust_hc_reference as ref
 import naive
@@ -90,9 +94,84 @@ def test_hc_start_is_one_hot_of_the_partition():
     np.testing.assert_array_equal(resp, np.eye(4)[labels])
 
 
+def test_relative_rule():
+    # |L - L'| < tol (1 + |L|) on the total bound: a mean near -4 over 1000 rows is
+    # L near -4000, so the total may move by up to about 0.04
+    assert relative_converged(-4.0, -4.0 + 3e-5, 1e-5, 1000.0)
+    assert not relative_converged(-4.0, -4.0 + 5e-5, 1e-5, 1000.0)
+    assert not relative_converged(-np.inf, -4.0, 1e-5, 1000.0)
+    assert not relative_converged(np.nan, -4.0, 1e-5, 1000.0)
+
+
+@pytest.mark.parametrize("n_components, model, iterations, log_likelihood", ref.ME_FAITHFUL)
+def test_em_from_hc_is_mclusts(n_components, model, iterations, log_likelihood):
+    """mclust's me() from its hc partition, with its default tolerance: the same
+    number of iterations and the same log-likelihood (of the last E-step's parameters)."""
+    X = DATA["faithful"]()
+    gm = fastem.GaussianMixture(n_components, covariance_type=model, init_params="hc", reg_covar=0.0, tol=1e-5,
+                                max_iter=10_000, convergence="relative").fit(X)
+    assert gm.n_iter_ == iterations
+    assert gm.lower_bound_ * X.shape[0] == pytest.approx(log_likelihood, rel=1e-9)
+
+
+def _table(X):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        best, table = fastem.select(X, range(1, 10), "mclust", "bic", init_params="hc", reg_covar=0.0, tol=1e-5,
+                                    max_iter=10_000, convergence="relative")
+    bic = np.full((9, len(ref.MODELS)), np.nan)
+    icl = np.full((9, len(ref.MODELS)), np.nan)
+    for record in table:
+        at = record["n_components"] - 1, ref.MODELS.index(record["covariance_type"])
+        bic[at], icl[at] = record["bic"], record["icl"]
+    return best, bic, icl
+
+
+def _mclust(values):
+    """mclust's table in scikit-learn's sign (lower is better), NaN for NA."""
+    return -np.array([[np.nan if v is None else v for v in row] for row in values])
+
+
+@pytest.mark.parametrize("name", ["faithful", "iris"])
+def test_bic_table_is_mclusts(name):
+    X = DATA[name]()
+    best, bic, icl = _table(X)
+    expected_bic, expected_icl = _mclust(ref.BIC[name]), _mclust(ref.ICL[name])
+    # mclust's NA (its EM stopped at a singular covariance) is a failed fit here
+    np.testing.assert_array_equal(np.isnan(bic), np.isnan(expected_bic))
+    vve = ref.MODELS.index("VVE")
+    others = [m for m in range(len(ref.MODELS)) if m != vve]
+    np.testing.assert_allclose(bic[:, others], expected_bic[:, others], rtol=1e-5)
+    # The iterative M-steps (VEI, VEE, EVE, VEV) reach mclust's log-likelihood (to 1e-8)
+    # at parameters a little apart along the likelihood's flat directions (mclust's inner
+    # tolerance is 1.5e-8, fastem's inner steps differ): responsibilities differ by up
+    # to 3e-4 on iris, and ICL, which scores them, by up to 2e-5 relative.
+    iterative = [ref.MODELS.index(m) for m in ("VEI", "VEE", "EVE", "VEV")]
+    closed = [m for m in others if m not in iterative]
+    np.testing.assert_allclose(icl[:, closed], expected_icl[:, closed], rtol=1e-5)
+    np.testing.assert_allclose(icl[:, iterative], expected_icl[:, iterative], rtol=5e-5)
+    # VVE is left out: mclust's VVE M-step stops short of its maximum
+    # (tests/test_decomposed.py), so the two EMs take different paths and may end at
+    # different local maxima (fastem's is higher on faithful, lower on iris at G = 5).
+    assert np.all(np.isfinite(bic[:, vve]) == np.isfinite(expected_bic[:, vve]))
+    chosen = np.unravel_index(np.nanargmin(expected_bic), expected_bic.shape)
+    assert (best.n_components, best.covariance_type) == (chosen[0] + 1, ref.MODELS[chosen[1]])
+
+
+def test_singular_decomposed_covariance_is_ill_defined():
+    """mclust reports NA where its EM meets a singular covariance; fastem raises
+    scikit-learn's error (select records a failed fit) instead of going on with NaN."""
+    X = DATA["iris"]()
+    gm = fastem.GaussianMixture(5, covariance_type="VEE", init_params="hc", reg_covar=0.0, tol=1e-5,
+                                max_iter=10_000, convergence="relative")
+    with pytest.raises(IllDefinedCovariance, match="ill-defined empirical covariance"):
+        gm.fit(X)
+
+
 def test_hc_start_in_chunks_and_in_memory_agree():
     X = DATA["faithful"]()
-    params = dict(n_components=3, covariance_type="EEV", init_params="hc", reg_covar=0.0, tol=1e-8, random_state=0)
+    params = dict(n_components=3, covariance_type="EEV", init_params="hc", reg_covar=0.0, tol=1e-5,
+                  convergence="relative", random_state=0)
     whole = fastem.GaussianMixture(**params).fit(X)
     chunks = fastem.GaussianMixture(**params).fit_chunks(lambda: (X[i:i + 50] for i in range(0, X.shape[0], 50)))
     assert chunks.n_iter_ == whole.n_iter_
