@@ -28,7 +28,9 @@ beta, group sizes 1 to 18 and collinear and spread groups, agree to 1e-6;
 tests/test_hc.py holds reference trees and partitions.
 
 Ties (duplicated rows give exactly equal changes) go to the pair with the
-largest second index, then the largest first index, as mclust's do.
+largest second index, then the largest first index, as mclust's do. The
+merges run compiled (fastem._kernels._hc); tests/naive.py's brute-force
+search is their twin.
 
 mclust runs its search with bookkeeping of its own: on some data its late
 merges differ from the plain greedy order (two of the nine partitions of
@@ -39,6 +41,8 @@ diabetes's). This module is the plain greedy search.
 import threading
 
 import numpy as np
+
+from fastem._kernels._hc import merge_tree
 
 #: mclust's ``mclust.options("subset")``: at most this many rows enter the
 #: merges; a larger data set is sampled (with the fit's random state).
@@ -60,82 +64,9 @@ def svd_scaled(X):
 
 def merges(Z, alpha=1.0, beta=1.0):
     """The merge tree of the rows of ``Z``: an (n - 1, 2) int array of the
-    smallest row index of each of the two groups merged, in merge order."""
-    Z = np.asarray(Z, dtype=np.float64)
-    n, d = Z.shape
-    if n < 2:
-        return np.zeros((0, 2), dtype=np.int64)
-    omega = alpha * float(np.sum((Z - Z.mean(axis=0)) ** 2)) / (n * d)
-    if omega <= 0.0:  # all rows equal: every merge changes nothing; merge in index order
-        return np.column_stack([np.zeros(n - 1, dtype=np.int64), np.arange(1, n, dtype=np.int64)])
-    count = np.ones(n)
-    mean = Z.copy()
-    scatter = np.zeros((n, d, d))
-    own = np.full(n, np.log(omega))
-
-    def criterion(size, W):
-        trace = np.trace(W, axis1=-2, axis2=-1)
-        det = np.linalg.det(W)
-        return size * np.log((trace + omega) / size + det / (beta * size * size))
-
-    def changes(i, others):
-        ni, nj = count[i], count[others]
-        delta = mean[others] - mean[i]
-        W = scatter[i] + scatter[others] + (ni * nj / (ni + nj))[:, None, None] * delta[:, :, None] * delta[:, None, :]
-        return criterion(ni + nj, W) - own[i] - own[others]
-
-    # cost[i, j] for i < j, +inf elsewhere; per row its minimum and the largest j reaching it.
-    cost = np.full((n, n), np.inf)
-    for i in range(n - 1):
-        cost[i, i + 1:] = changes(i, np.arange(i + 1, n))
-    row_min = np.full(n, np.inf)
-    row_arg = np.full(n, -1, dtype=np.int64)
-
-    def refresh(i):
-        row = cost[i]
-        low = row.min()
-        row_min[i] = low
-        row_arg[i] = n - 1 - int(np.argmin(row[::-1])) if np.isfinite(low) else -1
-
-    for i in range(n):
-        refresh(i)
-    alive = np.ones(n, dtype=bool)
-    out = np.empty((n - 1, 2), dtype=np.int64)
-    for step in range(n - 1):
-        low = row_min.min()
-        rows = np.flatnonzero(row_min == low)
-        # ties: the largest second index, then the largest first index
-        i = int(rows[np.lexsort((rows, row_arg[rows]))[-1]])
-        j = int(row_arg[i])
-        out[step] = (i, j)
-        total = count[i] + count[j]
-        delta = mean[j] - mean[i]
-        scatter[i] = scatter[i] + scatter[j] + np.outer(delta, delta) * (count[i] * count[j] / total)
-        mean[i] = mean[i] + delta * (count[j] / total)
-        count[i] = total
-        own[i] = criterion(np.array(total), scatter[i])
-        alive[j] = False
-        cost[j, :] = np.inf
-        cost[:, j] = np.inf
-        row_min[j] = np.inf
-        row_arg[j] = -1
-        others = np.flatnonzero(alive)
-        others = others[others != i]
-        stale = np.flatnonzero((row_arg == i) | (row_arg == j))
-        if others.size:
-            values = changes(i, others)
-            below = others < i
-            cost[others[below], i] = values[below]
-            cost[i, others[~below]] = values[~below]
-            for k in others[below]:
-                value = cost[k, i]
-                if value < row_min[k] or (value == row_min[k] and i > row_arg[k]):
-                    row_min[k], row_arg[k] = value, i
-        for k in stale:
-            if alive[k]:
-                refresh(k)
-        refresh(i)
-    return out
+    smallest row index of each of the two groups merged, in merge order
+    (compiled: fastem._kernels._hc)."""
+    return merge_tree(np.ascontiguousarray(Z, dtype=np.float64), float(alpha), float(beta))
 
 
 def partition(tree, n, n_groups):

@@ -258,6 +258,7 @@ def _compile(args):
         ("mixed columns", lambda: fastem.MixedMixture(2, max_iter=2).fit(small)),
         ("mclust's rotating models (EVE, VVE)",
          lambda: fastem.GaussianMixture(2, covariance_type="EVE", max_iter=2).fit(small)),
+        ("mclust's hierarchical start", lambda: fastem.GaussianMixture(2, init_params="hc", max_iter=2).fit(small)),
     ]
     total = time.perf_counter()
     with warnings.catch_warnings():

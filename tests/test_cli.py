@@ -153,7 +153,7 @@ def test_parquet_in_and_out(tmp_path):
 def test_compile_and_bench_report_each_step(capsys):
     assert main(["compile"]) == 0
     out = capsys.readouterr().out
-    assert "[1/9] Gaussian pass" in out and "[9/9] mclust's rotating models" in out and "kernels ready in" in out
+    assert "[1/10] Gaussian pass" in out and "[10/10] mclust's hierarchical start" in out and "kernels ready in" in out
     assert main(["bench", "--quick", "--n-samples", "20000"]) == 0
     line = capsys.readouterr().out.strip()
     assert line.startswith("per iteration, n=20,000 d=8 k=8 full: fastem") and "x faster" in line
