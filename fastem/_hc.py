@@ -12,6 +12,8 @@ one merge tree (Fraley 1998; Scrucca and Raftery 2015):
 - the partition into k groups is the state after n - k merges
   (:func:`partition`).
 
+For one feature mclust starts from quantiles instead (:func:`quantile_classes`).
+
 The criterion is the unconstrained (VVV) classification likelihood made
 finite for groups too small to estimate a covariance. A group of n_k rows
 with scatter W_k about its mean scores
@@ -102,8 +104,19 @@ def sample_labels(rows, weights, n_components):
             f"sample_weight among the {rows.shape[0]} it clusters, got {np.count_nonzero(keep)}"
         )
     labels = np.full(rows.shape[0], -1, dtype=np.int64)
-    labels[keep] = partition(_cached_tree(svd_scaled(rows[keep])), int(np.count_nonzero(keep)), n_components)
+    if rows.shape[1] == 1:
+        labels[keep] = quantile_classes(rows[keep, 0], n_components)
+    else:
+        labels[keep] = partition(_cached_tree(svd_scaled(rows[keep])), int(np.count_nonzero(keep)), n_components)
     return labels
+
+
+def quantile_classes(x, n_classes):
+    """mclust's start for one feature: class j holds the values in [q_j, q_j+1) between
+    the (j / n_classes)-quantiles (R's default, linear interpolation), the largest
+    value in the last class."""
+    edges = np.quantile(x, np.linspace(0.0, 1.0, n_classes + 1))
+    return np.clip(np.searchsorted(edges, x, side="right"), 1, n_classes).astype(np.int64) - 1
 
 
 def hc_labels(X, n_components, random_state, sample_weight=None):

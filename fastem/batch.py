@@ -215,8 +215,9 @@ def select(X, n_components=range(1, 10), covariance_types=("full", "tied", "diag
     n_components : iterable of int, default=range(1, 10)
     covariance_types : iterable of str or str, default=('full', 'tied', 'diag', 'spherical')
         Tried for estimators that have a ``covariance_type``; ignored for the others.
-        'mclust' is mclust's 14 models in mclust's order (fastem.decomposed), one
-        name alone that model.
+        'mclust' is mclust's 14 models in mclust's order (fastem.decomposed), or
+        for one feature its two (E and V: 'EII' and 'VII'); one name alone that
+        model.
     criterion : {'bic', 'aic', 'icl'}, default='bic'
         Lower is better. 'icl' is BIC plus twice the entropy of the hard
         classification, -2 sum_i log r_i,z_i with z_i the most probable
@@ -258,7 +259,10 @@ def select(X, n_components=range(1, 10), covariance_types=("full", "tied", "diag
     template.set_params(**estimator_params, **({} if prior is None and estimator is not None else {"prior": prior}))
     has_covariance = "covariance_type" in template.get_params()
     if isinstance(covariance_types, str):
-        covariance_types = MCLUST_MODELS if covariance_types == "mclust" else (covariance_types,)
+        if covariance_types == "mclust":  # one feature: mclust's univariate E and V
+            covariance_types = MCLUST_MODELS if X.ndim != 2 or X.shape[1] > 1 else ("EII", "VII")
+        else:
+            covariance_types = (covariance_types,)
     types = [str(t) for t in covariance_types] if has_covariance else [None]
     combinations = [(int(k), t) for t in types for k in n_components]
     templates = [clone(template).set_params(n_components=k, **({} if t is None else {"covariance_type": t}))

@@ -54,7 +54,8 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         agglomerative hierarchical clustering of the rows on mclust's scaled
         SVD coordinates (fastem._hc; a sample of 2,000 rows drawn with
         ``random_state`` when there are more, the others left to the first
-        E-step). It is deterministic, so n_init > 1 repeats it.
+        E-step); for one feature, quantile classes, as mclust starts. It is
+        deterministic, so n_init > 1 repeats it.
     weights_init : array-like of shape (n_components,), default=None
     means_init : array-like of shape (n_components, n_features), default=None
     precisions_init : array-like, default=None

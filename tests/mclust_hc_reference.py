@@ -10,7 +10,9 @@ Produced in R with mclust 6.0.0 (numbers only; no mclust code):
   ICL[name], rows G = 1..9, columns MODELS, mclust's sign (higher is
   better), None where mclust reports NA;
 - ``me(X, model, z = unmap(hclass(tree, G)))`` with the default emControl():
-  ME_FAITHFUL holds (G, model, iterations, log-likelihood).
+  ME_FAITHFUL holds (G, model, iterations, log-likelihood);
+- for one feature, mclust starts from quantiles (QUANTILE_*) and fits its
+  models E and V (BIC_WAITING).
 
 X is faithful (tests/data_faithful.csv) and iris's four measurements
 (sklearn.datasets.load_iris, the same numbers as R's iris).
@@ -186,4 +188,28 @@ ME_FAITHFUL = [
     (4, "VVV", 84, -1111.279890907036),
     (4, "EII", 18, -1581.497006895129),
     (4, "VEI", 46, -1120.795754600912),
+]
+
+#: 65 values (rounded to 0.1) and mclust:::qclass(x, k) for k = 1..6: mclust's one-feature start.
+QUANTILE_X = [2.3, -1.2, -0.7, -0.4, -1, -0.9, 0.7, -0.1, 0.2, 2.2, 0.4, 2.7, 2.3, 0.3, 1.9, 0.5, -0.9, -0.3, 0, 1, 0.8, 0.7, 1.3, -1.4, 1.3, 0.2, 0.8, 0.6, -1, -0.3, -0.9, 0.7, 0.1, -0.1, -0.4, -0.6, 1, -1.1, -0.1, 0.3, 4.2, 2.3, 2.7, 1.7, 2.6, 2.6, 4.4, 3.6, 3.1, 3.9, 2.7, 3, 3.4, 4.7, 3.7, 3.5, 1.4, 3.3, 3.2, 2.1, 3.1, 3.2, 3.5, 3.7, 3.3]
+QUANTILE_CLASSES = [
+    "11111111111111111111111111111111111111111111111111111111111111111",
+    "21111111121221211112112121111111111121112222222222222222222222222",
+    "21111121122322221112222121221112111121123232333333333333233233333",
+    "31111122232332321123223132221112221131224333334444344444344344444",
+    "41111132242442321223333132321213221131225443445545445555355345555",
+    "41121132243543431224334142331213222141236454556656556666465455666",
+]
+
+#: mclustBIC(faithful$waiting, G = 1:9): columns E and V (one feature).
+BIC_WAITING = [
+    [-2201.78920513402, -2201.78920513402],
+    [-2090.42727672671, -2096.0437351399],
+    [-2101.84927873122, -2112.99503827613],
+    [-2108.34522998605, -2126.71670429386],
+    [-2118.45919999299, -2140.81602543871],
+    [-2129.77151273723, -2152.83292023491],
+    [-2139.59252920426, -2169.05262167305],
+    [-2149.16389705028, -2182.68658615296],
+    [-2160.35361936269, -2198.59487090224],
 ]

@@ -158,6 +158,28 @@ def test_bic_table_is_mclusts(name):
     assert (best.n_components, best.covariance_type) == (chosen[0] + 1, ref.MODELS[chosen[1]])
 
 
+def test_one_feature_starts_from_mclusts_quantiles():
+    x = np.array(ref.QUANTILE_X)
+    for k, expected in enumerate(ref.QUANTILE_CLASSES, start=1):
+        np.testing.assert_array_equal(_hc.quantile_classes(x, k) + 1, [int(c) for c in expected])
+    labels = _hc.hc_labels(x[:, None], 3, np.random.RandomState(0))
+    np.testing.assert_array_equal(labels, _hc.quantile_classes(x, 3))
+
+
+def test_one_feature_bic_table_is_mclusts():
+    """faithful's waiting times: mclust fits E and V, which select's 'mclust' names
+    'EII' and 'VII' for one feature; every BIC equals mclust's."""
+    X = DATA["faithful"]()[:, 1:2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        best, table = fastem.select(X, range(1, 10), "mclust", "bic", init_params="hc", reg_covar=0.0, tol=1e-5,
+                                    max_iter=10_000, convergence="relative")
+    assert [r["covariance_type"] for r in table[::9]] == ["EII", "VII"]
+    bic = np.array([[r["bic"] for r in table[:9]], [r["bic"] for r in table[9:]]]).T
+    np.testing.assert_allclose(bic, -np.array(ref.BIC_WAITING), rtol=1e-12)
+    assert (best.covariance_type, best.n_components) == ("EII", 2)
+
+
 def test_singular_decomposed_covariance_is_ill_defined():
     """mclust reports NA where its EM meets a singular covariance; fastem raises
     scikit-learn's error (select records a failed fit) instead of going on with NaN."""
