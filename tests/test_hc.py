@@ -204,3 +204,15 @@ def test_hc_start_in_chunks_and_in_memory_agree():
 def test_bad_init_name_keeps_sklearns_message():
     with pytest.raises(ValueError, match=r"The 'init_params' parameter of GaussianMixture must be a str among"):
         fastem.GaussianMixture(init_params="hcc").fit(np.zeros((10, 2)))
+
+
+def test_variational_bayes_takes_the_hc_start():
+    X = DATA["faithful"]()
+    fits = [fastem.BayesianGaussianMixture(n_components=3, init_params="hc", max_iter=200, tol=1e-6,
+                                           random_state=seed).fit(X) for seed in (0, 1)]
+    bounds = np.array(fits[0].lower_bounds_)
+    assert np.all(np.diff(bounds) >= -1e-9 * np.abs(bounds[1:]))
+    # no sample below 2,000 rows: the start, and so the fit, does not depend on the seed
+    np.testing.assert_array_equal(fits[0].means_, fits[1].means_)
+    assert not np.array_equal(
+        fits[0].means_, fastem.BayesianGaussianMixture(n_components=3, max_iter=200, tol=1e-6, random_state=0).fit(X).means_)
