@@ -112,6 +112,8 @@ def test_em_from_hc_is_mclusts(n_components, model, iterations, log_likelihood):
                                 max_iter=10_000, convergence="relative").fit(X)
     assert gm.n_iter_ == iterations
     assert gm.lower_bound_ * X.shape[0] == pytest.approx(log_likelihood, rel=1e-9)
+    # the fitted parameters are those the last bound was measured at, as mclust returns
+    assert gm.score(X) == pytest.approx(gm.lower_bound_, rel=1e-13)
 
 
 def _table(X):
