@@ -32,6 +32,31 @@ fastem._kernels._rotation; Q of each inner step from D and the Delta_k
 directly). Started from the previous
 iteration's covariances and kept only where Q is lower than there, every
 M-step lowers Q: EM stays monotone (generalized EM).
+
+MAP-EM (prior="default": mclust's priorControl() with its defaultPrior
+values). mclust defines a prior for ten models; VII, VVI, EEE and VVV are
+'spherical', 'diag', 'tied' and 'full' here, and :data:`MAP_MODELS` are five
+more. With the means' prior N(m0, Sigma_k / kappa0) the means are
+(n_k xbar_k + kappa0 m0) / (n_k + kappa0) and B_k = W_k + kappa0 n_k /
+(n_k + kappa0) (xbar_k - m0)(xbar_k - m0)^T; with Psi the prior's scale
+matrix, s2 = tr(Psi) / d and nu its degrees of freedom, mclust 6.0.0's
+estimates are the fixed points of
+
+- EII: sigma^2 = sum_k tr B_k / ((n + k) d + nu + 2) (no s2);
+- VEI: M_k = diag(B_k) + s2 I, the VEI step with counts n_k + (nu + 3) / d;
+- EVI: M_k = diag(B_k) + s2 I, shapes M_k / |M_k|^(1/d), a common volume
+  sum_k |M_k|^(1/d) / (n + nu + 2);
+- EEV: M_k = B_k + Psi, the EEV step with count n + nu + d + 2;
+- VEV: M_k = B_k + Psi, the VEV step with the counts n_k;
+
+(identified from mclust's converged fits of faithful, G = 2, and iris,
+G = 3, to 1e-12; tests/test_map_mclust.py). With one component they are
+mclust's one-component steps: 'spherical''s for EII, 'diag''s for VEI and
+EVI, 'full''s for VEV (EEV's is the same). Each is the maximum of the
+log-likelihood plus a log prior of the model's own (:meth:`Decomposed.log_prior_terms`),
+which the bound reports up to a constant. mclust's EEI prior is not offered:
+its means stay unshrunk while its variances take the means' prior term,
+which maximizes no one objective, so MAP-EM could not be monotone.
 """
 
 import functools
@@ -40,6 +65,13 @@ import numpy as np
 
 from fastem._kernels._rotation import rotation_sweep
 from fastem.covariance import Full, IllDefinedCovariance, ill_defined_message
+
+#: mclust's models with a MAP step here (see the module docstring).
+MAP_MODELS = ("EII", "VEI", "EVI", "EEV", "VEV")
+
+#: With one component mclust fits these models as its one-component XII, XXI
+#: and XXX ('spherical', 'diag' and 'full' with one component), prior included.
+_ONE_COMPONENT = {"EII": "XII", "VEI": "XXI", "EVI": "XXI", "VEV": "XXX"}
 
 #: mclust's models in mclust's order.
 MCLUST_MODELS = ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV")
@@ -259,9 +291,83 @@ class Decomposed(Full):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return m_step(self.name, regularized, nk, start)
 
-    def map_covariances(self, b, nk, psi, nu, c, d, reg_covar):
-        raise ValueError(f"covariance_type={self.name!r} has no prior: MAP-EM takes 'full', 'tied', 'diag' "
-                         "and 'spherical'")
+    def map_covariances(self, b, nk, psi, nu, c, d, reg_covar, start=None):
+        """mclust's MAP covariances (module docstring) from B_k (k, d, d), the counts and the
+        prior's scale ``psi`` (d, d) and degrees of freedom ``nu``; ``c`` (the means' prior
+        normalizer) enters EII's count only, as mclust counts it."""
+        if self.name not in MAP_MODELS:
+            raise ValueError(f"covariance_type={self.name!r} has no prior here: MAP-EM takes 'full', 'tied', "
+                             f"'diag', 'spherical' and {', '.join(map(repr, MAP_MODELS))}")
+        k = nk.shape[0]
+        eye = np.eye(d)
+        b = b + (reg_covar * nk)[:, None, None] * eye
+        s2 = np.trace(psi) / d
+        n = nk.sum()
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            single = _ONE_COMPONENT.get(self.name) if k == 1 else None
+            if single == "XII":
+                return ((s2 + np.trace(b[0])) / (nu + d * n + 2.0 + c * d) * eye)[None]
+            if single == "XXI":
+                return ((s2 + np.diagonal(b[0])) / (nu + n + 2.0 + c) * eye)[None]
+            if single == "XXX":
+                return (psi + b) / (nu + n + d + 1.0 + c)
+            if self.name == "EII":
+                variance = np.trace(b, axis1=1, axis2=2).sum() / ((n + c * k) * d + nu + 2.0)
+                return np.broadcast_to(variance * eye, (k, d, d)).copy()
+            diagonal = np.diagonal(b, axis1=1, axis2=2) + s2
+            if self.name == "VEI":
+                return m_step("VEI", diagonal[:, :, None] * eye, nk + (nu + 3.0) / d, start)
+            if self.name == "EVI":
+                volume = _geometric_mean(diagonal).sum() / (n + nu + 2.0)
+                return volume * (diagonal / _geometric_mean(diagonal)[:, None])[:, :, None] * eye
+            scatters = b + psi
+            if self.name == "EEV":
+                values, vectors = _descending_eigen(scatters)
+                return _compose(vectors, np.broadcast_to(values.sum(axis=0) / (n + nu + d + 2.0), (k, d)))
+            return m_step("VEV", scatters, nk, start)
+
+    def log_prior_terms(self, params, prior, total):
+        """``total`` plus, up to a constant, the log prior whose posterior mode the MAP step is:
+        the means' -kappa0 / 2 (mu_k - m0)^T Sigma_k^-1 (mu_k - m0), and
+
+        - EII: -((nu + 2) / 2 + c k d / 2) log sigma^2;
+        - VEI: sum_k -((nu + 3) / 2) log lambda_k - s2 / 2 tr Sigma_k^-1;
+        - EVI: -(d (nu + 2) / 2) log lambda - s2 / 2 sum_k tr Sigma_k^-1;
+        - EEV: -((nu + d + 2) / 2) log |Sigma| - 1/2 sum_k tr(Psi Sigma_k^-1);
+        - VEV: -1/2 sum_k tr(Psi Sigma_k^-1);
+
+        with lambda_k = |Sigma_k|^(1/d).
+        """
+        if self.name not in MAP_MODELS:
+            raise ValueError(f"covariance_type={self.name!r} has no prior here")
+        kappa, m0, nu, psi = (prior.mean_precision_prior, prior.mean_prior, prior.degrees_of_freedom_prior,
+                              prior.covariance_prior)
+        chol = params.precisions_cholesky
+        k, d = params.means.shape
+        precisions = self.precisions_from_cholesky(chol)
+        log_det = -2.0 * self.log_det(chol, d)  # log |Sigma_k|
+        offset = params.means - m0
+        total += -0.5 * kappa * float(np.einsum("ka,kab,kb->", offset, precisions, offset))
+        s2 = np.trace(psi) / d
+        c = 1.0 if kappa > 0 else 0.0
+        single = _ONE_COMPONENT.get(self.name) if k == 1 else None
+        if single is not None:  # normal-inverse-gamma or -Wishart, as 'spherical', 'diag' and 'full'
+            trace_precision = np.trace(precisions[0])
+            if single == "XII":
+                return total - (c / 2.0 + (nu / 2.0 + 1.0) / d) * log_det[0] - 0.5 * s2 * trace_precision / d
+            if single == "XXI":
+                return total - (c / 2.0 + nu / 2.0 + 1.0) * log_det[0] - 0.5 * s2 * trace_precision
+            return total - (c + nu + d + 1.0) / 2.0 * log_det[0] - 0.5 * float(np.einsum("ab,ba->", psi, precisions[0]))
+        if self.name == "EII":
+            return total - ((nu + 2.0) / 2.0 + c * k * d / 2.0) * log_det[0] / d
+        if self.name == "VEI":
+            return total - np.sum((nu + 3.0) / 2.0 * log_det / d) - 0.5 * s2 * np.trace(precisions, axis1=1, axis2=2).sum()
+        if self.name == "EVI":
+            return total - (nu + 2.0) / 2.0 * log_det[0] - 0.5 * s2 * np.trace(precisions, axis1=1, axis2=2).sum()
+        trace = float(np.einsum("ab,kba->", psi, precisions))
+        if self.name == "EEV":
+            return total - (nu + d + 2.0) / 2.0 * log_det[0] - 0.5 * trace
+        return total - 0.5 * trace
 
     def variational(self, psi0, nk, sk, diff, beta0, beta, nu0):
         raise ValueError(f"covariance_type={self.name!r}: variational Bayes takes 'full', 'tied', 'diag' "

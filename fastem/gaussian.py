@@ -177,7 +177,7 @@ def ml_update(stats, covariance_type, reg_covar, dtype, total_weight=None, held_
     return GaussianParams(weights, means, covariances, chol)
 
 
-def map_update(stats, covariance_type, reg_covar, dtype, prior, held_means=None):
+def map_update(stats, covariance_type, reg_covar, dtype, prior, held_means=None, start=None):
     """Posterior-mode (MAP) parameters from the statistics of one pass.
 
     The joint mode of the conjugate model of :mod:`fastem.prior`, with
@@ -201,6 +201,10 @@ def map_update(stats, covariance_type, reg_covar, dtype, prior, held_means=None)
     given them: S_k the scatter about mu_k, and B_k = S_k + kappa0 (mu_k - m0)(mu_k - m0)^T
     (the mean prior's whole term) over the same divisors.
 
+    mclust's models with a prior (fastem.decomposed.MAP_MODELS) take their own
+    covariance steps from the same B_k; ``start`` (the previous covariances)
+    starts those that iterate.
+
     Returns
     -------
     params : GaussianParams
@@ -216,7 +220,8 @@ def map_update(stats, covariance_type, reg_covar, dtype, prior, held_means=None)
     means, offset, shrink = map_mean_terms(xbar, nk, prior, held_means)
     model = COVARIANCE_MODELS[covariance_type]
     b = model.map_scatter(model.scatter_about_mean(stats), shrink, offset)
-    covariances = model.map_covariances(b, nk, psi, nu, c, d, reg_covar)
+    covariances = (model.map_covariances(b, nk, psi, nu, c, d, reg_covar, start=start) if model.iterative
+                   else model.map_covariances(b, nk, psi, nu, c, d, reg_covar))
     weights = np.maximum(nk + prior.weight_concentration_prior - 1.0, 0.0)
     weights = weights / weights.sum()
     chol = precision_cholesky(covariances, covariance_type, float32=np.dtype(dtype) == np.float32)

@@ -14,6 +14,7 @@ from fastem._progress import fit_monitor
 from fastem._source import ArraySource, MLSteps
 from fastem._validation import check_means_init, check_precisions_init, check_weights_init
 from fastem.covariance import COVARIANCE_MODELS, SKLEARN_MODELS
+from fastem.decomposed import MAP_MODELS
 from fastem.prior import GaussianPrior, resolve_prior
 
 
@@ -184,9 +185,9 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
     def _resolve(self, source):
         if self.prior is None:
             return None
-        if self.covariance_type not in SKLEARN_MODELS:
+        if self.covariance_type not in SKLEARN_MODELS + MAP_MODELS:
             raise ValueError(f"covariance_type={self.covariance_type!r} takes no prior: MAP-EM takes "
-                             f"{', '.join(map(repr, SKLEARN_MODELS))}")
+                             f"{', '.join(map(repr, SKLEARN_MODELS + MAP_MODELS))}")
         return resolve_prior(self.prior, source, self.n_components, self.covariance_type)
 
     def _set_resolved(self, prior):
@@ -211,8 +212,8 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         if prior is None:
             return lambda stats, total_weight=None, held_means=None, start=None: gaussian.ml_update(
                 stats, ctype, reg_covar, dtype, total_weight, held_means, start)
-        return lambda stats, total_weight=None, held_means=None: gaussian.map_update(
-            stats, ctype, reg_covar, dtype, prior, held_means)
+        return lambda stats, total_weight=None, held_means=None, start=None: gaussian.map_update(
+            stats, ctype, reg_covar, dtype, prior, held_means, start)
 
     def _update_options(self, state):
         """Held means are the state's: the covariances are taken about them. An iterative

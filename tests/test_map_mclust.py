@@ -9,7 +9,8 @@ from sklearn.datasets import load_iris
 from sklearn.exceptions import ConvergenceWarning
 
 import fastem
-from mclust_reference import MCLUST
+from fastem.decomposed import MAP_MODELS
+from mclust_reference import MCLUST, MCLUST_DECOMPOSED
 
 MODELS = {"VVV": "full", "EEE": "tied", "VVI": "diag", "VII": "spherical"}
 
@@ -65,3 +66,47 @@ def test_mclust_estimate_is_a_fixed_point_and_defaults_match(case):
     }[covariance_type]
     np.testing.assert_allclose(model.covariances_, expected_cov, rtol=1e-6, atol=1e-10)
     np.testing.assert_allclose(model.score(X) * n, ref["loglik"], rtol=1e-8)
+
+
+@pytest.mark.parametrize("case", sorted(MCLUST_DECOMPOSED))
+def test_mclust_models_map_estimate_is_a_fixed_point(case):
+    """EII, VEI, EVI, EEV and VEV under mclust's default prior: started at mclust's
+    MAP estimate, MAP-EM stays there (mclust's own estimates, tol = 1e-14)."""
+    name, model = case.split("-")
+    ref = MCLUST_DECOMPOSED[case]
+    X = _data(name)
+    n, d = X.shape
+    k = len(ref["pro"])
+    means = np.asarray(ref["mean"]).reshape(k, d)
+    sigma = np.asarray(ref["sigma"]).reshape(k, d, d)
+    fitted = fastem.GaussianMixture(
+        k, covariance_type=model, prior="default", reg_covar=0.0, tol=0.0, max_iter=20,
+        weights_init=np.asarray(ref["pro"]), means_init=means, precisions_init=np.linalg.inv(sigma),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted.fit(X)
+    np.testing.assert_allclose(fitted.covariances_, sigma, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(fitted.means_, means, rtol=1e-10)
+    np.testing.assert_allclose(fitted.weights_, ref["pro"], rtol=1e-9)
+    assert fitted.score(X) * n == pytest.approx(ref["loglik"], rel=1e-10)
+
+
+@pytest.mark.parametrize("model", MAP_MODELS)
+@pytest.mark.parametrize("name", ["faithful", "iris"])
+def test_mclust_models_map_bound_never_decreases(model, name):
+    X = _data(name)
+    for init_params, seed in [("hc", 0), ("kmeans", 0), ("kmeans", 1), ("random", 2)]:
+        fitted = fastem.GaussianMixture(3, covariance_type=model, prior="default", reg_covar=0.0, tol=0.0,
+                                        max_iter=150, init_params=init_params, random_state=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fitted.fit(X)
+        bounds = np.array(fitted.lower_bounds_)
+        assert np.all(np.diff(bounds) >= -1e-12 * np.abs(bounds[1:])), (init_params, seed)
+
+
+@pytest.mark.parametrize("model", ["EEI", "VEE", "EVE", "VVE", "EVV", "VVV"])
+def test_other_mclust_models_refuse_a_prior(model):
+    with pytest.raises(ValueError, match="takes no prior: MAP-EM takes"):
+        fastem.GaussianMixture(2, covariance_type=model, prior="default").fit(_data("faithful"))
