@@ -422,7 +422,7 @@ class BaseMixture(DensityMixin, BaseEstimator):
             lower_bound=lower_bound,
             monitor=monitor,
             convergence=self.convergence,
-            total_weight=source.total_weight,
+            measure=self._relative_measure(resolved, source.total_weight),
         )
         if not result.converged and self.max_iter > 0:
             warnings.warn(_NOT_CONVERGED, ConvergenceWarning)
@@ -430,6 +430,11 @@ class BaseMixture(DensityMixin, BaseEstimator):
         self._set_resolved(resolved)
         self._set_run(result.converged, result.n_iter, result.lower_bound, result.lower_bounds)
         return source
+
+    def _relative_measure(self, resolved, total_weight):
+        """``measure(state, bound)``: the total that convergence='relative' compares, the
+        mean bound times the rows' total weight."""
+        return lambda state, bound: bound * total_weight
 
     def _step_rule(self, source, resolved, update):
         """The driver's ``step(state) -> (new_state, bound)``: one pass over ``source``, one update."""

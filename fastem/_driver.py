@@ -10,9 +10,10 @@ covariance types or algorithms: it is handed
 
 Three convergence rules: 'bound' (scikit-learn's) stops at the first
 iteration whose bound differs from the previous one by less than ``tol`` in
-absolute value; 'relative' (mclust's) at the first whose total bound L (the
-mean bound times the total weight) changed by less than ``tol * (1 + |L|)``,
-and keeps the parameters that bound was measured at, as mclust does;
+absolute value; 'relative' (mclust's) at the first whose total L (the
+estimator's measure: the total log-likelihood for mclust's rule) changed by
+less than ``tol * (1 + |L|)``, and keeps the parameters it was measured at,
+as mclust does;
 'parameters' at the first whose parameters moved by less than ``tol``
 relative to their size (:func:`parameter_change`). None asks
 an update to maximize: an M-step that only increases the bound (ECM, an
@@ -84,13 +85,13 @@ def parameter_change(old, new):
     return largest
 
 
-def relative_converged(previous, current, tol, total_weight):
-    """mclust's rule: the total bound changed by less than ``tol`` times one plus its size."""
-    return abs(current - previous) * total_weight < tol * (1.0 + abs(current) * total_weight)
+def relative_converged(previous, current, tol):
+    """mclust's rule: a total changed by less than ``tol`` times one plus its size."""
+    return abs(current - previous) < tol * (1.0 + abs(current))
 
 
 def run_em(params, step, *, tol, max_iter, lower_bound=-np.inf, monitor=None, convergence="bound",
-           total_weight=1.0):
+           measure=None):
     """Iterate ``step`` from ``params`` until the bound changes by less than ``tol``.
 
     Parameters
@@ -108,9 +109,10 @@ def run_em(params, step, *, tol, max_iter, lower_bound=-np.inf, monitor=None, co
         Bound before the first iteration (a warm start passes the last one).
     monitor : Monitor, optional
     convergence : {'bound', 'relative', 'parameters'}, default='bound'
-    total_weight : float, default=1.0
-        The rows' total weight, by which 'relative' turns the mean bound into
-        the total.
+    measure : callable, optional
+        ``measure(params, bound) -> float``: the total 'relative' compares, of
+        the parameters a step was given and the bound it measured there (the
+        bound itself by default).
 
     Returns
     -------
@@ -119,6 +121,8 @@ def run_em(params, step, *, tol, max_iter, lower_bound=-np.inf, monitor=None, co
     monitor = monitor or Monitor()
     on_parameters = convergence == "parameters"
     on_relative = convergence == "relative"
+    measure = measure or (lambda _, bound: bound)
+    previous_total = -np.inf
     lower_bounds = []
     converged = False
     n_iter = 0
@@ -130,7 +134,9 @@ def run_em(params, step, *, tol, max_iter, lower_bound=-np.inf, monitor=None, co
         if on_parameters:
             done = parameter_change(before, params) < tol
         elif on_relative:
-            done = relative_converged(previous, lower_bound, tol, total_weight)
+            total = measure(before, lower_bound)
+            done = relative_converged(previous_total, total, tol)
+            previous_total = total
             if done:  # mclust keeps the parameters its last bound was measured at
                 params = before
         else:
@@ -143,7 +149,7 @@ def run_em(params, step, *, tol, max_iter, lower_bound=-np.inf, monitor=None, co
 
 
 def fit_restarts(initialize, step, *, n_init, tol, max_iter, lower_bound=-np.inf, monitor=None, convergence="bound",
-                 total_weight=1.0):
+                 measure=None):
     """Run EM from ``n_init`` initializations and keep the best bound.
 
     A later restart replaces the best one only when its final bound is
@@ -155,7 +161,7 @@ def fit_restarts(initialize, step, *, n_init, tol, max_iter, lower_bound=-np.inf
     ----------
     initialize : callable
         ``initialize() -> params``, called once per restart, in order.
-    step, tol, max_iter, lower_bound, monitor, convergence, total_weight
+    step, tol, max_iter, lower_bound, monitor, convergence, measure
         As for :func:`run_em`; ``lower_bound`` is the starting bound of every
         restart.
     n_init : int
@@ -173,7 +179,7 @@ def fit_restarts(initialize, step, *, n_init, tol, max_iter, lower_bound=-np.inf
             best = EMResult(params, -np.inf, [], 0, False)
             continue
         result = run_em(params, step, tol=tol, max_iter=max_iter, lower_bound=lower_bound, monitor=monitor,
-                        convergence=convergence, total_weight=total_weight)
+                        convergence=convergence, measure=measure)
         if replaces_best(result.lower_bound, -np.inf if best is None else best.lower_bound, best is not None):
             best = result
     return best

@@ -204,6 +204,9 @@ def _fit_whole(estimator, datasets, sample_weights, n_jobs):
 
 _CRITERIA = ("bic", "aic", "icl")
 
+#: Effective points (weight x n) below which select counts a component as empty.
+_EMPTY = 1e-9
+
 
 def select(X, n_components=range(1, 10), covariance_types=("full", "tied", "diag", "spherical"), criterion="bic",
            prior=None, n_jobs=None, estimator=None, **estimator_params):
@@ -242,8 +245,10 @@ def select(X, n_components=range(1, 10), covariance_types=("full", "tied", "diag
         ``reason``, ``bic``, ``aic``, ``icl``, ``log_likelihood`` (mean per
         row), ``n_parameters``, ``converged``. 'degenerate' marks a fit with a
         component of fewer effective points (weight x n) than its
-        parameters; it stays eligible. A failed fit has NaN criteria and is
-        never chosen.
+        parameters; it stays eligible, unless a component is empty (less
+        than 1e-9 of a row: MAP can empty one): then, as mclust
+        reports NA, its criteria are NaN. A failed fit has NaN criteria and
+        is never chosen.
 
     Raises
     ------
@@ -294,7 +299,10 @@ def select(X, n_components=range(1, 10), covariance_types=("full", "tied", "diag
                       n_parameters=model._n_parameters(), converged=bool(model.converged_))
         effective = model.weights_ * n_samples
         needed = model._free_per_component()
-        if np.any(effective < needed):
+        if np.any(effective < _EMPTY):  # MAP can empty a component; mclust reports NA
+            record.update(status="degenerate", reason="a component is empty: the fit has fewer components",
+                          bic=np.nan, aic=np.nan, icl=np.nan)
+        elif np.any(effective < needed):
             record.update(status="degenerate",
                           reason=f"a component has {effective.min():.1f} effective points for {needed} parameters")
         table.append(record)

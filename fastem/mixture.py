@@ -84,11 +84,11 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         t0 of :meth:`partial_fit`'s step size.
     convergence : {'bound', 'relative', 'parameters'}, default='bound'
         'bound' stops when the bound changes by less than ``tol`` (scikit-learn's
-        rule); 'relative' when the total bound L (the mean times the rows'
-        total weight) changes by less than ``tol * (1 + |L|)``, keeping the
-        parameters that bound was measured at (mclust's rule and convention;
-        mclust's tol is 1e-5); 'parameters' when no parameter array changes by
-        more than ``tol`` relative to its largest entry.
+        rule); 'relative' when the total log-likelihood L (under MAP: without
+        the log prior) changes by less than ``tol * (1 + |L|)``, keeping the
+        parameters it was measured at (mclust's rule and convention; mclust's
+        tol is 1e-5); 'parameters' when no parameter array changes by more
+        than ``tol`` relative to its largest entry.
     fixed : str or tuple of str, default=None
         Parameters held at their initial values while the others are fitted
         (a constrained M-step: the bound still never decreases): any of
@@ -202,6 +202,14 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         if prior is not None:
             log_posterior += gaussian.log_prior(old, self.covariance_type, prior)
         return log_posterior / total_weight
+
+    def _relative_measure(self, prior, total_weight):
+        """The total log-likelihood, as mclust's rule compares it: under MAP the bound
+        less the log prior of the parameters it was measured at."""
+        if prior is None:
+            return super()._relative_measure(prior, total_weight)
+        ctype = self.covariance_type
+        return lambda state, bound: bound * total_weight - gaussian.log_prior(state, ctype, prior)
 
     def _kernel_params_of(self, params, reference=None):
         return gaussian.kernel_params(params, self.covariance_type, reference)

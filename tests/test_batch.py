@@ -108,7 +108,15 @@ def test_select_reports_failures_and_degenerate_fits():
     assert (best.n_components, best.covariance_type) not in {(r["n_components"], r["covariance_type"]) for r in failed}
     _, table = fastem.select(X, n_components=[4], covariance_types=("full",), random_state=0)
     assert table[0]["status"] in ("ok", "degenerate")
-    degenerate = fastem.select(X[:12], n_components=[3], covariance_types=("full",), random_state=0)[1][0]
+    # a component of fewer effective points than parameters: degenerate, still eligible
+    few = np.vstack([rng.normal(size=(40, 2)), rng.normal(size=(40, 2)) + 10.0, rng.normal(size=(3, 2)) * 0.1 + 30.0])
+    degenerate = fastem.select(few, n_components=[3], covariance_types=("full",), random_state=0)[1][0]
     assert degenerate["status"] == "degenerate" and "effective points" in degenerate["reason"]
+    assert np.isfinite(degenerate["bic"])
+    # an empty component (12 equal rows, k = 3): the fit has fewer components, NaN criteria
+    best, table = fastem.select(X[:12], n_components=[1, 3], covariance_types=("full",), random_state=0)
+    empty = table[1]
+    assert empty["status"] == "degenerate" and "empty" in empty["reason"] and np.isnan(empty["bic"])
+    assert best.n_components == 1
     with pytest.raises(ValueError, match="criterion"):
         fastem.select(X, criterion="dic")

@@ -110,3 +110,25 @@ def test_mclust_models_map_bound_never_decreases(model, name):
 def test_other_mclust_models_refuse_a_prior(model):
     with pytest.raises(ValueError, match="takes no prior: MAP-EM takes"):
         fastem.GaussianMixture(2, covariance_type=model, prior="default").fit(_data("faithful"))
+
+
+@pytest.mark.parametrize("name", ["faithful", "iris"])
+def test_bic_table_with_mclusts_prior(name):
+    """mclustBIC with priorControl(): mclust's start (hc), stopping rule and prior give its
+    table for the nine models with a prior here ('spherical', 'diag', 'tied' and 'full' for
+    VII, VVI, EEE and VVV); a fit MAP empties (mclust's NA) has NaN criteria."""
+    import mclust_hc_reference as hc_ref
+
+    X = _data(name)
+    as_here = {"VII": "spherical", "VVI": "diag", "EEE": "tied", "VVV": "full"}
+    models = [m for m in hc_ref.BIC_PRIOR_MODELS if m != "EEI"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        best, table = fastem.select(X, range(1, 10), [as_here.get(m, m) for m in models], "bic", prior="default",
+                                    init_params="hc", reg_covar=0.0, tol=1e-5, max_iter=10_000, convergence="relative")
+    ours = np.array([[r["bic"] for r in table[9 * j: 9 * j + 9]] for j in range(len(models))]).T
+    columns = [hc_ref.BIC_PRIOR_MODELS.index(m) for m in models]
+    expected = -np.array([[np.nan if v is None else v for v in row] for row in hc_ref.BIC_PRIOR[name]])[:, columns]
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(expected))
+    np.testing.assert_allclose(ours, expected, rtol=1e-8)
+
