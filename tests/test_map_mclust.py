@@ -22,16 +22,21 @@ def _data(name):
     return np.loadtxt(path, delimiter=",", skiprows=1)
 
 
+def _reference(name, ref):
+    """The data, and mclust's component count, means (k, d) and covariances (k, d, d)
+    from R's column-major vectors."""
+    X = _data(name)
+    k, d = len(ref["pro"]), X.shape[1]
+    return X, k, np.asarray(ref["mean"]).reshape(k, d), np.asarray(ref["sigma"]).reshape(k, d, d)
+
+
 @pytest.mark.parametrize("case", sorted(MCLUST))
 def test_mclust_estimate_is_a_fixed_point_and_defaults_match(case):
     name, model = case.split("-")
     covariance_type = MODELS[model]
     ref = MCLUST[case]
-    X = _data(name)
+    X, k, means, sigma = _reference(name, ref)
     n, d = X.shape
-    k = len(ref["pro"])
-    means = np.asarray(ref["mean"]).reshape(k, d)
-    sigma = np.asarray(ref["sigma"]).reshape(k, d, d)
     scale = np.asarray(ref["scale"])
     if covariance_type in ("full", "tied"):
         covariance_prior = scale.reshape(d, d)
@@ -74,11 +79,8 @@ def test_mclust_models_map_estimate_is_a_fixed_point(case):
     MAP estimate, MAP-EM stays there (mclust's own estimates, tol = 1e-14)."""
     name, model = case.split("-")
     ref = MCLUST_DECOMPOSED[case]
-    X = _data(name)
-    n, d = X.shape
-    k = len(ref["pro"])
-    means = np.asarray(ref["mean"]).reshape(k, d)
-    sigma = np.asarray(ref["sigma"]).reshape(k, d, d)
+    X, k, means, sigma = _reference(name, ref)
+    n = X.shape[0]
     fitted = fastem.GaussianMixture(
         k, covariance_type=model, prior="default", reg_covar=0.0, tol=0.0, max_iter=20,
         weights_init=np.asarray(ref["pro"]), means_init=means, precisions_init=np.linalg.inv(sigma),
