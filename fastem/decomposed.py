@@ -34,13 +34,14 @@ iteration's covariances and kept only where Q is lower than there, every
 M-step lowers Q: EM stays monotone (generalized EM).
 
 MAP-EM (prior="default": mclust's priorControl() with its defaultPrior
-values). mclust defines a prior for ten models; VII, VVI, EEE and VVV are
-'spherical', 'diag', 'tied' and 'full' here, and :data:`MAP_MODELS` are five
-more. With the means' prior N(m0, Sigma_k / kappa0) the means are
+values). mclust defines a prior for ten models, :data:`MAP_MODELS` and EEI.
+VII, VVI, EEE and VVV take the steps of 'spherical', 'diag', 'tied' and
+'full' (normal-inverse-gamma and -Wishart, as fastem.gaussian.map_update
+writes them). With the means' prior N(m0, Sigma_k / kappa0) the means are
 (n_k xbar_k + kappa0 m0) / (n_k + kappa0) and B_k = W_k + kappa0 n_k /
 (n_k + kappa0) (xbar_k - m0)(xbar_k - m0)^T; with Psi the prior's scale
 matrix, s2 = tr(Psi) / d and nu its degrees of freedom, mclust 6.0.0's
-estimates are the fixed points of
+estimates for the others are the fixed points of
 
 - EII: sigma^2 = sum_k tr B_k / ((n + k) d + nu + 2) (no s2);
 - VEI: M_k = diag(B_k) + s2 I, the VEI step with counts n_k + (nu + 3) / d;
@@ -67,11 +68,11 @@ from fastem._kernels._rotation import rotation_sweep
 from fastem.covariance import Full, IllDefinedCovariance, ill_defined_message
 
 #: mclust's models with a MAP step here (see the module docstring).
-MAP_MODELS = ("EII", "VEI", "EVI", "EEV", "VEV")
+MAP_MODELS = ("EII", "VII", "VEI", "EVI", "VVI", "EEE", "EEV", "VEV", "VVV")
 
 #: With one component mclust fits these models as its one-component XII, XXI
-#: and XXX ('spherical', 'diag' and 'full' with one component), prior included.
-_ONE_COMPONENT = {"EII": "XII", "VEI": "XXI", "EVI": "XXI", "VEV": "XXX"}
+#: and XXX, which are VII's, VVI's and VVV's steps, prior included.
+_ONE_COMPONENT = {"EII": "VII", "VEI": "VVI", "EVI": "VVI", "VEV": "VVV"}
 
 #: mclust's models in mclust's order.
 MCLUST_MODELS = ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV")
@@ -303,14 +304,17 @@ class Decomposed(Full):
         b = b + (reg_covar * nk)[:, None, None] * eye
         s2 = np.trace(psi) / d
         n = nk.sum()
+        name = _ONE_COMPONENT.get(self.name, self.name) if k == 1 else self.name
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            single = _ONE_COMPONENT.get(self.name) if k == 1 else None
-            if single == "XII":
-                return ((s2 + np.trace(b[0])) / (nu + d * n + 2.0 + c * d) * eye)[None]
-            if single == "XXI":
-                return ((s2 + np.diagonal(b[0])) / (nu + n + 2.0 + c) * eye)[None]
-            if single == "XXX":
-                return (psi + b) / (nu + n + d + 1.0 + c)
+            # VII, VVI, EEE and VVV: 'spherical', 'diag', 'tied' and 'full''s steps
+            if name == "VII":
+                return ((s2 + np.trace(b, axis1=1, axis2=2)) / (nu + d * nk + 2.0 + c * d))[:, None, None] * eye
+            if name == "VVI":
+                return ((s2 + np.diagonal(b, axis1=1, axis2=2)) / (nu + nk + 2.0 + c)[:, None])[:, :, None] * eye
+            if name == "EEE":
+                return np.broadcast_to((psi + b.sum(axis=0)) / (nu + n + d + 1.0 + c * k), (k, d, d)).copy()
+            if name == "VVV":
+                return (psi + b) / (nu + nk + d + 1.0 + c)[:, None, None]
             if self.name == "EII":
                 variance = np.trace(b, axis1=1, axis2=2).sum() / ((n + c * k) * d + nu + 2.0)
                 return np.broadcast_to(variance * eye, (k, d, d)).copy()
@@ -330,6 +334,8 @@ class Decomposed(Full):
         """``total`` plus, up to a constant, the log prior whose posterior mode the MAP step is:
         the means' -kappa0 / 2 (mu_k - m0)^T Sigma_k^-1 (mu_k - m0), and
 
+        - VII, VVI, EEE, VVV: those of 'spherical', 'diag', 'tied' and 'full'
+          (the means' normalizer with c, the inverse-gamma or -Wishart density);
         - EII: -((nu + 2) / 2 + c k d / 2) log sigma^2;
         - VEI: sum_k -((nu + 3) / 2) log lambda_k - s2 / 2 tr Sigma_k^-1;
         - EVI: -(d (nu + 2) / 2) log lambda - s2 / 2 sum_k tr Sigma_k^-1;
@@ -350,21 +356,24 @@ class Decomposed(Full):
         total += -0.5 * kappa * float(np.einsum("ka,kab,kb->", offset, precisions, offset))
         s2 = np.trace(psi) / d
         c = 1.0 if kappa > 0 else 0.0
-        single = _ONE_COMPONENT.get(self.name) if k == 1 else None
-        if single is not None:  # normal-inverse-gamma or -Wishart, as 'spherical', 'diag' and 'full'
-            trace_precision = np.trace(precisions[0])
-            if single == "XII":
-                return total - (c / 2.0 + (nu / 2.0 + 1.0) / d) * log_det[0] - 0.5 * s2 * trace_precision / d
-            if single == "XXI":
-                return total - (c / 2.0 + nu / 2.0 + 1.0) * log_det[0] - 0.5 * s2 * trace_precision
-            return total - (c + nu + d + 1.0) / 2.0 * log_det[0] - 0.5 * float(np.einsum("ab,ba->", psi, precisions[0]))
+        name = _ONE_COMPONENT.get(self.name, self.name) if k == 1 else self.name
+        trace_precision = np.trace(precisions, axis1=1, axis2=2)
+        trace = float(np.einsum("ab,kba->", psi, precisions))
+        # normal-inverse-gamma or -Wishart, as 'spherical', 'diag', 'tied' and 'full'
+        if name == "VII":
+            return total - np.sum((c / 2.0 + (nu / 2.0 + 1.0) / d) * log_det + 0.5 * s2 * trace_precision / d)
+        if name == "VVI":
+            return total - np.sum((c / 2.0 + nu / 2.0 + 1.0) * log_det + 0.5 * s2 * trace_precision)
+        if name == "EEE":
+            return total - (c * k + nu + d + 1.0) / 2.0 * log_det[0] - 0.5 * trace / k
+        if name == "VVV":
+            return total - np.sum((c + nu + d + 1.0) / 2.0 * log_det) - 0.5 * trace
         if self.name == "EII":
             return total - ((nu + 2.0) / 2.0 + c * k * d / 2.0) * log_det[0] / d
         if self.name == "VEI":
-            return total - np.sum((nu + 3.0) / 2.0 * log_det / d) - 0.5 * s2 * np.trace(precisions, axis1=1, axis2=2).sum()
+            return total - np.sum((nu + 3.0) / 2.0 * log_det / d) - 0.5 * s2 * trace_precision.sum()
         if self.name == "EVI":
-            return total - (nu + 2.0) / 2.0 * log_det[0] - 0.5 * s2 * np.trace(precisions, axis1=1, axis2=2).sum()
-        trace = float(np.einsum("ab,kba->", psi, precisions))
+            return total - (nu + 2.0) / 2.0 * log_det[0] - 0.5 * s2 * trace_precision.sum()
         if self.name == "EEV":
             return total - (nu + d + 2.0) / 2.0 * log_det[0] - 0.5 * trace
         return total - 0.5 * trace

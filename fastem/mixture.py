@@ -39,7 +39,8 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         letters (fastem.decomposed) say whether each component's volume,
         shape and orientation are Equal, Varying or the Identity; their
         covariances and precisions are (n_components, n_features,
-        n_features) arrays, fitted by maximum likelihood (no prior).
+        n_features) arrays; all but EEI, VEE, EVE, VVE and EVV also take
+        mclust's prior (fastem.decomposed.MAP_MODELS).
     tol : float, default=1e-3
         Convergence threshold: EM stops when the mean log-likelihood changes
         by less than ``tol``.
@@ -75,8 +76,10 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         None fits by maximum likelihood. 'default' or a
         :class:`fastem.GaussianPrior` fits by MAP-EM under the conjugate
         prior (mclust's defaults for every unset hyperparameter): the fit
-        then never fails a Cholesky factorization, and ``lower_bound_`` is the
-        log-posterior per sample. ``score``, ``score_samples``, ``bic`` and
+        then never fails a Cholesky factorization (but for mclust's EII,
+        whose prior has no scale, on data without spread), and
+        ``lower_bound_`` is the log-posterior per sample (for mclust's
+        models, up to a constant). ``score``, ``score_samples``, ``bic`` and
         ``aic`` stay the log-likelihood, taken at the MAP estimate.
     learning_decay : float in (0.5, 1], default=0.7
         kappa of :meth:`partial_fit`'s step size (t + learning_offset)^(-kappa).

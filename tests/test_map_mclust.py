@@ -76,7 +76,9 @@ def test_mclust_estimate_is_a_fixed_point_and_defaults_match(case):
 @pytest.mark.parametrize("case", sorted(MCLUST_DECOMPOSED))
 def test_mclust_models_map_estimate_is_a_fixed_point(case):
     """EII, VEI, EVI, EEV and VEV under mclust's default prior: started at mclust's
-    MAP estimate, MAP-EM stays there (mclust's own estimates, tol = 1e-14)."""
+    MAP estimate, MAP-EM stays there (mclust's own estimates, tol = 1e-14). VII, VVI,
+    EEE and VVV, which take 'spherical''s ... 'full''s steps, are checked through
+    test_bic_table_with_mclusts_prior."""
     name, model = case.split("-")
     ref = MCLUST_DECOMPOSED[case]
     X, k, means, sigma = _reference(name, ref)
@@ -108,7 +110,7 @@ def test_mclust_models_map_bound_never_decreases(model, name):
         assert np.all(np.diff(bounds) >= -1e-12 * np.abs(bounds[1:])), (init_params, seed)
 
 
-@pytest.mark.parametrize("model", ["EEI", "VEE", "EVE", "VVE", "EVV", "VVV"])
+@pytest.mark.parametrize("model", ["EEI", "VEE", "EVE", "VVE", "EVV"])
 def test_other_mclust_models_refuse_a_prior(model):
     with pytest.raises(ValueError, match="takes no prior: MAP-EM takes"):
         fastem.GaussianMixture(2, covariance_type=model, prior="default").fit(_data("faithful"))
@@ -117,17 +119,17 @@ def test_other_mclust_models_refuse_a_prior(model):
 @pytest.mark.parametrize("name", ["faithful", "iris"])
 def test_bic_table_with_mclusts_prior(name):
     """mclustBIC with priorControl(): mclust's start (hc), stopping rule and prior give its
-    table for the nine models with a prior here ('spherical', 'diag', 'tied' and 'full' for
-    VII, VVI, EEE and VVV); a fit MAP empties (mclust's NA) has NaN criteria."""
+    table for the nine models with a prior here; a fit MAP empties (mclust's NA) has NaN
+    criteria."""
     import mclust_hc_reference as hc_ref
 
     X = _data(name)
-    as_here = {"VII": "spherical", "VVI": "diag", "EEE": "tied", "VVV": "full"}
     models = [m for m in hc_ref.BIC_PRIOR_MODELS if m != "EEI"]
+    assert tuple(models) == MAP_MODELS
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        best, table = fastem.select(X, range(1, 10), [as_here.get(m, m) for m in models], "bic", prior="default",
-                                    init_params="hc", reg_covar=0.0, tol=1e-5, max_iter=10_000, convergence="relative")
+        best, table = fastem.select(X, range(1, 10), models, "bic", prior="default", init_params="hc", reg_covar=0.0,
+                                    tol=1e-5, max_iter=10_000, convergence="relative")
     ours = np.array([[r["bic"] for r in table[9 * j: 9 * j + 9]] for j in range(len(models))]).T
     columns = [hc_ref.BIC_PRIOR_MODELS.index(m) for m in models]
     expected = -np.array([[np.nan if v is None else v for v in row] for row in hc_ref.BIC_PRIOR[name]])[:, columns]
