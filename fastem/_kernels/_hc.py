@@ -47,38 +47,32 @@ def _determinant(work):
 
 
 @kernel()
-def _score(size, scatter, omega, beta, work):
-    """The criterion of a group of ``size`` rows with scatter ``scatter`` (d, d). The
-    scatter of d rows or fewer has rank below d: its determinant is 0, not rounding."""
-    d = scatter.shape[0]
-    trace = 0.0
-    for a in range(d):
-        trace += scatter[a, a]
+def _score(size, trace, work, omega, beta):
+    """The criterion of a group of ``size`` rows whose scatter has trace ``trace``;
+    ``work`` holds the scatter (overwritten) where the determinant counts: the scatter
+    of d rows or fewer has rank below d, so its determinant is 0, not rounding."""
+    d = work.shape[0]
     if size <= d and d > 1:
         return size * math.log((trace + omega) / size)
-    for a in range(d):
-        for b in range(d):
-            work[a, b] = scatter[a, b]
     return size * math.log((trace + omega) / size + _determinant(work) / (beta * size * size))
 
 
 @kernel()
-def _change(i, j, count, mean, scatter, own, omega, beta, merged, work):
-    """The cost of merging groups i and j (their union's scatter left in ``merged``)."""
+def _change(i, j, count, mean, scatter, own, omega, beta, work):
+    """The cost of merging groups i and j."""
     d = mean.shape[1]
-    weight = count[i] * count[j] / (count[i] + count[j])
-    if count[i] + count[j] <= d and d > 1:  # only the trace counts (see _score)
-        trace = 0.0
-        for a in range(d):
-            delta_a = mean[j, a] - mean[i, a]
-            trace += scatter[i, a, a] + scatter[j, a, a] + weight * delta_a * delta_a
-        size = count[i] + count[j]
-        return size * math.log((trace + omega) / size) - own[i] - own[j]
+    size = count[i] + count[j]
+    weight = count[i] * count[j] / size
+    trace = 0.0
     for a in range(d):
         delta_a = mean[j, a] - mean[i, a]
-        for b in range(d):
-            merged[a, b] = scatter[i, a, b] + scatter[j, a, b] + weight * delta_a * (mean[j, b] - mean[i, b])
-    return _score(count[i] + count[j], merged, omega, beta, work) - own[i] - own[j]
+        trace += scatter[i, a, a] + scatter[j, a, a] + weight * delta_a * delta_a
+    if size > d or d == 1:
+        for a in range(d):
+            delta_a = mean[j, a] - mean[i, a]
+            for b in range(d):
+                work[a, b] = scatter[i, a, b] + scatter[j, a, b] + weight * delta_a * (mean[j, b] - mean[i, b])
+    return _score(size, trace, work, omega, beta) - own[i] - own[j]
 
 
 @kernel(inline="always")
@@ -134,12 +128,11 @@ def merge_tree(Z, alpha, beta):
     scatter = np.zeros((n, d, d))
     own = np.full(n, math.log(omega))
     alive = np.ones(n, dtype=np.bool_)
-    merged = np.empty((d, d))
     work = np.empty((d, d))
     cost = np.full((n, n), np.inf)
     for i in range(n - 1):
         for j in range(i + 1, n):
-            cost[i, j] = _change(i, j, count, mean, scatter, own, omega, beta, merged, work)
+            cost[i, j] = _change(i, j, count, mean, scatter, own, omega, beta, work)
     row_min = np.full(n, np.inf)
     row_arg = np.full(n, -1, dtype=np.int64)
     for i in range(n):
@@ -167,7 +160,12 @@ def merge_tree(Z, alpha, beta):
         for a in range(d):
             mean[i, a] += (mean[j, a] - mean[i, a]) * (count[j] / size)
         count[i] = size
-        own[i] = _score(size, scatter[i], omega, beta, work)
+        trace = 0.0
+        for a in range(d):
+            trace += scatter[i, a, a]
+            for b in range(d):
+                work[a, b] = scatter[i, a, b]
+        own[i] = _score(size, trace, work, omega, beta)
         alive[j] = False
         row_min[j] = np.inf
         row_arg[j] = -1
@@ -175,7 +173,7 @@ def merge_tree(Z, alpha, beta):
         for k in range(n):
             if not alive[k] or k == i:
                 continue
-            value = _change(i, k, count, mean, scatter, own, omega, beta, merged, work)
+            value = _change(i, k, count, mean, scatter, own, omega, beta, work)
             if k > i:
                 cost[i, k] = value
                 if row_arg[k] == j:  # k's minimum was against the group merged away
