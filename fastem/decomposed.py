@@ -60,19 +60,43 @@ its means stay unshrunk while its variances take the means' prior term,
 which maximizes no one objective, so MAP-EM could not be monotone.
 """
 
+import dataclasses
 import functools
 
 import numpy as np
 
 from fastem._kernels._rotation import rotation_sweep
-from fastem.covariance import Full, IllDefinedCovariance, ill_defined_message
+from fastem.covariance import COVARIANCE_MODELS, Full, IllDefinedCovariance, ill_defined_message
 
 #: mclust's models with a MAP step here (see the module docstring).
 MAP_MODELS = ("EII", "VII", "VEI", "EVI", "VVI", "EEE", "EEV", "VEV", "VVV")
 
+#: VII, VVI, EEE and VVV take the MAP step and log prior of these entries of
+#: fastem.covariance's registry.
+_TWINS = {"VII": "spherical", "VVI": "diag", "EEE": "tied", "VVV": "full"}
+
 #: With one component mclust fits these models as its one-component XII, XXI
 #: and XXX, which are VII's, VVI's and VVV's steps, prior included.
 _ONE_COMPONENT = {"EII": "VII", "VEI": "VVI", "EVI": "VVI", "VEV": "VVV"}
+
+
+def _in_layout(twin, matrices):
+    """(k, d, d) matrices in a registry entry's layout (gaussian.full_matrices's inverse)."""
+    if twin == "tied":
+        return matrices[0]
+    if twin in ("diag", "spherical"):
+        diagonal = np.diagonal(matrices, axis1=-2, axis2=-1)
+        return diagonal if twin == "diag" else diagonal[:, 0]
+    return matrices
+
+
+def _twin_scale(twin, psi):
+    """The prior's scale ``psi`` (d, d) as the entry takes it: s2 = tr(psi) / d for the
+    spherical and diagonal ones (mclust's one number), psi itself otherwise."""
+    d = psi.shape[0]
+    if twin == "spherical":
+        return np.trace(psi) / d
+    return np.full(d, np.trace(psi) / d) if twin == "diag" else psi
 
 #: mclust's models in mclust's order.
 MCLUST_MODELS = ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV")
@@ -304,17 +328,15 @@ class Decomposed(Full):
         b = b + (reg_covar * nk)[:, None, None] * eye
         s2 = np.trace(psi) / d
         n = nk.sum()
-        name = _ONE_COMPONENT.get(self.name, self.name) if k == 1 else self.name
+        twin = self._twin(k)
+        if twin is not None:
+            from fastem.gaussian import full_matrices  # gaussian imports this module (through covariance)
+
+            # the entries' B_k: per component, diagonals for 'spherical' and 'diag'
+            scatters = np.diagonal(b, axis1=1, axis2=2) if twin in ("spherical", "diag") else b
+            covariances = COVARIANCE_MODELS[twin].map_covariances(scatters, nk, _twin_scale(twin, psi), nu, c, d, 0.0)
+            return np.array(full_matrices(covariances, twin, k, d))
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            # VII, VVI, EEE and VVV: 'spherical', 'diag', 'tied' and 'full''s steps
-            if name == "VII":
-                return ((s2 + np.trace(b, axis1=1, axis2=2)) / (nu + d * nk + 2.0 + c * d))[:, None, None] * eye
-            if name == "VVI":
-                return ((s2 + np.diagonal(b, axis1=1, axis2=2)) / (nu + nk + 2.0 + c)[:, None])[:, :, None] * eye
-            if name == "EEE":
-                return np.broadcast_to((psi + b.sum(axis=0)) / (nu + n + d + 1.0 + c * k), (k, d, d)).copy()
-            if name == "VVV":
-                return (psi + b) / (nu + nk + d + 1.0 + c)[:, None, None]
             if self.name == "EII":
                 variance = np.trace(b, axis1=1, axis2=2).sum() / ((n + c * k) * d + nu + 2.0)
                 return np.broadcast_to(variance * eye, (k, d, d)).copy()
@@ -330,12 +352,17 @@ class Decomposed(Full):
                 return _compose(vectors, np.broadcast_to(values.sum(axis=0) / (n + nu + d + 2.0), (k, d)))
             return m_step("VEV", scatters, nk, start)
 
+    def _twin(self, k):
+        """The registry entry whose MAP step and prior this model takes with ``k``
+        components (module docstring), or None."""
+        return _TWINS.get(_ONE_COMPONENT.get(self.name, self.name) if k == 1 else self.name)
+
     def log_prior_terms(self, params, prior, total):
         """``total`` plus, up to a constant, the log prior whose posterior mode the MAP step is:
         the means' -kappa0 / 2 (mu_k - m0)^T Sigma_k^-1 (mu_k - m0), and
 
         - VII, VVI, EEE, VVV: those of 'spherical', 'diag', 'tied' and 'full'
-          (the means' normalizer with c, the inverse-gamma or -Wishart density);
+          (whole: the means' normal and the inverse-gamma or -Wishart density);
         - EII: -((nu + 2) / 2 + c k d / 2) log sigma^2;
         - VEI: sum_k -((nu + 3) / 2) log lambda_k - s2 / 2 tr Sigma_k^-1;
         - EVI: -(d (nu + 2) / 2) log lambda - s2 / 2 sum_k tr Sigma_k^-1;
@@ -350,24 +377,20 @@ class Decomposed(Full):
                               prior.covariance_prior)
         chol = params.precisions_cholesky
         k, d = params.means.shape
+        twin = self._twin(k)
+        if twin is not None:
+            in_layout = params._replace(precisions_cholesky=_in_layout(twin, chol),
+                                        covariances=_in_layout(twin, params.covariances))
+            return COVARIANCE_MODELS[twin].log_prior_terms(
+                in_layout, dataclasses.replace(prior, covariance_prior=_twin_scale(twin, psi)), total)
         precisions = self.precisions_from_cholesky(chol)
         log_det = -2.0 * self.log_det(chol, d)  # log |Sigma_k|
         offset = params.means - m0
         total += -0.5 * kappa * float(np.einsum("ka,kab,kb->", offset, precisions, offset))
         s2 = np.trace(psi) / d
         c = 1.0 if kappa > 0 else 0.0
-        name = _ONE_COMPONENT.get(self.name, self.name) if k == 1 else self.name
         trace_precision = np.trace(precisions, axis1=1, axis2=2)
         trace = float(np.einsum("ab,kba->", psi, precisions))
-        # normal-inverse-gamma or -Wishart, as 'spherical', 'diag', 'tied' and 'full'
-        if name == "VII":
-            return total - np.sum((c / 2.0 + (nu / 2.0 + 1.0) / d) * log_det + 0.5 * s2 * trace_precision / d)
-        if name == "VVI":
-            return total - np.sum((c / 2.0 + nu / 2.0 + 1.0) * log_det + 0.5 * s2 * trace_precision)
-        if name == "EEE":
-            return total - (c * k + nu + d + 1.0) / 2.0 * log_det[0] - 0.5 * trace / k
-        if name == "VVV":
-            return total - np.sum((c + nu + d + 1.0) / 2.0 * log_det) - 0.5 * trace
         if self.name == "EII":
             return total - ((nu + 2.0) / 2.0 + c * k * d / 2.0) * log_det[0] / d
         if self.name == "VEI":
