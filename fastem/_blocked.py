@@ -61,10 +61,7 @@ def _resp_of_rows(start, n_rows, n_components, rows):
 
 
 def _resp_of_sample(start, n_rows, n_components, rows, row_labels):
-    labels = np.full(n_rows, -1, dtype=np.int64)
-    inside = np.flatnonzero((rows >= start) & (rows < start + n_rows))
-    labels[rows[inside] - start] = row_labels[inside]
-    return one_hot(labels, n_components)
+    return one_hot(labels_of_rows(rows, start, n_rows, row_labels), n_components)
 
 
 def _resp_given(start, n_rows, n_components, resp):

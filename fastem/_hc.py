@@ -92,15 +92,13 @@ def sample_rows(random_state, n_samples):
 
 
 def sample_labels(rows, weights, n_components):
-    """Labels 0..n_components-1 of the sampled ``rows`` (their data), -1 for rows
-    that take no part: zero weight, or a missing entry (NaN)."""
+    """Labels 0..n_components-1 of the sampled ``rows`` (their data, missing entries
+    already filled as the initializations see them), -1 for rows of zero weight."""
     rows = np.asarray(rows)
-    keep = np.all(np.isfinite(rows), axis=1)
-    if weights is not None:
-        keep &= np.asarray(weights) > 0
+    keep = np.ones(rows.shape[0], dtype=bool) if weights is None else np.asarray(weights) > 0
     if np.count_nonzero(keep) < n_components:
         raise ValueError(
-            f"init_params='hc' needs at least n_components = {n_components} complete rows of positive "
+            f"init_params='hc' needs at least n_components = {n_components} rows of positive "
             f"sample_weight among the {rows.shape[0]} it clusters, got {np.count_nonzero(keep)}"
         )
     labels = np.full(rows.shape[0], -1, dtype=np.int64)

@@ -42,11 +42,12 @@ def rows_from_data(random_state, n_samples, n_components, sample_weight=None):
     return candidates[random_state.choice(candidates.shape[0], size=n_components, replace=False)]
 
 
-def labels_of_rows(rows, start, n_rows):
-    """Labels of rows ``start:start + n_rows`` when component j starts from row ``rows[j]`` (others -1)."""
+def labels_of_rows(rows, start, n_rows, row_labels=None):
+    """Labels of rows ``start:start + n_rows`` when row ``rows[j]`` has label ``row_labels[j]``
+    (by default j: component j starts from row ``rows[j]``), the others -1."""
     labels = np.full(n_rows, -1, dtype=np.int64)
     inside = np.flatnonzero((rows >= start) & (rows < start + n_rows))
-    labels[rows[inside] - start] = inside
+    labels[rows[inside] - start] = inside if row_labels is None else row_labels[inside]
     return labels
 
 
