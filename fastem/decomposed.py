@@ -289,6 +289,27 @@ def _iterative(name, scatters, nk, start):
     raise ValueError(f"unknown covariance model {name!r}")
 
 
+def decomposition(name, covariances):
+    """Sigma_k = lambda_k D_k diag(A_k) D_k^T of (k, d, d) covariances, in model ``name``'s terms.
+
+    Returns the volumes lambda_k = |Sigma_k|^(1/d) (k,), the shapes A_k (k, d; product 1)
+    and the orientations D_k (k, d, d; axes as columns). An Identity orientation is the
+    coordinate axes, the shapes along them; an Equal one is the eigenvectors of the first
+    component's covariance (descending eigenvalues), every shape along those axes; a
+    Varying one is each component's own eigenvectors, its shape descending.
+    """
+    covariances = np.asarray(covariances, dtype=np.float64)
+    k, d, _ = covariances.shape
+    volumes = np.exp(np.linalg.slogdet(covariances)[1] / d)
+    orientation = name[2]
+    if orientation == "V":
+        values, vectors = _descending_eigen(covariances)
+        return volumes, values / volumes[:, None], vectors
+    axes = np.eye(d) if orientation == "I" else _descending_eigen(covariances[:1])[1][0]
+    along = np.einsum("ab,kac,cb->kb", axes, covariances, axes)  # diag(D^T Sigma_k D)
+    return volumes, along / volumes[:, None], np.broadcast_to(axes, (k, d, d)).copy()
+
+
 def _n_covariance_parameters(name, k, d):
     """mclust's count of a model's variance parameters (its nVarParams)."""
     volume, shape, orientation = name

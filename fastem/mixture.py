@@ -14,8 +14,12 @@ from fastem._progress import fit_monitor
 from fastem._source import ArraySource, MLSteps
 from fastem._validation import check_means_init, check_precisions_init, check_weights_init
 from fastem.covariance import COVARIANCE_MODELS, SKLEARN_MODELS
-from fastem.decomposed import MAP_MODELS
+from fastem.decomposed import MAP_MODELS, decomposition
 from fastem.prior import GaussianPrior, resolve_prior
+
+
+#: scikit-learn's covariance types by mclust's names.
+_MCLUST_NAME = {"full": "VVV", "tied": "EEE", "diag": "VVI", "spherical": "VII"}
 
 
 class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
@@ -110,6 +114,16 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
     precisions_cholesky_ : ndarray
         Upper-triangular U with precision = U U^T (full, tied), or
         1 / sqrt(variance) (diag, spherical).
+    volume_ : ndarray of shape (n_components,)
+    shape_ : ndarray of shape (n_components, n_features)
+    orientation_ : ndarray of shape (n_components, n_features, n_features)
+        The eigen-decomposition covariance_k = volume_k D_k diag(shape_k) D_k^T
+        (Celeux and Govaert 1995) with D_k = orientation_[k] (axes as columns)
+        and prod(shape_k) = 1, in the terms of the covariance type's mclust
+        name ('full', 'tied', 'diag', 'spherical' are VVV, EEE, VVI, VII):
+        an Identity orientation is the coordinate axes, an Equal one the first
+        component's eigenvectors, a Varying one each component's own, with
+        its shape in descending order (fastem.decomposed.decomposition).
     converged_ : bool
     n_iter_ : int
     lower_bound_ : float
@@ -205,6 +219,26 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         if prior is not None:
             log_posterior += gaussian.log_prior(old, self.covariance_type, prior)
         return log_posterior / total_weight
+
+    @property
+    def volume_(self):
+        return self._decomposition()[0]
+
+    @property
+    def shape_(self):
+        return self._decomposition()[1]
+
+    @property
+    def orientation_(self):
+        return self._decomposition()[2]
+
+    def _decomposition(self):
+        """(volume_, shape_, orientation_) from the fitted covariances."""
+        if not hasattr(self, "covariances_"):
+            raise AttributeError("the decomposition of the covariances exists once the model is fitted")
+        k, d = self.means_.shape
+        return decomposition(_MCLUST_NAME.get(self.covariance_type, self.covariance_type),
+                             gaussian.full_matrices(self.covariances_, self.covariance_type, k, d))
 
     def _relative_measure(self, prior, total_weight):
         """The total log-likelihood, as mclust's rule compares it: under MAP the bound

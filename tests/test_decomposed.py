@@ -2,6 +2,7 @@
 minimization of its objective, parameter counts, the four models scikit-learn shares,
 monotone bounds, and what the models refuse."""
 
+import pathlib
 import warnings
 
 import numpy as np
@@ -241,3 +242,34 @@ def test_mclusts_fits_are_fixed_points_with_its_log_likelihood_and_bic(dataset, 
     ref = _mclust_fit(f"{dataset}-{name}-1", d)[0]
     alone = GaussianMixture(1, covariance_type=name, reg_covar=0.0, tol=1e-12, max_iter=500).fit(X)
     assert alone.bic(X) == pytest.approx(-ref["bic"], rel=1e-9)
+
+
+@pytest.mark.parametrize("covariance_type", list(MCLUST_MODELS) + ["full", "tied", "diag", "spherical"])
+def test_volume_shape_and_orientation_rebuild_the_covariances(covariance_type):
+    """volume_, shape_ and orientation_ are the model's own decomposition: they rebuild
+    covariances_, every shape has product 1, and what the model's name holds Equal (or
+    the Identity) is equal across components."""
+    from fastem.mixture import _MCLUST_NAME
+
+    X = np.loadtxt(pathlib.Path(__file__).with_name("data_faithful.csv"), delimiter=",", skiprows=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        gm = fastem.GaussianMixture(3, covariance_type=covariance_type, random_state=0, max_iter=30).fit(X)
+    volume, shape, orientation = gm.volume_, gm.shape_, gm.orientation_
+    rebuilt = np.einsum("k,kab,kb,kcb->kac", volume, orientation, shape, orientation)
+    full = fastem.gaussian.full_matrices(gm.covariances_, covariance_type, 3, 2)
+    np.testing.assert_allclose(rebuilt, full, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(np.prod(shape, axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(np.abs(np.einsum("kab,kac->kbc", orientation, orientation)), np.eye(2)[None].repeat(3, 0),
+                               atol=1e-12)
+    name = _MCLUST_NAME.get(covariance_type, covariance_type)
+    equal = {"volume": name[0] == "E", "shape": name[1] in "EI", "orientation": name[2] in "EI"}
+    for part, values in (("volume", volume), ("shape", shape), ("orientation", orientation)):
+        if equal[part]:
+            np.testing.assert_allclose(values, values[:1].repeat(3, 0), rtol=1e-8, atol=1e-12, err_msg=part)
+    if name[1] == "I":
+        np.testing.assert_allclose(shape, 1.0, rtol=1e-12)
+    if name[2] == "I":
+        np.testing.assert_array_equal(orientation, np.eye(2)[None].repeat(3, 0))
+    with pytest.raises(AttributeError):
+        fastem.GaussianMixture(covariance_type=covariance_type).volume_
