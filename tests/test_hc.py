@@ -17,9 +17,17 @@ from fastem.covariance import IllDefinedCovariance
 import mclust_hc_reference as ref
 import naive
 
+def syn3():
+    """90 rows of three Gaussian clouds in 3-D (the data of mclust_hc_reference's syn3)."""
+    rng = np.random.RandomState(16)
+    centres = np.array([[0, 0, 0], [4, 1, 0], [1, 5, 2]])
+    return np.round(np.vstack([rng.normal(size=(30, 3)) * s + c for c, s in zip(centres, (1.0, 0.7, 1.3))]), 4)
+
+
 DATA = {
     "faithful": lambda: np.loadtxt(pathlib.Path(__file__).with_name("data_faithful.csv"), delimiter=",", skiprows=1),
     "iris": lambda: load_iris().data,
+    "syn3": syn3,
 }
 
 
@@ -38,7 +46,7 @@ def test_svd_coordinates_are_mclusts(name):
     np.testing.assert_allclose(np.abs(Z[:5]), np.abs(expected), rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("name", ["faithful", "iris"])
+@pytest.mark.parametrize("name", ["faithful", "iris", "syn3"])
 def test_partitions_are_mclusts(name):
     X = DATA[name]()
     tree = _hc.merges(_hc.svd_scaled(X))
@@ -133,13 +141,20 @@ def _mclust(values):
     return -np.array([[np.nan if v is None else v for v in row] for row in values])
 
 
-@pytest.mark.parametrize("name", ["faithful", "iris"])
+@pytest.mark.parametrize("name", ["faithful", "iris", "syn3"])
 def test_bic_table_is_mclusts(name):
     X = DATA[name]()
     best, bic, icl = _table(X)
     expected_bic, expected_icl = _mclust(ref.BIC[name]), _mclust(ref.ICL[name])
-    # mclust's NA (its EM stopped at a singular covariance) is a failed fit here
-    np.testing.assert_array_equal(np.isnan(bic), np.isnan(expected_bic))
+    # mclust's NA (its EM stopped at a singular covariance) is a failed fit here, except
+    # that mclust's VEE, EVE and VVE also give NA from some starts fastem fits (syn3's
+    # G = 7..9, whose start has groups of 3 to 5 rows)
+    lenient = [ref.MODELS.index(m) for m in ("VEE", "EVE", "VVE")]
+    strict = [m for m in range(len(ref.MODELS)) if m not in lenient]
+    np.testing.assert_array_equal(np.isnan(bic[:, strict]), np.isnan(expected_bic[:, strict]))
+    assert not np.any(np.isnan(bic) & np.isfinite(expected_bic))
+    expected_bic = np.where(np.isnan(expected_bic), bic, expected_bic)
+    expected_icl = np.where(np.isnan(expected_icl), icl, expected_icl)
     vve = ref.MODELS.index("VVE")
     others = [m for m in range(len(ref.MODELS)) if m != vve]
     np.testing.assert_allclose(bic[:, others], expected_bic[:, others], rtol=1e-5)
