@@ -42,7 +42,7 @@ from fastem._kernels._kmeans import (
 )
 from fastem._kernels._rules import LLOYD_GO_ON, LLOYD_LABELS_FINAL, lloyd_stop
 from fastem._blocks import MAX_GROUPS, column_sums, memory_blocks, ordered_sum, readonly
-from fastem._threads import pass_guard, thread_limit
+from fastem._threads import run_groups, thread_limit
 
 #: Rows per block of the k-means kernels. The Lloyd step takes a block as
 #: (features x rows), so that its product with the centres has the shape
@@ -100,7 +100,8 @@ def _block_first_closest(X, weights, start, mean, point):
     """The rows' squared distances to the first centre, and their (weighted) sum."""
     X = _float64_rows(X)
     closest = np.full(X.shape[0], np.inf)
-    update_closest(X, mean, point, closest, _grid(X.shape[0]))
+    grid = _grid(X.shape[0])
+    run_groups(update_closest, grid[1], X, mean, point, closest, grid)
     return closest, (closest.sum() if weights.shape[0] == 0 else closest @ weights)
 
 
@@ -124,7 +125,8 @@ def _block_trials(X, weights, start, mean, candidates, closest):
     keep = candidates.shape[0] * X.shape[0] * 8 <= TRIAL_BYTES
     trial_closest = np.empty((candidates.shape[0] if keep else 0, X.shape[0]))
     partial = np.zeros((grid[1], candidates.shape[0]))
-    candidate_potentials(X, mean, candidates, closest, weights, grid, partial, trial_closest)
+    run_groups(candidate_potentials, grid[1], X, mean, candidates, closest, weights, grid, partial,
+               trial_closest)
     return partial.sum(axis=0), trial_closest
 
 
@@ -136,7 +138,8 @@ def _block_choose_and_search(X, weights, start, mean, best, centre, in_place, ta
     if trial_closest.shape[0]:
         closest[:] = trial_closest[best]
     else:
-        update_closest(_float64_rows(X), mean, centre, closest, _grid(X.shape[0]))
+        grid = _grid(X.shape[0])
+        run_groups(update_closest, grid[1], _float64_rows(X), mean, centre, closest, grid)
     return closest, _block_search(X, weights, start, mean, targets, closest)
 
 
@@ -153,7 +156,7 @@ def _block_assign(X, weights, start, mean, centers, accumulate, in_place, labels
     groups = grid[1] if accumulate else 0
     sums, counts = np.zeros((groups, n_clusters, n_features)), np.zeros((groups, n_clusters))
     changes = np.zeros(grid[1], dtype=np.int64)
-    lloyd_assign(X, mean, weights, centers, grid, labels, sums, counts, changes)
+    run_groups(lloyd_assign, grid[1], X, mean, weights, centers, grid, labels, sums, counts, changes)
     rows = np.bincount(labels, minlength=n_clusters)
     if not accumulate:
         return labels, None, None, int(changes.sum()), rows
@@ -408,7 +411,7 @@ def kmeans_labels(X, n_clusters, random_state, sample_weight=None, n_threads=Non
 
         model = KMeans(n_clusters=n_clusters, n_init=1, random_state=random_state)
         return model.fit(X, sample_weight=sample_weight).labels_.astype(np.int64)
-    with thread_limit(n_threads), pass_guard():
+    with thread_limit(n_threads):
         blocks = memory_blocks(_float64_rows(X), sample_weight)
         kmeans = BlockKMeans(blocks, n_clusters, sample_weight)
         return kmeans.fit(random_state, max_iter, tol, None if labels is None else [labels])[0]
@@ -420,7 +423,7 @@ def kmeans_plusplus_rows(X, n_clusters, random_state, sample_weight=None, n_thre
         from sklearn.cluster import kmeans_plusplus  # imported here, as above
 
         return kmeans_plusplus(X, n_clusters, random_state=random_state, sample_weight=sample_weight)[1]
-    with thread_limit(n_threads), pass_guard():
+    with thread_limit(n_threads):
         kmeans = BlockKMeans(memory_blocks(readonly(X), sample_weight), n_clusters, sample_weight)
         return kmeans.seed(kmeans.centre()[0], random_state)[1]
 

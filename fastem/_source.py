@@ -12,7 +12,7 @@ from fastem._init import initial_responsibilities, unassigned_moment
 from fastem._labels import label_overlap, labelled_responsibilities, matching, no_labels
 from fastem._kernels import FULL, em_pass, n_stats
 from fastem._kernels._update import OK, ml_update
-from fastem._threads import pass_guard, thread_limit
+from fastem._threads import run_groups, thread_limit
 from fastem.covariance import COVARIANCE_MODELS
 from fastem._stats import combine_stats, stats_from_sums, student_statistics
 from fastem.prior import CHUNK_ROWS, weighted_mean, weighted_moments
@@ -71,8 +71,8 @@ def _call_pass(data, sample_weight, kparams, resp_in, pass_grid, stat_arrays, ou
         labels = no_labels(resp_in.shape[1])
     if len(kparams) == 6:
         kparams = (*kparams, NO_ROBUST)
-    with thread_limit(n_threads), pass_guard():
-        em_pass(data, (weights, *labels), kparams, resp_in, pass_grid, stat_arrays, outputs)
+    with thread_limit(n_threads):
+        run_groups(em_pass, pass_grid[1], data, (weights, *labels), kparams, resp_in, pass_grid, stat_arrays, outputs)
 
 
 def run_pass(X, sample_weight, kparams, *, resp_in=None, stats=True, entropy=False, outputs=None, n_threads=None,

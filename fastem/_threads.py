@@ -1,22 +1,34 @@
-"""Threading layer and thread count for the compiled passes.
+"""Threads and thread count for the compiled passes.
 
-Numba's threading layer is chosen when fastem is imported, before any
-parallel code runs: TBB, from the ``tbb`` package fastem depends on, is
-the one layer that is both safe under concurrent calls from several Python
-threads and safe to ``fork()`` after (a process that has used GNU OpenMP
-kills its forked children: a server that forks workers after a first fit,
-or ``multiprocessing`` with the fork start method). A layer the user chose
-(``NUMBA_THREADING_LAYER``, or ``numba.config.THREADING_LAYER`` set before
-importing fastem), or one already running when fastem is imported, is kept.
+The EM pass and the k-means kernels run on fastem's own threads: each
+kernel takes a range of groups of the fixed block grid and releases the
+GIL, and :func:`run_groups` runs one range on the calling thread and the
+others on worker threads that fastem starts once per process (a child
+forked afterwards starts its own). A compiled parallel loop would compile
+the kernel's whole body a second time, which was most of a first fit's
+compile (bench/README.md, "Compile").
 
-``numba.set_num_threads`` acts on the calling thread only, so a server that
-calls fastem from several Python threads with different ``n_threads`` gets
-what each asked for. The previous value is always restored.
+Numba's threading layer runs the one remaining parallel loop, the
+incomplete rows' pass of missing values. It is chosen when fastem is
+imported, before any parallel code runs: TBB, from the ``tbb`` package
+fastem depends on, is the one layer that is both safe under concurrent
+calls from several Python threads and safe to ``fork()`` after (a process
+that has used GNU OpenMP kills its forked children: a server that forks
+workers after a first fit, or ``multiprocessing`` with the fork start
+method). A layer the user chose (``NUMBA_THREADING_LAYER``, or
+``numba.config.THREADING_LAYER`` set before importing fastem), or one
+already running when fastem is imported, is kept.
+
+The thread count is Numba's, set per calling thread by
+:func:`thread_limit` (``numba.set_num_threads`` acts on the calling thread
+only), so a server that calls fastem from several Python threads with
+different ``n_threads`` gets what each asked for. The previous value is
+always restored.
 
 Numba's ``workqueue`` threading layer (the fallback when neither OpenMP nor
 TBB is available) aborts the process when two threads launch parallel work at
-once; under it, fastem serializes its passes with a lock. Under ``omp`` or
-``tbb`` the passes run concurrently.
+once; under it, fastem serializes its parallel loop with a lock
+(:func:`pass_guard`). Under ``omp`` or ``tbb`` it runs concurrently.
 
 BLAS is held to one thread while fastem fits: its calls are all small
 (k x d^3 updates), and BLAS threads left spinning between them would compete
@@ -25,6 +37,8 @@ with the compiled passes for the cores.
 
 import ctypes
 import importlib.metadata
+import os
+import queue
 import threading
 from contextlib import contextmanager, nullcontext
 
@@ -36,6 +50,8 @@ from threadpoolctl import ThreadpoolController
 _TBB_LIBRARIES = ("libtbb.so.12", "libtbb.12.dylib", "tbb12.dll")
 
 _workqueue_lock = threading.Lock()
+_worker_queues = []
+_workers_lock = threading.Lock()
 _NO_GUARD = nullcontext()
 _controllers = []
 
@@ -135,6 +151,84 @@ class _ThreadLimit:
         return False
 
 
+def run_groups(kernel, n_groups, *args):
+    """Run ``kernel(first, stop, *args)`` over the groups ``range(n_groups)`` on the threads of
+    the enclosing :func:`thread_limit`.
+
+    The groups are cut into one range of consecutive groups per thread; the
+    calling thread runs the first range and fastem's worker threads the
+    others (each kernel releases the GIL). A kernel writes each group's
+    results to that group's own slots, so the result does not depend on the
+    cut. Python threads rather than a compiled parallel loop: a parallel
+    loop compiles its whole body a second time (seconds per kernel, see
+    bench/README.md), while a hand-off to a waiting thread costs tens of
+    microseconds per pass.
+    """
+    n_ranges = min(numba.get_num_threads(), n_groups)
+    if n_ranges <= 1:
+        kernel(0, n_groups, *args)
+        return
+    bounds = [r * n_groups // n_ranges for r in range(n_ranges + 1)]
+    workers = _workers()
+    handed = []
+    try:
+        for r in range(1, n_ranges):
+            done = threading.Lock()
+            done.acquire()
+            outcome = []
+            workers[r - 1].put((kernel, (bounds[r], bounds[r + 1], *args), done, outcome))
+            handed.append((done, outcome))
+        kernel(0, bounds[1], *args)
+    finally:
+        # Every range handed out is waited for, even when this thread fails or
+        # is interrupted: the caller's arrays are in use until then.
+        for done, _ in handed:
+            _wait(done)
+    for _, outcome in handed:
+        if outcome:
+            raise outcome[0]
+
+
+def _wait(lock):
+    interrupted = None
+    while True:
+        try:
+            lock.acquire()
+            break
+        except BaseException as error:  # KeyboardInterrupt: wait on, then raise it
+            interrupted = error
+    if interrupted is not None:
+        raise interrupted
+
+
+def _work(tasks):
+    while True:
+        kernel, args, done, outcome = tasks.get()
+        try:
+            kernel(*args)
+        except BaseException as error:
+            outcome.append(error)
+        finally:
+            done.release()
+
+
+def _workers():
+    """The task queues of the process's worker threads (one fewer than the threads Numba may use).
+
+    Made on first use; a child forked afterwards has none of the threads and
+    makes its own. Each worker runs kernels only and never waits on another
+    task, so callers from several Python threads share them without
+    deadlock (a busy worker's next range waits in its queue).
+    """
+    with _workers_lock:
+        if not _worker_queues or _worker_queues[0] != os.getpid():
+            queues = [queue.SimpleQueue() for _ in range(max(resolve_n_threads(None) - 1, 1))]
+            for tasks in queues:
+                threading.Thread(target=_work, args=(tasks,), name="fastem-pass", daemon=True).start()
+            _worker_queues[:] = [os.getpid(), queues]
+        return _worker_queues[1]
+
+
 def _layer():
     try:
         return numba.threading_layer()
@@ -143,7 +237,7 @@ def _layer():
 
 
 def pass_guard():
-    """A context that serializes passes under the workqueue layer (and until a layer is chosen)."""
+    """A context that serializes the parallel loop under the workqueue layer (and until a layer is chosen)."""
     return _workqueue_lock if _layer() in (None, "workqueue") else _NO_GUARD
 
 

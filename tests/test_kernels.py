@@ -260,7 +260,7 @@ def test_statistics_over_many_groups_match_loops(covariance_type):
     np.testing.assert_allclose(stats.s2, expected, rtol=1e-9, atol=1e-9)
 
 
-def test_pass_sets_every_group_slot_whatever_it_held():
+def test_pass_sets_every_group_slot_whatever_it_held_and_however_the_groups_are_cut():
     # Callers reuse the per-group slots between passes without zeroing them.
     rng = np.random.default_rng(12)
     X = _data(rng, 5000, 3, np.float64)
@@ -268,18 +268,36 @@ def test_pass_sets_every_group_slot_whatever_it_held():
     kparams = student.kernel_params(student.StudentTParams(*params, np.array([3.0, 8.0, 30.0])), "full")
     n_stat, n_groups = kparams[2].shape[1], 7
     results = []
-    for fill in (0.0, np.nan, 1e300):
+    # The whole range in one call, then cut into ranges as threads run them: the same slots.
+    for fill, cuts in ((0.0, (0, n_groups)), (np.nan, (0, 3, n_groups)), (1e300, (0, 1, 2, 6, n_groups))):
         stats = (np.full((n_groups, n_stat, 3), fill), np.full(n_groups, fill), np.full(n_groups, fill),
                  np.full((n_groups, 2, 3), fill))
         no_outputs = (np.empty(0), np.empty((0, 3)), np.empty(0, dtype=np.int64))
         rows = (np.empty(0), np.empty(0, dtype=np.int64), np.empty((0, 3)))
-        em_pass(pass_data(X), rows, kparams, np.empty((0, 3)), (512, n_groups, True), stats, no_outputs)
+        for first, stop in zip(cuts[:-1], cuts[1:]):
+            em_pass(first, stop, pass_data(X), rows, kparams, np.empty((0, 3)), (512, n_groups, True), stats,
+                    no_outputs)
         results.append(stats)
     for stats in results[1:]:
         for got, want in zip(stats, results[0]):
             np.testing.assert_array_equal(got, want)
     assert np.all(np.isfinite(results[0][0])) and results[0][1].sum() < 0 and results[0][2].sum() < 0
     assert np.all(results[0][3][:, 0] > 0) and np.all(results[0][3][:, 1] >= 0)
+
+
+def test_run_groups_raises_a_worker_s_error_after_every_range_is_done():
+    from fastem._threads import run_groups, thread_limit
+
+    ran = np.zeros(6)
+
+    def kernel(first, stop, out):
+        out[first:stop] += 1
+        if first > 0:
+            raise ValueError(f"range from {first}")
+
+    with thread_limit(2), pytest.raises(ValueError, match="range from 3"):
+        run_groups(kernel, 6, ran)
+    np.testing.assert_array_equal(ran, 1.0)
 
 
 def test_log_positive_matches_numpy_log():

@@ -2,13 +2,12 @@
 
 The data are centred on the fly (``X[i] - mean`` in the data's dtype, then
 float64), so no centred copy of X is made. Work is split over the same kind
-of fixed block grid as the EM pass, with per-group partial sums reduced by
-the caller in group order: results do not depend on the thread count.
+of fixed block grid as the EM pass, each kernel running a range of groups
+(fastem._threads.run_groups), with per-group partial sums reduced by the
+caller in group order: results do not depend on the thread count.
 """
 
 import numpy as np
-from numba import prange
-
 from fastem._kernels._grid import block_rows, group_blocks
 from fastem._kernels._jit import kernel
 
@@ -84,12 +83,12 @@ def cumulative_search(values, weights, targets, out):
                 break
 
 
-@kernel(parallel=True)
-def update_closest(X, mean, point, closest, grid):
-    """closest[i] = min(closest[i], ||X[i] - mean - point||^2)."""
+@kernel()
+def update_closest(first_group, stop_group, X, mean, point, closest, grid):
+    """closest[i] = min(closest[i], ||X[i] - mean - point||^2) over the rows of groups ``first_group`` to ``stop_group``."""
     block_size, n_groups = grid
     n_samples = X.shape[0]
-    for group in prange(n_groups):
+    for group in range(first_group, stop_group):
         xt = np.empty((X.shape[1], block_size))
         distance = np.empty(block_size)
         first, stop = group_blocks(group, n_groups, n_samples, block_size)
@@ -101,9 +100,10 @@ def update_closest(X, mean, point, closest, grid):
                 closest[start + b] = min(closest[start + b], distance[b])
 
 
-@kernel(parallel=True)
-def candidate_potentials(X, mean, points, closest, sample_weight, grid, partial, trial_closest):
-    """partial[g, t] = sum over group g of w_i min(closest_i, ||x_i - points[t]||^2).
+@kernel()
+def candidate_potentials(first_group, stop_group, X, mean, points, closest, sample_weight, grid, partial, trial_closest):
+    """partial[g, t] = sum over group g of w_i min(closest_i, ||x_i - points[t]||^2), for the groups
+    ``first_group`` to ``stop_group``.
 
     ``trial_closest`` of shape (len(points), n_samples) gets those minima
     themselves (the closest distances after each candidate, which
@@ -114,7 +114,7 @@ def candidate_potentials(X, mean, points, closest, sample_weight, grid, partial,
     n_samples = X.shape[0]
     weighted = sample_weight.shape[0] > 0
     keep = trial_closest.shape[0] > 0
-    for group in prange(n_groups):
+    for group in range(first_group, stop_group):
         xt = np.empty((X.shape[1], block_size))
         distance = np.empty(block_size)
         first, stop = group_blocks(group, n_groups, n_samples, block_size)
@@ -126,7 +126,10 @@ def candidate_potentials(X, mean, points, closest, sample_weight, grid, partial,
                 for b in range(n_rows):
                     distance[b] = min(closest[start + b], distance[b])
                 if keep:
-                    trial_closest[t, start : start + n_rows] = distance[:n_rows]
+                    # A loop, not a slice assignment: that compiles a shape check with a formatted message.
+                    kept = trial_closest[t]
+                    for b in range(n_rows):
+                        kept[start + b] = distance[b]
                 total = 0.0
                 for b in range(n_rows):
                     w = sample_weight[start + b] if weighted else 1.0
@@ -150,9 +153,10 @@ def _add_rows(sums, counts, X, mean, nearest, sample_weight, start, n_rows):
             target[c] += (X[start + b, c] - mean[c]) * w
 
 
-@kernel(parallel=True)
-def lloyd_assign(X, mean, sample_weight, centers, grid, labels, sums, counts, changes):
-    """Assign each row to its nearest centre and add the weighted sums per centre.
+@kernel()
+def lloyd_assign(first_group, stop_group, X, mean, sample_weight, centers, grid, labels, sums, counts, changes):
+    """Assign each row of groups ``first_group`` to ``stop_group`` to its nearest centre and add the
+    weighted sums per centre.
 
     Distances are ||c||^2 - 2 x.c (the row's own norm does not change the
     argmin), ties to the lowest index; x.c for a block of centred rows, held
@@ -171,7 +175,7 @@ def lloyd_assign(X, mean, sample_weight, centers, grid, labels, sums, counts, ch
         for c in range(n_features):
             total += centers[j, c] * centers[j, c]
         norms[j] = total
-    for group in prange(n_groups):
+    for group in range(first_group, stop_group):
         xt = np.zeros((n_features, block_size))
         dots = np.empty((n_clusters, block_size))
         best = np.empty(block_size)

@@ -18,8 +18,6 @@ size n x k is allocated; the per-row outputs are written only when asked for.
 """
 
 import numpy as np
-from numba import prange
-
 from fastem._kernels._features import LINEAR, features, term_scale
 from fastem._kernels._gaussian import log_density
 from fastem._kernels._grid import block_rows, group_blocks
@@ -387,12 +385,18 @@ def apply_labels(log_prob, n_rows, start, hard, log_soft):
                 values[b] += log_soft[start + b, j]
 
 
-@kernel(parallel=True)
-def em_pass(data, rows, params, resp_in, grid, stats, outputs):
-    """Run the E-step over X and add the expected sufficient statistics.
+@kernel()
+def em_pass(first_group, stop_group, data, rows, params, resp_in, grid, stats, outputs):
+    """Run the E-step over the rows of groups ``first_group`` to ``stop_group`` and set their statistics.
+
+    The caller runs ranges of groups on several threads
+    (:func:`fastem._threads.run_groups`); one call of the whole range gives
+    the same result.
 
     Parameters
     ----------
+    first_group, stop_group : int
+        The groups to run, ``range(first_group, stop_group)`` of ``n_groups``.
     data : tuple (X64, X32)
         X of shape (n_samples, n_features) in one of the two, float64 or
         float32; the other has no rows. One compiled pass serves both
@@ -478,7 +482,7 @@ def em_pass(data, rows, params, resp_in, grid, stats, outputs):
     single_chunk = SINGLE_M_CHUNK if n_stat * n_components > SINGLE_M_CHUNK_FROM else n_stat
     width32 = block_size if use32 else 0  # the float32 scratch has no columns otherwise, the float64 features none when it has
 
-    for group in prange(n_groups):
+    for group in range(first_group, stop_group):
         phi = np.empty((n_stat, block_size - width32))
         resp = np.empty((n_components, block_size))
         sums = np.empty((n_stat, n_components))
