@@ -57,10 +57,14 @@ def _no_outputs(n_components):
 
 
 def pass_data(X):
-    """em_pass's ``data``: read-only X in the slot of its dtype, no rows in the other."""
+    """em_pass's ``data``: read-only X in the slot of its dtype, no rows in the other.
+
+    Float64 data leave the float32 slot a float64 array, so that their pass
+    compiles no float32 code (the float32 branch never runs for them).
+    """
     if X.dtype == np.float32:
         return readonly(np.empty((0, X.shape[1]))), readonly(X)
-    return readonly(X), readonly(np.empty((0, X.shape[1]), dtype=np.float32))
+    return readonly(X), readonly(np.empty((0, X.shape[1])))
 
 
 def _call_pass(data, sample_weight, kparams, resp_in, pass_grid, stat_arrays, outputs, n_threads, labels=None):

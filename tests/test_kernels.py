@@ -285,6 +285,14 @@ def test_pass_sets_every_group_slot_whatever_it_held_and_however_the_groups_are_
     assert np.all(results[0][3][:, 0] > 0) and np.all(results[0][3][:, 1] >= 0)
 
 
+def test_float64_data_reach_a_pass_with_no_float32_array():
+    # Its own specialization: a float64 user's first fit compiles none of the float32 branch.
+    X = np.zeros((5, 3))
+    assert [a.dtype for a in pass_data(X)] == [np.float64, np.float64]
+    assert pass_data(X)[0].shape == (5, 3) and pass_data(X)[1].shape == (0, 3)
+    assert [a.dtype for a in pass_data(X.astype(np.float32))] == [np.float64, np.float32]
+
+
 def test_run_groups_raises_a_worker_s_error_after_every_range_is_done():
     from fastem._threads import run_groups, thread_limit
 

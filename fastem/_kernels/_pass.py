@@ -472,7 +472,7 @@ def em_pass(first_group, stop_group, data, rows, params, resp_in, grid, stats, o
     if allow_single and single and want_stats and not given_resp and n_components > 0:
         floor = single_floor(family, ref, theta, means, log_const)
     use32 = floor < np.inf
-    theta32 = np.empty((n_components if use32 else 0, n_stat), dtype=np.float32)
+    theta32 = np.empty((n_components if use32 else 0, n_stat), dtype=X32.dtype)
     # Each component's constant is added in float64 as the values are widened: rounded, it would shift all its rows alike.
     for j in range(theta32.shape[0]):
         theta32[j, 0] = 0.0
@@ -488,10 +488,10 @@ def em_pass(first_group, stop_group, data, rows, params, resp_in, grid, stats, o
         sums = np.empty((n_stat, n_components))
         zero_columns(sums, 0)
         block_sums = np.empty((n_stat, n_components))
-        phi32 = np.empty((n_stat, width32), dtype=np.float32)
-        log_prob32 = np.empty((n_components, width32), dtype=np.float32)
-        resp32 = np.empty((width32, n_components), dtype=np.float32)
-        block_sums32 = np.empty((n_stat if use32 else 0, n_components), dtype=np.float32)
+        phi32 = np.empty((n_stat, width32), dtype=X32.dtype)
+        log_prob32 = np.empty((n_components, width32), dtype=X32.dtype)
+        resp32 = np.empty((width32, n_components), dtype=X32.dtype)
+        block_sums32 = np.empty((n_stat if use32 else 0, n_components), dtype=X32.dtype)
         log_norm = np.empty(block_size)
         label = np.empty(block_size, dtype=np.int64)
         weight = np.empty(block_size)
