@@ -6,7 +6,7 @@ GIL, and :func:`run_groups` runs one range on the calling thread and the
 others on worker threads that fastem starts once per process (a child
 forked afterwards starts its own). A compiled parallel loop would compile
 the kernel's whole body a second time, which was most of a first fit's
-compile (bench/README.md, "Compile").
+compile (bench/README.md, "First run").
 
 Numba's threading layer runs the one remaining parallel loop, the
 incomplete rows' pass of missing values. It is chosen when fastem is
@@ -190,6 +190,7 @@ def run_groups(kernel, n_groups, *args):
 
 
 def _wait(lock):
+    """Acquire ``lock``, waiting on through an interruption, which is raised once it is acquired."""
     interrupted = None
     while True:
         try:
@@ -202,6 +203,7 @@ def _wait(lock):
 
 
 def _work(tasks):
+    """A worker thread's loop: run each range handed to it, then tell its caller."""
     while True:
         kernel, args, done, outcome = tasks.get()
         try:
@@ -209,24 +211,38 @@ def _work(tasks):
         except BaseException as error:
             outcome.append(error)
         finally:
+            # Nothing of the task is kept while the thread waits for the next:
+            # its arrays are the caller's to free.
+            del kernel, args
             done.release()
 
 
 def _workers():
     """The task queues of the process's worker threads (one fewer than the threads Numba may use).
 
-    Made on first use; a child forked afterwards has none of the threads and
-    makes its own. Each worker runs kernels only and never waits on another
-    task, so callers from several Python threads share them without
+    Made on first use. Each worker runs kernels only and never waits on
+    another task, so callers from several Python threads share them without
     deadlock (a busy worker's next range waits in its queue).
     """
     with _workers_lock:
-        if not _worker_queues or _worker_queues[0] != os.getpid():
+        if not _worker_queues:
             queues = [queue.SimpleQueue() for _ in range(max(resolve_n_threads(None) - 1, 1))]
             for tasks in queues:
                 threading.Thread(target=_work, args=(tasks,), name="fastem-pass", daemon=True).start()
-            _worker_queues[:] = [os.getpid(), queues]
-        return _worker_queues[1]
+            _worker_queues[:] = queues
+        return list(_worker_queues)
+
+
+def _forget_workers():
+    """In a forked child: none of the parent's threads exist there, and a lock
+    another parent thread held at the fork would stay held. The child starts
+    its own workers on first use."""
+    global _workers_lock
+    _workers_lock = threading.Lock()
+    _worker_queues.clear()
+
+
+os.register_at_fork(after_in_child=_forget_workers)
 
 
 def _layer():

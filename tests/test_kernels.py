@@ -285,6 +285,25 @@ def test_pass_sets_every_group_slot_whatever_it_held_and_however_the_groups_are_
     assert np.all(results[0][3][:, 0] > 0) and np.all(results[0][3][:, 1] >= 0)
 
 
+def test_worker_threads_keep_no_reference_to_a_pass_s_arrays():
+    # A worker waiting for its next range must not hold the last one's
+    # arrays: a fit's temporaries (and a caller's X) are freed when it ends.
+    import weakref
+
+    from fastem._threads import run_groups, thread_limit
+
+    def kernel(first, stop, values):
+        values[first:stop] = first
+
+    values = np.zeros(8)
+    with thread_limit(2):
+        run_groups(kernel, 8, values)
+    np.testing.assert_array_equal(values, [0, 0, 0, 0, 4, 4, 4, 4])
+    ref = weakref.ref(values)
+    del values
+    assert ref() is None
+
+
 def test_float64_data_reach_a_pass_with_no_float32_array():
     # Its own specialization: a float64 user's first fit compiles none of the float32 branch.
     X = np.zeros((5, 3))
