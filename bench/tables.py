@@ -26,7 +26,7 @@ def fill(text, name, body):
 def main():
     readme = ROOT / "bench" / "README.md"
     text = readme.read_text()
-    for name in ("latest", "layers", "extended", "large", "many", "families", "student", "labels", "missing", "mclust", "progress",
+    for name in ("latest", "first_run", "extended", "large", "many", "families", "student", "labels", "missing", "mclust", "progress",
                  "revisions"):
         text = fill(text, name, (RESULTS / f"{name}.md").read_text())
     readme.write_text(text)
