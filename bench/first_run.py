@@ -25,6 +25,10 @@ import tempfile
 import textwrap
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from workloads import emit  # noqa: E402
+
 SCRIPT = textwrap.dedent(
     """
     import json, time, warnings
@@ -105,11 +109,7 @@ def main(argv=None):
         if seconds >= 0.05:
             lines.append(f"| {name.removeprefix('fastem._kernels.')} | {seconds:.2f} |")
     lines += ["", f"Measured {time.strftime('%Y-%m-%d')} with `python bench/first_run.py --rounds {args.rounds}`."]
-    table = "\n".join(lines)
-    print(table)
-    if args.output:
-        with open(args.output, "w") as f:
-            f.write(table + "\n")
+    emit(lines, args.output)
     return 0
 
 
