@@ -8,6 +8,7 @@ caller in group order: results do not depend on the thread count.
 """
 
 import numpy as np
+
 from fastem._kernels._grid import block_rows, group_blocks
 from fastem._kernels._jit import kernel
 

@@ -1,9 +1,10 @@
 """The one compiled pass over the data.
 
 Rows are cut into fixed blocks of ``block_size`` rows; consecutive blocks form
-``n_groups`` groups. Groups run in parallel; inside a group, blocks run in
-order and add into that group's slot of the statistics. The caller reduces
-the slots in group order. The grid depends only on the data's shape, never on
+``n_groups`` groups. Ranges of groups run on several threads
+(fastem._threads.run_groups); inside a group, blocks run in order and add
+into that group's slot of the statistics. The caller reduces the slots in
+group order. The grid depends only on the data's shape, never on
 the thread count, so the result is bitwise the same with any number of
 threads.
 
@@ -18,6 +19,7 @@ size n x k is allocated; the per-row outputs are written only when asked for.
 """
 
 import numpy as np
+
 from fastem._kernels._features import LINEAR, features, term_scale
 from fastem._kernels._gaussian import log_density
 from fastem._kernels._grid import block_rows, group_blocks
@@ -398,12 +400,13 @@ def em_pass(first_group, stop_group, data, rows, params, resp_in, grid, stats, o
     first_group, stop_group : int
         The groups to run, ``range(first_group, stop_group)`` of ``n_groups``.
     data : tuple (X64, X32)
-        X of shape (n_samples, n_features) in one of the two, float64 or
-        float32; the other has no rows. One compiled pass serves both
-        dtypes, as each specialization of the whole parallel loop is
-        seconds of cold compile: float32 rows go into float32 features and
-        products when the pass sums statistics from the E-step and
-        SINGLE_LIMIT allows, into the float64 ones otherwise.
+        X of shape (n_samples, n_features) in one of the two, the other
+        without rows. Float32 X goes in X32, whose rows go into float32
+        features and products when the pass sums statistics from the E-step
+        and SINGLE_LIMIT allows, into the float64 ones otherwise. Float64 X
+        goes in X64 with a float64 X32 (fastem._source.pass_data): that
+        specialization holds no float32 code, so a float64 user compiles
+        none of the float32 branch, which never runs for them.
     rows : tuple (sample_weight, hard, log_soft)
         Per-row inputs. ``sample_weight`` (n_samples,), empty when every
         weight is one. ``hard`` (n_samples,) int64 known components, -1
