@@ -64,8 +64,8 @@ def test_fit_predict_equals_fit_then_predict(covariance_type, init_params):
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_bitwise_identical_for_one_and_two_threads(covariance_type, dtype):
     # 60,000 rows make 118 blocks in 29 groups: both threads get work. (And
-    # every covariance type takes the parallel pass: fewer rows of diag would
-    # be fitted whole by the compiled small-problem fit, one thread each.)
+    # every covariance type takes the pass on two threads: fewer rows of diag
+    # would be fitted whole by the compiled small-problem fit, one thread each.)
     X = _data(3, n=60_000, d=4, k=5, dtype=dtype)
     params = dict(n_components=5, covariance_type=covariance_type, random_state=0, max_iter=20, tol=0.0)
     one = _fit(X, n_threads=1, **params)

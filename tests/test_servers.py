@@ -61,7 +61,7 @@ def _in_forked_child(function):
 
 def test_threading_layer_is_fork_safe_and_thread_safe():
     X = _data()
-    fastem.GaussianMixture(3, random_state=0).fit(X)  # parallel code has run: the layer is chosen
+    fastem.GaussianMixture(3, random_state=0).fit(X)  # the thread count was set through Numba: its layer runs
     assert numba.threading_layer() == "tbb"
 
 
@@ -69,7 +69,7 @@ def test_threading_layer_is_fork_safe_and_thread_safe():
 def test_fit_and_predict_in_forked_child_and_grandchild(covariance_type):
     X = _data()
     model = fastem.GaussianMixture(3, covariance_type=covariance_type, random_state=0)
-    expected = _summary(model.fit(X), X)  # the parent has run the parallel pass
+    expected = _summary(model.fit(X), X)  # the parent has run the pass on its worker threads
 
     def fit_here():
         return _summary(fastem.GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X), X)
@@ -131,7 +131,7 @@ def test_a_layer_the_user_chose_is_kept(layer):
     code = (
         "import numpy as np, numba, fastem\n"
         "X = np.random.default_rng(0).normal(size=(200_000, 8))\n"
-        "fastem.GaussianMixture(3, covariance_type='diag', random_state=0).fit(X)  # the parallel pass\n"
+        "fastem.GaussianMixture(3, covariance_type='diag', random_state=0).fit(X)  # the pass; the thread count starts the layer\n"
         "print(numba.threading_layer())\n"
     )
     env = dict(os.environ, NUMBA_THREADING_LAYER=layer)
