@@ -43,7 +43,7 @@ from fastem._kernels import FULL
 from fastem._kernels._missing import missing_pass
 from fastem._labels import RowLabels, no_labels
 from fastem._stats import Stats
-from fastem._threads import pass_guard, thread_limit
+from fastem._threads import run_groups, thread_limit
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 #: Rows per block of the incomplete rows' pass (a block holds rows of one pattern).
@@ -251,8 +251,9 @@ class MissingRows:
         known = self._labels if labels else no_labels(means.shape[0])
         if log_extra is not None:
             known = RowLabels(np.empty(0, dtype=np.int64), with_labels(log_extra, known))
-        with thread_limit(n_threads), pass_guard():
-            missing_pass(self._X, self._blocks, (self._weights, *known), params, patterns, stats, outputs)
+        with thread_limit(n_threads):
+            run_groups(missing_pass, self._blocks[3].shape[0] - 1, self._X, self._blocks, (self._weights, *known),
+                       params, patterns, stats, outputs)
         return conditional, half_log_det
 
     def statistics(self, kparams, n_threads=None, labels=True, entropy=False, gaussian=None, log_extra=None,

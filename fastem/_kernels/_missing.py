@@ -21,7 +21,6 @@ Loops run over the rows of a block, innermost, so that they vectorize.
 """
 
 import numpy as np
-from numba import prange
 
 from fastem._kernels._gaussian import whitened_log_density
 from fastem._kernels._jit import kernel
@@ -69,12 +68,15 @@ def conditional_means(n_rows, ref, mean, missing, n_observed, n_missing, gain, d
                 target[b] += coefficient * source[b]
 
 
-@kernel(parallel=True)
-def missing_pass(X, blocks, rows, params, patterns, stats, outputs):
-    """E-step and statistics of the incomplete rows.
+@kernel()
+def missing_pass(first_group, stop_group, X, blocks, rows, params, patterns, stats, outputs):
+    """E-step and statistics of the incomplete rows of groups ``first_group`` to ``stop_group``.
 
     Parameters
     ----------
+    first_group, stop_group : int
+        The groups to run (the caller runs ranges of them on several
+        threads, fastem._threads.run_groups).
     X : ndarray of shape (n_rows, n_features), float64
         The incomplete rows sorted by pattern, missing entries any finite value.
     blocks : tuple (block_start, block_rows, block_pattern, group_first)
@@ -110,13 +112,12 @@ def missing_pass(X, blocks, rows, params, patterns, stats, outputs):
     s0_out, s1_out, s2_out, ll_out, mass_out, robust_out, entropy_out = stats
     student = dof.shape[0] > 0
     n_components, n_features = means.shape
-    n_groups = group_first.shape[0] - 1
     block_size = 0
     for index in range(block_rows.shape[0]):
         block_size = max(block_size, block_rows[index])
     want_stats = s0_out.shape[0] > 0
     want_entropy = entropy_out.shape[0] > 0
-    for group in prange(n_groups):
+    for group in range(first_group, stop_group):
         xt = np.empty((n_features, block_size))
         dev = np.empty((n_features, block_size))
         scratch = np.empty(block_size)
