@@ -1,111 +1,57 @@
 """Threads and thread count for the compiled passes.
 
-The EM pass and the k-means kernels run on fastem's own threads: each
-kernel takes a range of groups of the fixed block grid and releases the
-GIL, and :func:`run_groups` runs one range on the calling thread and the
-others on worker threads that fastem starts once per process (a child
-forked afterwards starts its own). A compiled parallel loop would compile
-the kernel's whole body a second time, which was most of a first fit's
-compile (bench/README.md, "First run").
+Every pass (the EM pass, the incomplete rows' pass of missing values, the
+k-means kernels) runs on fastem's own threads: each kernel takes a range of
+groups of the fixed block grid and releases the GIL, and :func:`run_groups`
+runs one range on the calling thread and the others on worker threads that
+fastem starts once per process. A compiled parallel loop would compile the
+kernel's whole body a second time, which was most of a first fit's compile
+(bench/README.md, "First run").
 
-Numba's threading layer runs the one remaining parallel loop, the
-incomplete rows' pass of missing values. It is chosen when fastem is
-imported, before any parallel code runs: TBB, from the ``tbb`` package
-fastem depends on, is the one layer that is both safe under concurrent
-calls from several Python threads and safe to ``fork()`` after (a process
-that has used GNU OpenMP kills its forked children: a server that forks
-workers after a first fit, or ``multiprocessing`` with the fork start
-method). A layer the user chose (``NUMBA_THREADING_LAYER``, or
-``numba.config.THREADING_LAYER`` set before importing fastem), or one
-already running when fastem is imported, is kept.
+fastem starts none of Numba's threading layers, so nothing depends on
+which one a machine has: a process that has fitted may ``fork()`` (a
+server that forks workers, ``multiprocessing`` with the fork start method)
+and the child starts its own workers on first use (a process that has run
+GNU OpenMP's layer would kill its forked children), and fits may run from
+several Python threads at once.
 
-The thread count is Numba's, set per calling thread by
-:func:`thread_limit` (``numba.set_num_threads`` acts on the calling thread
-only), so a server that calls fastem from several Python threads with
-different ``n_threads`` gets what each asked for. The previous value is
-always restored.
-
-Numba's ``workqueue`` threading layer (the fallback when neither OpenMP nor
-TBB is available) aborts the process when two threads launch parallel work at
-once; under it, fastem serializes its parallel loop with a lock
-(:func:`pass_guard`). Under ``omp`` or ``tbb`` it runs concurrently.
+The thread count is set per calling thread by :func:`thread_limit`, so a
+server that calls fastem from several Python threads with different
+``n_threads`` gets what each asked for. The previous value is always
+restored.
 
 BLAS is held to one thread while fastem fits: its calls are all small
 (k x d^3 updates), and BLAS threads left spinning between them would compete
 with the compiled passes for the cores.
 """
 
-import ctypes
-import importlib.metadata
 import os
 import queue
 import threading
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
 import numba
-from numba.np.ufunc import parallel as _numba_parallel
 from threadpoolctl import ThreadpoolController
 
-#: The shared library of the tbb package, under the name each platform's Numba loads.
-_TBB_LIBRARIES = ("libtbb.so.12", "libtbb.12.dylib", "tbb12.dll")
-
-_workqueue_lock = threading.Lock()
 _worker_queues = []
 _workers_lock = threading.Lock()
-_NO_GUARD = nullcontext()
 _controllers = []
-
-
-def _load_tbb():
-    """Load the tbb package's TBB library so that Numba's TBB layer finds it; True when it can run.
-
-    pip installs the library into the environment's ``lib`` folder, which
-    the dynamic loader does not search (conda's does); loaded here by its
-    full path, it satisfies Numba's later load by name.
-    """
-    try:
-        files = importlib.metadata.files("tbb") or ()
-    except importlib.metadata.PackageNotFoundError:
-        files = ()
-    for file in files:
-        if file.name in _TBB_LIBRARIES:
-            try:
-                ctypes.CDLL(str(file.locate()), mode=ctypes.RTLD_GLOBAL)
-            except OSError:
-                continue
-            break
-    # The version check Numba makes before it loads the layer (a private
-    # function: absent from a future Numba, the import alone decides).
-    check_version = getattr(_numba_parallel, "_check_tbb_version_compatible", lambda: None)
-    try:
-        check_version()
-        from numba.np.ufunc import tbbpool  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _choose_threading_layer():
-    """Select TBB unless the user chose a layer or one is already running.
-
-    The TBB library is loaded in any case while no layer runs, so that a
-    user's own choice of 'tbb' (or 'safe') finds it too.
-    """
-    if getattr(_numba_parallel, "_is_initialized", False):
-        return
-    if _load_tbb() and numba.config.THREADING_LAYER == "default":
-        numba.config.THREADING_LAYER = "tbb"
-
-
-_choose_threading_layer()
+#: This thread's count for its passes (``value``), set by thread_limit.
+_count = threading.local()
 
 
 def resolve_n_threads(n_threads):
-    """The number of threads to use: ``None`` means every thread Numba has."""
+    """The number of threads to use: ``None`` means every one (Numba's
+    count of the machine's cores, or ``NUMBA_NUM_THREADS``)."""
     available = numba.config.NUMBA_NUM_THREADS
     if n_threads is None:
         return available
     return max(1, min(int(n_threads), available))
+
+
+def current_threads():
+    """The thread count of the enclosing :func:`thread_limit` in this thread (all outside one)."""
+    return getattr(_count, "value", None) or resolve_n_threads(None)
 
 
 def thread_limit(n_threads):
@@ -114,8 +60,8 @@ def thread_limit(n_threads):
     The pass calls BLAS for its small per-block matrix products from every
     one of its threads, so BLAS itself is held to one thread meanwhile.
     Entered once per pass: a plain object rather than a generator-based
-    context, and no call into Numba or threadpoolctl where nothing changes,
-    since at 10^4 rows a pass is only a few hundred microseconds.
+    context, and no call into threadpoolctl where nothing changes, since at
+    10^4 rows a pass is only a few hundred microseconds.
     """
     return _ThreadLimit(resolve_n_threads(n_threads))
 
@@ -127,9 +73,8 @@ class _ThreadLimit:
         self._wanted = wanted
 
     def __enter__(self):
-        self._previous = numba.get_num_threads()
-        if self._previous != self._wanted:
-            numba.set_num_threads(self._wanted)
+        self._previous = getattr(_count, "value", None)
+        _count.value = self._wanted
         self._blas = None
         if not getattr(_blas_depth, "value", 0):
             try:
@@ -146,8 +91,7 @@ class _ThreadLimit:
             if self._blas is not None:
                 self._blas.__exit__(*exc_info)
         finally:
-            if self._previous != self._wanted:
-                numba.set_num_threads(self._previous)
+            _count.value = self._previous
         return False
 
 
@@ -164,7 +108,7 @@ def run_groups(kernel, n_groups, *args):
     bench/README.md), while a hand-off to a waiting thread costs tens of
     microseconds per pass.
     """
-    n_ranges = min(numba.get_num_threads(), n_groups)
+    n_ranges = min(current_threads(), n_groups)
     if n_ranges <= 1:
         kernel(0, n_groups, *args)
         return
@@ -218,7 +162,7 @@ def _work(tasks):
 
 
 def _workers():
-    """The task queues of the process's worker threads (one fewer than the threads Numba may use).
+    """The task queues of the process's worker threads (one fewer than :func:`resolve_n_threads` (None)).
 
     Made on first use. Each worker runs kernels only and never waits on
     another task, so callers from several Python threads share them without
@@ -243,18 +187,6 @@ def _forget_workers():
 
 
 os.register_at_fork(after_in_child=_forget_workers)
-
-
-def _layer():
-    try:
-        return numba.threading_layer()
-    except ValueError:  # no parallel function has run yet
-        return None
-
-
-def pass_guard():
-    """A context that serializes the parallel loop under the workqueue layer (and until a layer is chosen)."""
-    return _workqueue_lock if _layer() in (None, "workqueue") else _NO_GUARD
 
 
 _blas_depth = threading.local()

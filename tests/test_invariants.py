@@ -101,24 +101,25 @@ def test_caller_arrays_are_not_changed(covariance_type):
 
 
 def test_thread_count_is_restored():
-    import numba
+    from fastem import _threads
 
-    before = numba.get_num_threads()
-    _fit(_data(6), n_components=2, n_threads=1)
-    assert numba.get_num_threads() == before
+    before = _threads.current_threads()
+    with _threads.thread_limit(1):
+        assert _threads.current_threads() == 1
+        _fit(_data(6, n=60_000, d=4, k=5), n_components=5, max_iter=2)  # the pass's own limit, then this one's
+        assert _threads.current_threads() == 1
+    assert _threads.current_threads() == before
 
 
 def test_thread_limit_restores_the_count_when_the_pass_or_the_blas_limit_fails(monkeypatch):
-    import numba
-
     from fastem import _threads
 
-    before = numba.get_num_threads()
+    before = _threads.current_threads()
     with pytest.raises(RuntimeError, match="in the pass"):
         with _threads.thread_limit(1):
-            assert numba.get_num_threads() == 1
+            assert _threads.current_threads() == 1
             raise RuntimeError("in the pass")
-    assert numba.get_num_threads() == before
+    assert _threads.current_threads() == before
 
     def failing():
         raise RuntimeError("no BLAS limit")
@@ -127,7 +128,7 @@ def test_thread_limit_restores_the_count_when_the_pass_or_the_blas_limit_fails(m
     with pytest.raises(RuntimeError, match="no BLAS limit"):
         with _threads.thread_limit(1):
             pass
-    assert numba.get_num_threads() == before
+    assert _threads.current_threads() == before
 
 
 def test_concurrent_fits_from_threads_agree_with_serial():

@@ -5,7 +5,6 @@ import pickle
 import select
 import threading
 
-import numba
 import numpy as np
 import pytest
 
@@ -57,12 +56,6 @@ def _in_forked_child(function):
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0, f"the forked child died (exit code {os.waitstatus_to_exitcode(status)})"
     return pickle.loads(b"".join(chunks))
-
-
-def test_threading_layer_is_fork_safe_and_thread_safe():
-    X = _data()
-    fastem.GaussianMixture(3, random_state=0).fit(X)  # the thread count was set through Numba: its layer runs
-    assert numba.threading_layer() == "tbb"
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "diag"])
@@ -119,22 +112,29 @@ def test_eight_threads_fitting_at_once_agree_with_serial_fits():
     for expected, got in zip(serial, results):
         for a, b in zip(expected, got):
             np.testing.assert_array_equal(a, b)
-    assert numba.threading_layer() == "tbb"
 
 
-@pytest.mark.parametrize("layer", ["tbb", "safe", "workqueue"])
-def test_a_layer_the_user_chose_is_kept(layer):
-    # A fresh process: the layer is read from the environment when Numba is imported.
+@pytest.mark.parametrize("layer", ["default", "omp", "workqueue"])
+def test_no_numba_threading_layer_starts_whatever_the_user_chose(layer):
+    # A fresh process: the passes (with missing values too, and k-means) run
+    # on fastem's threads, so no layer of Numba's starts, which keeps a fork
+    # safe wherever GNU OpenMP's layer would be the one found.
     import subprocess
     import sys
 
     code = (
         "import numpy as np, numba, fastem\n"
-        "X = np.random.default_rng(0).normal(size=(200_000, 8))\n"
-        "fastem.GaussianMixture(3, covariance_type='diag', random_state=0).fit(X)  # the pass; the thread count starts the layer\n"
-        "print(numba.threading_layer())\n"
+        "rng = np.random.default_rng(0)\n"
+        "X = rng.normal(size=(200_000, 8))\n"
+        "fastem.GaussianMixture(3, covariance_type='diag', random_state=0).fit(X)\n"
+        "X[rng.random(X.shape) < 0.05] = np.nan\n"
+        "fastem.GaussianMixture(3, random_state=0, max_iter=3).fit(X)\n"
+        "try:\n"
+        "    print(numba.threading_layer())\n"
+        "except ValueError:\n"
+        "    print('none')\n"
     )
     env = dict(os.environ, NUMBA_THREADING_LAYER=layer)
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split()[-1] == ("tbb" if layer == "safe" else layer)
+    assert result.stdout.split()[-1] == "none"

@@ -7,7 +7,8 @@ Every compiled function in fastem is made with :func:`kernel`. The options:
   on ``-inf``.
 - ``error_model="numpy"``: division by zero gives inf/NaN instead of raising,
   so the loops carry no Python exception checks.
-- ``nogil``: a server may call fastem from several Python threads at once.
+- ``nogil``: the passes run their ranges of groups on several Python
+  threads (fastem._threads), and a server may call fastem from several at once.
 - ``cache``: compiled code is stored on disk. When no writable cache location
   exists (read-only package directory and no user cache directory), the
   function is compiled per process instead: caching never fails an import.
@@ -20,13 +21,14 @@ import numba
 FASTMATH = frozenset({"reassoc", "contract", "nsz", "arcp"})
 
 
-def kernel(parallel=False, inline="never"):
+def kernel(inline="never"):
     """Return the decorator for a fastem kernel.
+
+    No kernel is a Numba parallel loop: each runs on one thread, and the
+    passes' callers run ranges of groups on several (fastem._threads).
 
     Parameters
     ----------
-    parallel : bool, default=False
-        Compile ``prange`` loops as parallel loops.
     inline : {'never', 'always'}, default='never'
         'always' compiles the function into each caller (Numba IR
         inlining) instead of as a library of its own that every caller
@@ -44,7 +46,6 @@ def kernel(parallel=False, inline="never"):
             fastmath=set(FASTMATH),
             error_model="numpy",
             nogil=True,
-            parallel=parallel,
             inline=inline,
         )
         try:
