@@ -74,6 +74,8 @@ MAP_MODELS = ("EII", "VII", "VEI", "EVI", "VVI", "EEE", "EEV", "VEV", "VVV")
 #: VII, VVI, EEE and VVV take the MAP step and log prior of these entries of
 #: fastem.covariance's registry.
 _TWINS = {"VII": "spherical", "VVI": "diag", "EEE": "tied", "VVV": "full"}
+#: The other way: scikit-learn's names by mclust's.
+_MCLUST_NAMES = {twin: name for name, twin in _TWINS.items()}
 
 #: With one component mclust fits these models as its one-component XII, XXI
 #: and XXX, which are VII's, VVI's and VVV's steps, prior included.
@@ -290,7 +292,8 @@ def _iterative(name, scatters, nk, start):
 
 
 def decomposition(name, covariances):
-    """Sigma_k = lambda_k D_k diag(A_k) D_k^T of (k, d, d) covariances, in model ``name``'s terms.
+    """Sigma_k = lambda_k D_k diag(A_k) D_k^T of (k, d, d) covariances, in model ``name``'s terms
+    (an mclust name, or one of scikit-learn's four, taken as their mclust twins).
 
     Returns the volumes lambda_k = |Sigma_k|^(1/d) (k,), the shapes A_k (k, d; product 1)
     and the orientations D_k (k, d, d; axes as columns). An Identity orientation is the
@@ -301,7 +304,7 @@ def decomposition(name, covariances):
     covariances = np.asarray(covariances, dtype=np.float64)
     k, d, _ = covariances.shape
     volumes = np.exp(np.linalg.slogdet(covariances)[1] / d)
-    orientation = name[2]
+    orientation = _MCLUST_NAMES.get(name, name)[2]
     if orientation == "V":
         values, vectors = _descending_eigen(covariances)
         return volumes, values / volumes[:, None], vectors

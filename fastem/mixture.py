@@ -18,10 +18,6 @@ from fastem.decomposed import MAP_MODELS, decomposition
 from fastem.prior import GaussianPrior, resolve_prior
 
 
-#: scikit-learn's covariance types by mclust's names.
-_MCLUST_NAME = {"full": "VVV", "tied": "EEE", "diag": "VVI", "spherical": "VII"}
-
-
 class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
     """Gaussian mixture fitted by maximum-likelihood EM on compiled kernels.
 
@@ -237,7 +233,7 @@ class GaussianMixture(CriteriaMixin, BaseGaussianMixture):
         if not hasattr(self, "covariances_"):
             raise AttributeError("the decomposition of the covariances exists once the model is fitted")
         k, d = self.means_.shape
-        return decomposition(_MCLUST_NAME.get(self.covariance_type, self.covariance_type),
+        return decomposition(self.covariance_type,
                              gaussian.full_matrices(self.covariances_, self.covariance_type, k, d))
 
     def _relative_measure(self, prior, total_weight):
