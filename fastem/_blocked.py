@@ -56,11 +56,7 @@ def _resp_of_labels(start, n_rows, n_components, labels):
     return one_hot(labels, n_components)
 
 
-def _resp_of_rows(start, n_rows, n_components, rows):
-    return one_hot(labels_of_rows(rows, start, n_rows), n_components)
-
-
-def _resp_of_sample(start, n_rows, n_components, rows, row_labels):
+def _resp_of_rows(start, n_rows, n_components, rows, row_labels=None):
     return one_hot(labels_of_rows(rows, start, n_rows, row_labels), n_components)
 
 
@@ -204,7 +200,7 @@ class BlockSource:
             width = self.n_features if columns is None else columns
             data, weights, _ = BlockKMeans(blocks, n_components).rows(rows, np.zeros(width))
             row_labels = sample_labels(data, weights, n_components)
-            return BlockResponsibilities(_resp_of_sample, lambda b, start, stop: (rows, row_labels), n_components)
+            return BlockResponsibilities(_resp_of_rows, lambda b, start, stop: (rows, row_labels), n_components)
         if method == "random_from_data":
             rows = rows_from_data(random_state, self.n_samples, n_components)
         else:  # 'k-means++'
