@@ -66,8 +66,8 @@ def count_pad(dtype):
 class _Matrices:
     """Models held as matrices ('full', 'tied'): the pass's FULL layout, Cholesky factors.
 
-    ``ml_covariances`` takes ``start``, the previous covariances, which only a model
-    whose M-step iterates (``iterative``, fastem.decomposed) reads."""
+    ``ml_covariances`` and ``map_covariances`` take ``start``, the previous covariances,
+    which only a model whose M-step iterates (``iterative``, fastem.decomposed) reads."""
 
     layout = FULL
     iterative = False
@@ -264,7 +264,7 @@ class Full(_Matrices):
         covariances[:, idx, idx] += reg_covar
         return covariances
 
-    def map_covariances(self, b, nk, psi, nu, c, d, reg_covar):
+    def map_covariances(self, b, nk, psi, nu, c, d, reg_covar, start=None):
         return (psi + b) / (nu + nk + d + 1 + c)[:, None, None] + reg_covar * np.eye(d)
 
     def variational(self, psi0, nk, sk, diff, beta0, beta, nu0):
@@ -307,7 +307,7 @@ class Tied(_Matrices):
         covariances.flat[:: covariances.shape[0] + 1] += reg_covar
         return covariances
 
-    def map_covariances(self, b, nk, psi, nu, c, d, reg_covar):
+    def map_covariances(self, b, nk, psi, nu, c, d, reg_covar, start=None):
         return (psi + b.sum(axis=0)) / (nu + nk.sum() + d + 1 + c * nk.shape[0]) + reg_covar * np.eye(d)
 
     def variational(self, psi0, nk, sk, diff, beta0, beta, nu0):
@@ -352,7 +352,7 @@ class Diag(_Diagonals):
     def ml_covariances(self, stats, scatter, nk, reg_covar, dtype, start=None):
         return self.variances(stats, scatter, nk, reg_covar, dtype)
 
-    def map_covariances(self, b, nk, psi, nu, c, d, reg_covar):
+    def map_covariances(self, b, nk, psi, nu, c, d, reg_covar, start=None):
         return (psi + b) / (nu + nk + 2 + c)[:, None] + reg_covar
 
     def variational(self, psi0, nk, sk, diff, beta0, beta, nu0):
@@ -415,7 +415,7 @@ class Spherical(_Diagonals):
     def ml_covariances(self, stats, scatter, nk, reg_covar, dtype, start=None):
         return self.variances(stats, scatter, nk, reg_covar, dtype).mean(axis=1)
 
-    def map_covariances(self, b, nk, psi, nu, c, d, reg_covar):
+    def map_covariances(self, b, nk, psi, nu, c, d, reg_covar, start=None):
         return (psi + b.sum(axis=1)) / (nu + d * nk + 2 + c * d) + reg_covar
 
     def variational(self, psi0, nk, sk, diff, beta0, beta, nu0):

@@ -220,8 +220,7 @@ def map_update(stats, covariance_type, reg_covar, dtype, prior, held_means=None,
     means, offset, shrink = map_mean_terms(xbar, nk, prior, held_means)
     model = COVARIANCE_MODELS[covariance_type]
     b = model.map_scatter(model.scatter_about_mean(stats), shrink, offset)
-    covariances = (model.map_covariances(b, nk, psi, nu, c, d, reg_covar, start=start) if model.iterative
-                   else model.map_covariances(b, nk, psi, nu, c, d, reg_covar))
+    covariances = model.map_covariances(b, nk, psi, nu, c, d, reg_covar, start=start)
     weights = np.maximum(nk + prior.weight_concentration_prior - 1.0, 0.0)
     weights = weights / weights.sum()
     chol = precision_cholesky(covariances, covariance_type, float32=np.dtype(dtype) == np.float32)
